@@ -1,0 +1,1 @@
+"""facies.cli: the ``facies`` command line, a thin Typer layer over :mod:`facies.engine`."""

@@ -1,0 +1,66 @@
+"""The ``facies`` command: one Typer app, one module per command group.
+
+Each command parses its options, calls one engine function and prints. Errors the user can
+fix (:class:`~facies.engine.errors.FaciesError`) print as one line, ``error: ...``, on stderr
+with exit code 2, both from the console script and under Typer's ``CliRunner``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from facies.cli import doctor, info
+from facies.engine.errors import FaciesError
+
+#: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
+USER_ERROR = 2
+
+
+class UserError(click.ClickException):
+    """A FaciesError on its way out of the CLI: one line, no traceback."""
+
+    exit_code = USER_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class _FaciesGroup(TyperGroup):
+    """Turns FaciesError into UserError for every command and sub-command."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FaciesError as exc:
+            raise UserError(str(exc)) from exc
+
+
+app = typer.Typer(
+    name="facies",
+    cls=_FaciesGroup,
+    help="Seismic facies analysis on whole 3D surveys, on a GPU or with NumPy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                        help="Log what the engine decides (device, brick sizes).")) -> None:
+    logging.basicConfig(format="facies: %(message)s", stream=sys.stderr)
+    logging.getLogger("facies").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+app.command("doctor")(doctor.doctor)
+app.command("info")(info.info)
+
+
+def main() -> None:
+    """Entry point of the ``facies`` console script."""
+    app()

@@ -1,0 +1,76 @@
+"""What ``facies info`` reports about a survey store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from facies.engine.store import Survey
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes on disk under ``path`` (sum of file sizes)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def volume_stats(array, step: int | None = None) -> dict:
+    """Min, max and mean of a 3D array over finite values, streamed in inline slabs.
+
+    Sums accumulate in float64 so the mean of a large float32 volume keeps its precision.
+    """
+    step = step or int(array.chunks[0])
+    lo, hi, total, count = np.inf, -np.inf, 0.0, 0
+    for start in range(0, array.shape[0], step):
+        block = np.asarray(array[start:start + step])
+        if block.dtype.kind == "f":
+            block = block[np.isfinite(block)]
+        if block.size:
+            lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+            total += float(block.sum(dtype=np.float64))
+            count += block.size
+    if count == 0:
+        return {"min": None, "max": None, "mean": None}
+    return {"min": lo, "max": hi, "mean": total / count}
+
+
+def describe(survey: Survey, *, stats: bool = True) -> dict:
+    """Geometry, sample axis and every array of ``survey`` as a JSON-serialisable dict."""
+    g = survey.geometry
+    meta = survey.meta
+    out = {
+        "path": str(survey.path),
+        "format_version": meta["format_version"],
+        "shape": list(g.shape),
+        "dims": list(g.dims),
+        "inline": {"first": int(g.inlines[0]), "last": int(g.inlines[-1]), "step": g.line_step(g.inlines), "count": int(g.inlines.size)},
+        "crossline": {"first": int(g.crosslines[0]), "last": int(g.crosslines[-1]), "step": g.line_step(g.crosslines), "count": int(g.crosslines.size)},
+        "sample": {"axis": g.sample_axis, "unit": g.sample_unit, "first": float(g.samples[0]),
+                   "last": float(g.samples[-1]), "interval": g.sample_interval, "count": int(g.samples.size)},
+        "live_traces": int(g.trace_mask.sum()),
+        "total_traces": int(g.trace_mask.size),
+        "disk_bytes": disk_bytes(survey.path),
+        "arrays": [],
+    }
+    for name in survey.volumes(include_incomplete=True):
+        arr = survey.group[name]
+        compressors = [type(c).__name__ for c in (arr.compressors or ())]
+        entry = {
+            "name": name, "kind": survey.kind(name), "complete": survey.is_complete(name),
+            "shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
+            "compression": ",".join(compressors) or "none",
+            "disk_bytes": disk_bytes(survey.path / name),
+            "provenance": survey.provenance(name).get("command"),
+        }
+        if stats and entry["complete"]:
+            entry.update(volume_stats(arr))
+        out["arrays"].append(entry)
+    return out

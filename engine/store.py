@@ -1,0 +1,323 @@
+"""The survey store: one Zarr v3 group per survey, named as MDIO names things.
+
+Layout (DESIGN.md, "The survey store")::
+
+    survey.zarr/
+      inline (n_il,) int32 · crossline (n_xl,) int32 · time|depth (n_s,) float32
+      cdp_x, cdp_y (n_il, n_xl) float64 · trace_mask (n_il, n_xl) bool
+      amplitude, <attributes>, results (n_il, n_xl, n_s)
+
+Every array carries ``dimension_names`` so ``xarray.open_zarr(path, consolidated=False)``
+reads the store as a Dataset. Every 3D array carries, under the ``facies`` attribute key,
+its kind, whether it is complete, and its provenance; the group's ``facies`` key holds the
+format version, sample axis, unit and interval and an index of every array's provenance.
+
+An array is created *incomplete* and marked complete only after all its chunks are written,
+so an interrupted command never leaves an array that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import ZstdCodec
+
+from facies.engine.errors import FaciesError
+from facies.engine.geometry import Geometry
+from facies.engine.provenance import jsonable
+
+FORMAT_VERSION = 1
+#: Storage chunks: small enough for random access (MDIO uses 128 cubed).
+DEFAULT_CHUNKS = (128, 128, 128)
+#: Array kinds. Attributes are the inputs interpreters choose from; the others are made by facies.
+KINDS = ("attribute", "label", "result")
+COMPRESSIONS = ("zstd", "none")
+_LATERAL = ("cdp_x", "cdp_y", "trace_mask")
+_RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
+
+
+def _compressors(compression: str):
+    if compression == "zstd":
+        # Level 1: seismic floats gain little from higher levels and the writer must keep up with ingest.
+        return [ZstdCodec(level=1)]
+    if compression == "none":
+        return None
+    raise FaciesError(f"compression must be one of {', '.join(COMPRESSIONS)}, not {compression!r}")
+
+
+def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Chunk shape no larger than the array (Zarr allows more, but it wastes space on small surveys)."""
+    if len(chunks) != len(shape) or any(int(c) < 1 for c in chunks):
+        raise FaciesError(f"chunks {tuple(chunks)} must be {len(shape)} positive integers")
+    return tuple(max(1, min(int(c), int(s))) for c, s in zip(chunks, shape))
+
+
+class Survey:
+    """A survey store on disk.
+
+    Use :meth:`create` for a new store and :meth:`open` for an existing one.
+
+    Examples
+    --------
+    >>> survey = Survey.open("survey.zarr")                   # doctest: +SKIP
+    >>> survey.attributes()                                   # doctest: +SKIP
+    ['amplitude', 'envelope', ...]
+    >>> block = survey.read("envelope", inline=slice(0, 10))  # doctest: +SKIP
+    """
+
+    def __init__(self, group: zarr.Group, path: Path):
+        self.group = group
+        self.path = Path(path)
+        self._geometry: Geometry | None = None
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, path: str | os.PathLike, geometry: Geometry, *, chunks=DEFAULT_CHUNKS,
+               compression: str = "zstd", overwrite: bool = False,
+               provenance: Mapping[str, Any] | None = None) -> Survey:
+        """Create a new store holding ``geometry`` and no 3D arrays yet.
+
+        Parameters
+        ----------
+        path : path-like
+            Folder of the new store (conventionally ending in ``.zarr``).
+        geometry : Geometry
+            Axes and trace headers.
+        chunks : tuple of 3 int, optional
+            Storage chunks of every 3D array, clipped to the survey's shape.
+        compression : {"zstd", "none"}
+            Codec of the 3D arrays.
+        overwrite : bool
+            Replace an existing store; otherwise an existing path is an error.
+        provenance : mapping, optional
+            What created the store (kept in the group attributes).
+        """
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise FaciesError(f"{path} already exists; choose another path or remove it first")
+            shutil.rmtree(path)
+        _compressors(compression)  # validate early
+        group = zarr.open_group(str(path), mode="w", zarr_format=3)
+        chunks = clip_chunks(tuple(chunks), geometry.shape)
+        group.attrs["facies"] = {
+            "format_version": FORMAT_VERSION,
+            "sample_axis": geometry.sample_axis,
+            "sample_unit": geometry.sample_unit,
+            "sample_interval": geometry.sample_interval,
+            "chunks": list(chunks),
+            "compression": compression,
+            "created": jsonable(dict(provenance or {})),
+            "provenance": {},
+        }
+        survey = cls(group, path)
+        survey._write_geometry(geometry)
+        return survey
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r+") -> Survey:
+        """Open an existing store (``mode="r"`` for read-only)."""
+        path = Path(path)
+        if not (path / "zarr.json").is_file():
+            raise FaciesError(f"{path} is not a survey store (no zarr.json); create one with 'facies ingest' or 'facies synth'")
+        try:
+            group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+        except Exception as exc:  # zarr raises several types for a broken store
+            raise FaciesError(f"cannot open {path} as a Zarr v3 group: {exc}") from exc
+        if "facies" not in group.attrs:
+            raise FaciesError(f"{path} is a Zarr group but not a facies survey store (no 'facies' attributes)")
+        version = group.attrs["facies"].get("format_version")
+        if version != FORMAT_VERSION:
+            raise FaciesError(f"{path} has store format {version}; this facies reads format {FORMAT_VERSION}")
+        return cls(group, path)
+
+    def _write_geometry(self, g: Geometry) -> None:
+        g_axes = (("inline", g.inlines), ("crossline", g.crosslines), (g.sample_axis, g.samples))
+        for name, values in g_axes:
+            self.group.create_array(name, data=values, chunks=values.shape, dimension_names=[name],
+                                    attributes={"units": g.sample_unit} if name == g.sample_axis else {})
+        lateral_chunks = self.chunks[:2]
+        for name in _LATERAL:
+            values = getattr(g, name)
+            attrs = {"long_name": {"cdp_x": "CDP X", "cdp_y": "CDP Y", "trace_mask": "live trace"}[name]}
+            self.group.create_array(name, data=values, chunks=lateral_chunks,
+                                    dimension_names=["inline", "crossline"], attributes=attrs,
+                                    compressors=[ZstdCodec(level=3)])
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def meta(self) -> dict:
+        """The group's ``facies`` attributes (format version, axis, chunks, provenance index)."""
+        return dict(self.group.attrs["facies"])
+
+    @property
+    def geometry(self) -> Geometry:
+        """The survey's axes and trace headers (read once, then cached)."""
+        if self._geometry is None:
+            meta = self.meta
+            axis = meta["sample_axis"]
+            self._geometry = Geometry(
+                inlines=self.group["inline"][...], crosslines=self.group["crossline"][...],
+                samples=self.group[axis][...], sample_axis=axis, sample_unit=meta["sample_unit"],
+                cdp_x=self.group["cdp_x"][...], cdp_y=self.group["cdp_y"][...],
+                trace_mask=self.group["trace_mask"][...])
+        return self._geometry
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_inline, n_crossline, n_sample) of every 3D array."""
+        return tuple(int(n) for n in self.group["trace_mask"].shape) + (int(self.group[self.meta["sample_axis"]].shape[0]),)
+
+    @property
+    def chunks(self) -> tuple[int, int, int]:
+        """Storage chunks of 3D arrays created without explicit chunks."""
+        return tuple(self.meta["chunks"])
+
+    @property
+    def dims(self) -> tuple[str, str, str]:
+        """Dimension names of every 3D array."""
+        return ("inline", "crossline", self.meta["sample_axis"])
+
+    # ------------------------------------------------------------------ listing
+    def volumes(self, *, include_incomplete: bool = False, kind: str | None = None) -> list[str]:
+        """Names of the 3D arrays, sorted; only complete ones unless asked."""
+        names = []
+        for name, node in self.group.arrays():
+            if name in _RESERVED or node.ndim != 3:
+                continue
+            meta = node.attrs.get("facies", {})
+            if kind is not None and meta.get("kind") != kind:
+                continue
+            if include_incomplete or meta.get("complete", False):
+                names.append(name)
+        return sorted(names)
+
+    def attributes(self) -> list[str]:
+        """Names of the complete attribute volumes (the candidates for classification)."""
+        return self.volumes(kind="attribute")
+
+    def has(self, name: str) -> bool:
+        """Whether an array (complete or not) of that name exists."""
+        return name in self.group
+
+    def array(self, name: str, *, require_complete: bool = True) -> zarr.Array:
+        """The Zarr array ``name``; a clear error if it is missing or unfinished."""
+        if name not in self.group:
+            have = ", ".join(self.volumes()) or "none"
+            raise FaciesError(f"survey {self.path} has no array {name!r} (3D arrays: {have})")
+        node = self.group[name]
+        if require_complete and node.ndim == 3 and not self.is_complete(name):
+            raise FaciesError(f"array {name!r} in {self.path} is incomplete (an interrupted run); "
+                              "resume or re-run the command that makes it")
+        return node
+
+    def is_complete(self, name: str) -> bool:
+        """Whether all chunks of ``name`` were written by the command that made it."""
+        return bool(self.group[name].attrs.get("facies", {}).get("complete", False))
+
+    def provenance(self, name: str) -> dict:
+        """The provenance record of a 3D array."""
+        return dict(self.array(name, require_complete=False).attrs.get("facies", {}).get("provenance", {}))
+
+    def kind(self, name: str) -> str:
+        """The kind of a 3D array (attribute, label or result)."""
+        return self.array(name, require_complete=False).attrs.get("facies", {}).get("kind", "attribute")
+
+    # ------------------------------------------------------------------ reading
+    def read(self, name: str, inline=slice(None), crossline=slice(None), sample=slice(None)) -> np.ndarray:
+        """Read a region of a 3D array by index (slices or integers), as NumPy.
+
+        Use ``survey.geometry.inline_index(number)`` to turn line numbers into indices.
+        """
+        return np.asarray(self.array(name)[inline, crossline, sample])
+
+    # ------------------------------------------------------------------ writing
+    def create_volume(self, name: str, *, dtype="float32", kind: str = "attribute",
+                      provenance: Mapping[str, Any], chunks=None, fill_value=0,
+                      compression: str | None = None, overwrite: bool = False,
+                      attributes: Mapping[str, Any] | None = None) -> zarr.Array:
+        """Create an empty 3D array with the survey's geometry, marked incomplete.
+
+        Call :meth:`mark_complete` once every chunk is written.
+
+        Parameters
+        ----------
+        name : str
+            Array name; must not clash with the coordinate names.
+        dtype : dtype-like
+            float32 for attributes and probabilities, uint8 for classes.
+        kind : {"attribute", "label", "result"}
+        provenance : mapping
+            From :func:`facies.engine.provenance.make_provenance`.
+        chunks : tuple of 3 int, optional
+            Defaults to the survey's chunks.
+        fill_value : scalar
+            Value of chunks never written (dead regions).
+        compression : {"zstd", "none"}, optional
+            Defaults to the survey's setting.
+        overwrite : bool
+            Replace an existing array of that name; otherwise that is an error.
+        attributes : mapping, optional
+            Extra attributes (units, long_name, facies names...).
+        """
+        if not name or "/" in name or name.startswith((".", "_")):
+            raise FaciesError(f"array name {name!r} is not valid; use letters, digits and underscores")
+        if name in _RESERVED:
+            raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
+        if kind not in KINDS:
+            raise FaciesError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if name in self.group:
+            if not overwrite:
+                raise FaciesError(f"array {name!r} already exists in {self.path}; pass --overwrite or choose another --name")
+            del self.group[name]
+        chunks = clip_chunks(tuple(chunks or self.chunks), self.shape)
+        attrs = dict(attributes or {})
+        attrs.setdefault("coordinates", "cdp_x cdp_y")  # CF: xarray then shows them as coordinates
+        attrs["facies"] = {"kind": kind, "complete": False, "provenance": jsonable(dict(provenance))}
+        return self.group.create_array(
+            name, shape=self.shape, chunks=chunks, dtype=np.dtype(dtype), fill_value=fill_value,
+            compressors=_compressors(compression or self.meta["compression"]),
+            dimension_names=list(self.dims), attributes=attrs)
+
+    def mark_complete(self, name: str) -> None:
+        """Record that every chunk of ``name`` is written; index its provenance in the group."""
+        node = self.group[name]
+        meta = dict(node.attrs.get("facies", {}))
+        meta["complete"] = True
+        node.attrs["facies"] = meta
+        group_meta = self.meta
+        group_meta.setdefault("provenance", {})[name] = meta.get("provenance", {})
+        self.group.attrs["facies"] = group_meta
+
+    def add_volume(self, name: str, data: np.ndarray, *, provenance: Mapping[str, Any],
+                   kind: str = "attribute", overwrite: bool = False, **kwargs) -> zarr.Array:
+        """Write an in-memory volume with the survey's geometry and mark it complete.
+
+        For volumes larger than memory, use :meth:`create_volume`, write regions, then
+        :meth:`mark_complete` (the brick engine does this).
+        """
+        data = np.asarray(data)
+        if data.shape != self.shape:
+            raise FaciesError(f"volume {name!r} has shape {data.shape}; the survey is {self.shape}")
+        arr = self.create_volume(name, dtype=kwargs.pop("dtype", data.dtype), kind=kind,
+                                 provenance=provenance, overwrite=overwrite, **kwargs)
+        arr[...] = data
+        self.mark_complete(name)
+        return arr
+
+    def delete(self, name: str) -> None:
+        """Remove a 3D array and its provenance entry."""
+        self.array(name, require_complete=False)
+        del self.group[name]
+        group_meta = self.meta
+        group_meta.get("provenance", {}).pop(name, None)
+        self.group.attrs["facies"] = group_meta
+
+    def __repr__(self) -> str:
+        return f"Survey({str(self.path)!r}, shape={self.shape}, volumes={self.volumes()})"

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real SEG-Y files in ../shared/data and the GPU marker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FACIES_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+def _gpu_answers() -> bool:
+    from facies.engine.backend import forced_cpu, probe_cupy
+
+    return not forced_cpu() and probe_cupy()[0] is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    if _gpu_answers():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU answers (or FACIES_DEVICE=cpu)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the real SEG-Y test files; skips the test when it is absent (a user's fresh clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real SEG-Y test files not found in {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """Force the CPU backend for one test."""
+    monkeypatch.setenv("FACIES_DEVICE", "cpu")
