@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,23 +20,15 @@ from facies.engine.errors import FaciesError
 USER_ERROR = 2
 
 
-class UserError(click.ClickException):
-    """A FaciesError on its way out of the CLI: one line, no traceback."""
-
-    exit_code = USER_ERROR
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
 class _FaciesGroup(TyperGroup):
-    """Turns FaciesError into UserError for every command and sub-command."""
+    """Prints a FaciesError from any command or sub-command as one line and exits with USER_ERROR."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except FaciesError as exc:
-            raise UserError(str(exc)) from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(USER_ERROR) from None
 
 
 app = typer.Typer(

@@ -1,0 +1,35 @@
+"""Small builders shared by tests: tiny geometries and stores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facies.engine import Geometry, Survey
+from facies.engine.provenance import make_provenance
+
+
+def tiny_geometry(shape=(6, 5, 12), *, dead=((1, 2),), sample_axis="time") -> Geometry:
+    """A small survey grid with line steps, a rotated coordinate grid and dead traces."""
+    n_il, n_xl, n_s = shape
+    il = 100 + 2 * np.arange(n_il)
+    xl = 7 + np.arange(n_xl)
+    ii, xx = np.meshgrid(np.arange(n_il), np.arange(n_xl), indexing="ij")
+    mask = np.ones((n_il, n_xl), bool)
+    for i, j in dead:
+        mask[i, j] = False
+    unit = "ms" if sample_axis == "time" else "m"
+    return Geometry(inlines=il, crosslines=xl, samples=4.0 * np.arange(n_s) + 8.0, sample_axis=sample_axis,
+                    sample_unit=unit, cdp_x=500000.0 + 25.0 * ii + 3.0 * xx, cdp_y=6.7e6 - 3.0 * ii + 12.5 * xx,
+                    trace_mask=mask)
+
+
+def tiny_store(path, shape=(6, 5, 12), chunks=(4, 4, 8), seed=0, names=("amplitude",)) -> Survey:
+    """A store with random float32 attributes (zeros on dead traces)."""
+    g = tiny_geometry(shape)
+    survey = Survey.create(path, g, chunks=chunks)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        data = rng.standard_normal(g.shape).astype(np.float32)
+        data[~g.trace_mask] = 0
+        survey.add_volume(name, data, provenance=make_provenance("test", {"seed": seed}))
+    return survey

@@ -1,0 +1,57 @@
+"""CLI: doctor, info, and how user errors come out (one line, exit code 2)."""
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from facies.cli.app import USER_ERROR, app
+from tests.helpers import tiny_store
+
+runner = CliRunner()
+
+
+def test_doctor_without_gpu_says_so_and_exits_0(monkeypatch):
+    monkeypatch.setenv("FACIES_DEVICE", "cpu")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    gpu_lines = [line for line in result.output.splitlines() if line.startswith("GPU:")]
+    assert len(gpu_lines) == 1 and "none (FACIES_DEVICE=cpu forces the CPU)" in gpu_lines[0]
+
+
+def test_doctor_json(monkeypatch):
+    monkeypatch.setenv("FACIES_DEVICE", "cpu")
+    result = runner.invoke(app, ["doctor", "--json"])
+    rep = json.loads(result.stdout)
+    assert rep["tier"] == "none" and rep["device"] == "cpu"
+    assert rep["packages"]["numpy"] and rep["host"]["total_bytes"] > 0
+
+
+def test_info_reports_arrays_and_stats(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    data = survey.read("amplitude")
+    result = runner.invoke(app, ["info", str(tmp_path / "s.zarr"), "--json"])
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["shape"] == [6, 5, 12] and rep["inline"]["step"] == 2 and rep["live_traces"] == 29
+    (amp,) = rep["arrays"]
+    assert amp["name"] == "amplitude" and amp["chunks"] == [4, 4, 8] and amp["compression"] == "ZstdCodec"
+    assert amp["min"] == float(data.min()) and amp["max"] == float(data.max())
+    assert abs(amp["mean"] - float(data.astype("float64").mean())) < 1e-12
+    text = runner.invoke(app, ["info", str(tmp_path / "s.zarr")])
+    assert "amplitude" in text.output and "step 2" in text.output
+
+
+def test_user_error_is_one_line_with_exit_2(tmp_path):
+    result = runner.invoke(app, ["info", str(tmp_path / "nothing.zarr")])
+    assert result.exit_code == USER_ERROR
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: ") and "not a survey store" in result.stderr
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", "from facies.cli.app import main; main()", "info",
+                           str(tmp_path / "x.zarr")], capture_output=True, text=True)
+    assert proc.returncode == USER_ERROR
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

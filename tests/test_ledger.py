@@ -1,0 +1,70 @@
+"""Run ledger: done flags survive reopening, parameters are checked, the lock excludes a second run."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from facies.engine import FaciesError
+from facies.engine.ledger import Ledger
+from tests.helpers import tiny_store
+
+
+def test_flags_persist_and_resume_skips_done(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    with Ledger.start(survey, "out", (2, 3), {"radius": 2}, resume=False) as ledger:
+        ledger.mark_done((0, 1))
+        ledger.mark_done((1, 2))
+    with Ledger.start(survey, "out", (2, 3), {"radius": 2}, resume=True) as ledger:
+        assert ledger.n_done == 2 and ledger.n_tasks == 6
+        assert ledger.is_done((0, 1)) and not ledger.is_done((0, 0))
+        assert list(ledger.pending()) == [(0, 0), (0, 2), (1, 0), (1, 1)]
+
+
+def test_without_resume_the_run_starts_over(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    with Ledger.start(survey, "out", (2,), {"a": 1}, resume=False) as ledger:
+        ledger.mark_done((0,))
+    with Ledger.start(survey, "out", (2,), {"a": 1}, resume=False) as ledger:
+        assert ledger.n_done == 0
+
+
+@pytest.mark.parametrize("params, grid", [({"radius": 3}, (2, 3)), ({"radius": 2}, (3, 3))])
+def test_resume_with_other_parameters_is_refused(tmp_path, params, grid):
+    survey = tiny_store(tmp_path / "s.zarr")
+    Ledger.start(survey, "out", (2, 3), {"radius": 2}, resume=False).close()
+    with pytest.raises(FaciesError, match="cannot resume 'out'.*without --resume"):
+        Ledger.start(survey, "out", grid, params, resume=True)
+
+
+def test_second_run_on_same_output_gets_clear_error(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    holder = textwrap.dedent(f"""
+        import sys, time
+        from facies.engine import Survey
+        from facies.engine.ledger import Ledger
+        ledger = Ledger.start(Survey.open({str(tmp_path / 's.zarr')!r}), "out", (4,), {{}}, resume=False)
+        print("locked", flush=True)
+        time.sleep(30)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+            Ledger.start(survey, "out", (4,), {}, resume=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    # The kernel releases the lock of a killed process: the next run proceeds.
+    Ledger.start(survey, "out", (4,), {}, resume=True).close()
+
+
+def test_finish_removes_the_ledger(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    ledger = Ledger.start(survey, "out", (2,), {}, resume=False)
+    ledger.mark_done((0,))
+    ledger.finish()
+    assert "out" not in survey.group["_runs"]
+    with Ledger.start(survey, "out", (2,), {}, resume=True) as again:
+        assert again.n_done == 0

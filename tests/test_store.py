@@ -1,0 +1,125 @@
+"""The survey store: layout, MDIO names, provenance, completeness, reading regions, xarray."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from facies.engine import FaciesError, Survey
+from facies.engine.provenance import make_provenance
+from tests.helpers import tiny_geometry, tiny_store
+
+
+def test_create_writes_mdio_names_and_dimension_names(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")
+    assert group["inline"].metadata.dimension_names == ("inline",)
+    assert group["crossline"].metadata.dimension_names == ("crossline",)
+    assert group["time"].metadata.dimension_names == ("time",)
+    assert group["cdp_x"].metadata.dimension_names == ("inline", "crossline")
+    assert group["trace_mask"].dtype == np.bool_
+    assert group["amplitude"].metadata.dimension_names == ("inline", "crossline", "time")
+    assert group["inline"].dtype == np.int32 and group["time"].dtype == np.float32
+    assert survey.meta["sample_interval"] == 4.0
+
+
+def test_geometry_round_trip(tmp_path):
+    g = tiny_geometry((5, 4, 9), sample_axis="depth")
+    Survey.create(tmp_path / "d.zarr", g, chunks=(2, 3, 4))
+    back = Survey.open(tmp_path / "d.zarr").geometry
+    assert back.differences(g) == []
+    np.testing.assert_array_equal(back.cdp_x, g.cdp_x)
+    np.testing.assert_array_equal(back.trace_mask, g.trace_mask)
+    assert back.sample_axis == "depth" and back.sample_unit == "m"
+    assert back.dims == ("inline", "crossline", "depth")
+
+
+def test_read_region_matches_written_data(tmp_path):
+    g = tiny_geometry((7, 6, 10))
+    survey = Survey.create(tmp_path / "s.zarr", g, chunks=(3, 4, 4))
+    data = np.arange(np.prod(g.shape), dtype=np.float32).reshape(g.shape)
+    survey.add_volume("amplitude", data, provenance=make_provenance("test"))
+    np.testing.assert_array_equal(survey.read("amplitude", inline=slice(2, 6), sample=slice(3, 9)), data[2:6, :, 3:9])
+    np.testing.assert_array_equal(survey.read("amplitude", inline=3), data[3])
+
+
+def test_provenance_recorded_on_array_and_group(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr", seed=5)
+    prov = survey.provenance("amplitude")
+    assert prov["command"] == "test" and prov["parameters"] == {"seed": 5}
+    assert "time" in prov and "facies_version" in prov
+    assert survey.meta["provenance"]["amplitude"]["parameters"] == {"seed": 5}
+
+
+def test_incomplete_array_is_hidden_and_refused(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    survey.create_volume("half", provenance=make_provenance("test"))
+    assert survey.attributes() == ["amplitude"]
+    assert survey.volumes(include_incomplete=True) == ["amplitude", "half"]
+    with pytest.raises(FaciesError, match="incomplete"):
+        survey.read("half")
+    survey.mark_complete("half")
+    assert "half" in Survey.open(tmp_path / "s.zarr").attributes()
+
+
+def test_kinds_filter_attributes(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    survey.add_volume("truth", np.ones(survey.shape, np.uint8), kind="label", provenance=make_provenance("t"))
+    assert survey.attributes() == ["amplitude"]
+    assert survey.volumes() == ["amplitude", "truth"]
+    assert survey.kind("truth") == "label"
+
+
+@pytest.mark.parametrize("name, message", [("amplitude", "already exists"), ("inline", "coordinate name"),
+                                           ("a/b", "not valid"), ("", "not valid")])
+def test_bad_array_names(tmp_path, name, message):
+    survey = tiny_store(tmp_path / "s.zarr")
+    with pytest.raises(FaciesError, match=message):
+        survey.create_volume(name, provenance={})
+
+
+def test_wrong_shape_and_missing_array(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    with pytest.raises(FaciesError, match="shape"):
+        survey.add_volume("x", np.zeros((2, 2, 2), np.float32), provenance={})
+    with pytest.raises(FaciesError, match="no array 'nope'.*amplitude"):
+        survey.array("nope")
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(FaciesError, match="not a survey store"):
+        Survey.open(tmp_path / "missing.zarr")
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    with pytest.raises(FaciesError, match="not a facies survey store"):
+        Survey.open(tmp_path / "plain.zarr")
+    tiny_store(tmp_path / "s.zarr")
+    with pytest.raises(FaciesError, match="already exists"):
+        Survey.create(tmp_path / "s.zarr", tiny_geometry())
+
+
+def test_chunks_clipped_to_shape_and_compression_choice(tmp_path):
+    survey = Survey.create(tmp_path / "s.zarr", tiny_geometry((3, 4, 5)), chunks=(128, 128, 128), compression="none")
+    arr = survey.create_volume("a", provenance={})
+    assert arr.chunks == (3, 4, 5)
+    assert not arr.compressors
+    with pytest.raises(FaciesError, match="compression"):
+        Survey.create(tmp_path / "t.zarr", tiny_geometry(), compression="lz77")
+
+
+def test_delete_removes_array_and_provenance(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr", names=("a", "b"))
+    survey.delete("a")
+    assert survey.volumes() == ["b"] and "a" not in survey.meta["provenance"]
+
+
+def test_xarray_reads_the_store(tmp_path):
+    xr = pytest.importorskip("xarray")
+    survey = tiny_store(tmp_path / "s.zarr")
+    ds = xr.open_zarr(tmp_path / "s.zarr", consolidated=False)
+    assert ds["amplitude"].dims == ("inline", "crossline", "time")
+    np.testing.assert_array_equal(ds["inline"].values, survey.geometry.inlines)
+    np.testing.assert_array_equal(ds["amplitude"].values, survey.read("amplitude"))
+    assert "cdp_x" in ds.coords
+    picked = ds["amplitude"].sel(inline=102, crossline=9).values
+    np.testing.assert_array_equal(picked, survey.read("amplitude", inline=1, crossline=2))
