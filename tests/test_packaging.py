@@ -28,6 +28,17 @@ def test_wheel_has_one_namespace(wheel):
     assert "facies/kernels/cuda_build.py" in names
 
 
+def test_wheel_has_every_subpackage(wheel):
+    """A sub-package missing from pyproject's list would install from a clone but not from the wheel."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for init in sorted(REPO.glob("*/**/__init__.py")):
+        top = init.relative_to(REPO).parts[0]
+        if top not in ("engine", "kernels", "cli"):
+            continue
+        inside = "/".join(init.relative_to(REPO).parts)
+        assert f"facies/{inside}" in names, f"{inside} is not in the wheel: add it to pyproject.toml's packages"
+
+
 def test_wheel_ships_cuda_sources(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     sources = sorted(p.name for p in (REPO / "kernels" / "cuda").glob("*.cu"))
