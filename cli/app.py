@@ -13,7 +13,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from facies.cli import doctor, info, training
+from facies.cli import doctor, info, segy, training
 from facies.engine.errors import FaciesError
 
 #: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
@@ -50,6 +50,8 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 app.command("doctor")(doctor.doctor)
 app.command("info")(info.info)
+app.command("ingest")(segy.ingest)
+app.command("export")(segy.export)
 app.add_typer(training.app, name="training")
 
 

@@ -1,0 +1,77 @@
+"""``facies ingest`` and ``facies export``: SEG-Y in and out of a survey store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from facies.cli.console import console
+from facies.engine.errors import FaciesError
+from facies.engine.progress import human_rate
+
+
+def _parse_chunks(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        chunks = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        chunks = ()
+    if len(chunks) != 3 or min(chunks) < 1:
+        raise FaciesError(f"--chunks must be three positive integers IL,XL,S (e.g. 128,128,128), not {text!r}")
+    return chunks
+
+
+def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
+           survey: Path = typer.Option(..., "--survey", help="Store to create or add to (a .zarr folder)."),
+           name: list[str] = typer.Option(None, "--name", help="Array name, one per file (default: amplitude, "
+                                          "then the file stem)."),
+           preset: str = typer.Option("standard", "--preset", help="Header bytes: standard (189/193/181/185) or "
+                                      "petrel (9/21/73/77)."),
+           iline_byte: int = typer.Option(None, "--iline-byte", help="Inline number byte (overrides the preset)."),
+           xline_byte: int = typer.Option(None, "--xline-byte", help="Crossline number byte."),
+           cdpx_byte: int = typer.Option(None, "--cdpx-byte", help="CDP X byte."),
+           cdpy_byte: int = typer.Option(None, "--cdpy-byte", help="CDP Y byte."),
+           chunks: str = typer.Option(None, "--chunks", help="Storage chunks IL,XL,S (default 128,128,128)."),
+           sample_axis: str = typer.Option(None, "--sample-axis", help="time or depth (default: decided from "
+                                           "the headers and file name, see docs/segy.md)."),
+           compression: str = typer.Option("zstd", "--compression", help="zstd or none (new stores only)."),
+           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted ingest."),
+           progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
+           ) -> None:
+    """Ingest post-stack 3D SEG-Y files into a survey store."""
+    from facies.engine.segy import ingest_segy
+
+    start = time.perf_counter()
+    result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
+                         xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
+                         chunks=_parse_chunks(chunks), resume=resume, progress=progress, sample_axis=sample_axis,
+                         compression=compression)
+    elapsed = time.perf_counter() - start
+    g = result.geometry
+    read = sum(f.stat().st_size for f in files)
+    console.print(f"[bold]{result.path}[/]: {' x '.join(map(str, g.shape))} ({', '.join(g.dims)}); inline "
+                  f"{g.inlines[0]}..{g.inlines[-1]} step {g.line_step(g.inlines)}, crossline {g.crosslines[0]}.."
+                  f"{g.crosslines[-1]} step {g.line_step(g.crosslines)}, {g.sample_axis} {g.samples[0]:g}.."
+                  f"{g.samples[-1]:g} {g.sample_unit}")
+    console.print(f"live traces {int(g.trace_mask.sum())} of {g.trace_mask.size}; arrays {', '.join(result.volumes())}")
+    console.print(f"read {human_rate(read, 'B')} in {elapsed:.1f} s ({human_rate(read / max(elapsed, 1e-9), 'B')}/s)")
+
+
+def export(store: Path = typer.Argument(..., help="Survey store."),
+           array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
+           out: Path = typer.Argument(..., help="SEG-Y file to write."),
+           format: str = typer.Option("ieee", "--format", help="Sample format: ieee (exact) or ibm."),
+           progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
+           ) -> None:
+    """Export a 3D array of a survey as a post-stack 3D SEG-Y."""
+    from facies.engine.segy import export_segy
+
+    start = time.perf_counter()
+    path = export_segy(store, array, out, format=format, progress=progress)
+    elapsed = time.perf_counter() - start
+    size = path.stat().st_size
+    console.print(f"wrote {path} ({human_rate(size, 'B')}, {format}) in {elapsed:.1f} s "
+                  f"({human_rate(size / max(elapsed, 1e-9), 'B')}/s)")

@@ -1,0 +1,248 @@
+"""Export any 3D array of a survey as a post-stack 3D SEG-Y (rev 1, big-endian).
+
+Every live trace (``trace_mask``) is written in inline-major order with the headers facies
+owns: inline/crossline (189/193), CDP X/Y (181/185) with their scalar (71), delay (109, with
+its scalar at 215 when the source had one), sample count (115) and interval (117), plus the
+sequence numbers (1, 5) and trace identification (29). When the store was ingested with other
+header bytes (e.g. the Petrel preset), line numbers and coordinates are written there too.
+The values come from the SEG-Y facts kept at ingest (group attribute ``segy``), so an IEEE
+file ingested and exported again has the same samples and the same values in these fields.
+
+Columns of chunks are read and written in parallel with ``os.pwrite`` at their computed file
+offsets (the live traces of one inline within a column are contiguous in the file), into a
+temporary file renamed over the target only at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from facies.engine.errors import FaciesError
+from facies.engine.progress import WorkProgress
+from facies.engine.segy.formats import float_to_ibm
+from facies.engine.segy.layout import BINARY_HEADER_SIZE, TEXT_HEADER_SIZE, TRACE_HEADER_SIZE
+from facies.engine.segy.scan import PRESETS
+from facies.engine.store import Survey
+
+EXPORT_FORMATS = {"ieee": 5, "ibm": 1}
+#: Trace header bytes whose values an export owns (start byte, size).
+_OWNED = {"coordinate_scalar": (71, 2), "delay": (109, 2), "n_samples": (115, 2), "interval": (117, 2),
+          "cdp_x": (181, 4), "cdp_y": (185, 4), "inline": (189, 4), "crossline": (193, 4), "time_scalar": (215, 2)}
+
+
+def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: bool | None = None,
+                workers: int | None = None) -> Path:
+    """Write array ``name`` of ``survey`` to ``out_path`` as a post-stack 3D SEG-Y.
+
+    Parameters
+    ----------
+    survey : Survey or path-like
+        The store (opened read-only when a path is given).
+    name : str
+        Any complete 3D array: float attributes, uint8 classes, probabilities.
+    out_path : path-like
+        Target file; written to a temporary file beside it and renamed at the end.
+    format : {"ieee", "ibm"}
+        Sample format: 4-byte IEEE float (code 5, exact) or IBM float (code 1).
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    workers : int, optional
+        Threads (default: up to 4).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    if not isinstance(survey, Survey):
+        survey = Survey.open(survey, mode="r")
+    if format not in EXPORT_FORMATS:
+        raise FaciesError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+    array = survey.array(name)
+    if array.ndim != 3:
+        raise FaciesError(f"array {name!r} is not a 3D volume; only 3D arrays can be exported as SEG-Y")
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
+    g = survey.geometry
+    facts = dict(survey.group.attrs.get("segy", {}))
+    headers = _header_values(g, facts)
+    live = g.trace_mask
+    if not live.any():
+        raise FaciesError(f"survey {survey.path} has no live trace (trace_mask is all False); nothing to export")
+    rank = np.cumsum(live.ravel()).reshape(live.shape) - 1  # position of each live trace in the file
+    ns = g.shape[2]
+    code = EXPORT_FORMATS[format]
+    record = TRACE_HEADER_SIZE + 4 * ns
+    data_offset = TEXT_HEADER_SIZE + BINARY_HEADER_SIZE
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    ci, cx = array.chunks[:2]
+    columns = [(i, j) for i in range(0, g.shape[0], ci) for j in range(0, g.shape[1], cx)]
+    extra = _extra_positions(facts.get("header_bytes", {}))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.pwrite(fd, _text_header(survey, name, g, format), 0)
+            os.pwrite(fd, _binary_header(headers, ns, code), TEXT_HEADER_SIZE)
+            os.ftruncate(fd, data_offset + int(live.sum()) * record)
+
+            def write_column(corner):
+                i0, j0 = corner
+                i1, j1 = min(i0 + ci, g.shape[0]), min(j0 + cx, g.shape[1])
+                mask = live[i0:i1, j0:j1]
+                if not mask.any():
+                    return 0
+                block = np.asarray(array[i0:i1, j0:j1, :])[mask]
+                ii, jj = np.nonzero(mask)
+                ii, jj = ii + i0, jj + j0
+                buf = np.zeros((block.shape[0], record), dtype=np.uint8)
+                _fill_headers(buf, headers, ii, jj, rank[ii, jj], ns, extra)
+                samples = float_to_ibm(block).astype(">u4") if code == 1 else block.astype(">f4")
+                buf[:, TRACE_HEADER_SIZE:] = samples.view(np.uint8).reshape(block.shape[0], -1)
+                starts = np.flatnonzero(np.diff(ii, prepend=-1))  # one contiguous file segment per inline
+                for a, b in zip(starts, np.append(starts[1:], ii.size)):
+                    os.pwrite(fd, buf[a:b].tobytes(), data_offset + int(rank[ii[a], jj[a]]) * record)
+                return int(buf.nbytes)
+
+            with WorkProgress(f"export {name}", len(columns), unit="B", enabled=progress) as bar, \
+                    ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
+                for written in pool.map(write_column, columns):
+                    bar.advance(1, written)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out_path
+
+
+def _header_values(g, facts: dict) -> dict:
+    """Raw integer header values: the ingest's facts when they still describe the geometry, else chosen here."""
+    scalar = facts.get("coordinate_scalar")
+    live = g.trace_mask
+    coords = np.concatenate([g.cdp_x[live], g.cdp_y[live]])
+    coords = coords[np.isfinite(coords)]
+    if scalar is None or not _fits(coords, scalar):
+        scalar = _choose_scalar(coords)
+    interval = facts.get("sample_interval")
+    if interval is None or abs(interval / 1000.0 - g.sample_interval) > 1e-6 * max(g.sample_interval, 1):
+        interval = int(round(g.sample_interval * 1000))
+    time_scalar, delay = int(facts.get("time_scalar", 0)), facts.get("delay")
+    if delay is None or abs(_scaled(delay, time_scalar) - float(g.samples[0])) > 1e-3:
+        time_scalar, delay = 0, int(round(float(g.samples[0])))
+    if not (0 < interval < 65536 and g.shape[2] < 65536 and -32768 <= delay < 32768):
+        raise FaciesError(f"the sample axis ({g.shape[2]} samples every {g.sample_interval:g} {g.sample_unit} from "
+                          f"{g.samples[0]:g}) does not fit SEG-Y rev 1 headers")
+    return {"coordinate_scalar": int(scalar), "interval": int(interval), "delay": int(delay),
+            "time_scalar": time_scalar, "inlines": g.inlines, "crosslines": g.crosslines,
+            "cdp_x": _unscale(g.cdp_x, scalar), "cdp_y": _unscale(g.cdp_y, scalar),
+            "measurement_system": int(facts.get("measurement_system", 2 if g.sample_unit == "ft" else 1))}
+
+
+def _scaled(value: float, scalar: int) -> float:
+    return value * scalar if scalar > 0 else value / -scalar if scalar < 0 else value
+
+
+def _unscale(coords: np.ndarray, scalar: int) -> np.ndarray:
+    """Integers to write so that applying ``scalar`` gives back ``coords`` (0 where no coordinate)."""
+    raw = coords * -scalar if scalar < 0 else coords / scalar if scalar > 0 else coords
+    return np.where(np.isfinite(raw), np.rint(raw), 0).astype(np.int64)
+
+
+def _fits(coords: np.ndarray, scalar: int) -> bool:
+    """Whether ``scalar`` represents every coordinate exactly (to 1e-6) within int32."""
+    if scalar == 0:
+        scalar = 1
+    raw = coords * -scalar if scalar < 0 else coords / scalar
+    return bool(np.all(np.abs(raw) < 2**31 - 1) and np.allclose(raw, np.rint(raw), rtol=0, atol=1e-6))
+
+
+def _choose_scalar(coords: np.ndarray) -> int:
+    """The coarsest of 1, -10, -100, -1000 that keeps every coordinate (or the finest that fits int32)."""
+    best = 1
+    for scalar in (1, -10, -100, -1000):
+        if np.all(np.abs(coords * max(-scalar, 1)) < 2**31 - 1):
+            best = scalar
+            if _fits(coords, scalar):
+                return scalar
+    return best
+
+
+def _extra_positions(source_bytes: dict) -> dict:
+    """Ingest header bytes other than the standard ones that do not overlap an owned field."""
+    owned = set()
+    for start, size in _OWNED.values():
+        owned.update(range(start, start + size))
+    out = {}
+    for key, field in (("iline", "inline"), ("xline", "crossline"), ("cdpx", "cdp_x"), ("cdpy", "cdp_y")):
+        byte = source_bytes.get(key)
+        if byte and byte != PRESETS["standard"][key] and not owned & set(range(byte, byte + 4)):
+            out[field] = byte
+    return out
+
+
+def _put(buf: np.ndarray, byte: int, size: int, values) -> None:
+    values = np.broadcast_to(np.asarray(values, dtype=np.int64), (buf.shape[0],))
+    buf[:, byte - 1:byte - 1 + size] = values.astype(f">i{size}").view(np.uint8).reshape(-1, size)
+
+
+def _fill_headers(buf, h: dict, ii, jj, rank, ns: int, extra: dict) -> None:
+    values = {"inline": h["inlines"][ii], "crossline": h["crosslines"][jj], "cdp_x": h["cdp_x"][ii, jj],
+              "cdp_y": h["cdp_y"][ii, jj]}
+    _put(buf, 1, 4, rank + 1)       # trace sequence number within line
+    _put(buf, 5, 4, rank + 1)       # trace sequence number within file
+    _put(buf, 29, 2, 1)             # trace identification: seismic data
+    for field, byte in extra.items():
+        _put(buf, byte, 4, values[field])
+    for field in ("inline", "crossline", "cdp_x", "cdp_y"):
+        _put(buf, _OWNED[field][0], 4, values[field])
+    _put(buf, 71, 2, h["coordinate_scalar"])
+    _put(buf, 109, 2, h["delay"])
+    _put(buf, 115, 2, ns)
+    _put(buf, 117, 2, h["interval"])
+    _put(buf, 215, 2, h["time_scalar"])
+
+
+def _binary_header(h: dict, ns: int, code: int) -> bytes:
+    buf = np.zeros((1, BINARY_HEADER_SIZE + TEXT_HEADER_SIZE), dtype=np.uint8)
+    for byte, size, value in ((3213, 2, 1), (3217, 2, h["interval"]), (3219, 2, h["interval"]), (3221, 2, ns),
+                              (3223, 2, ns), (3225, 2, code), (3227, 2, 1), (3229, 2, 4),
+                              (3255, 2, h["measurement_system"]), (3501, 2, 0x0100), (3503, 2, 1)):
+        _put(buf, byte, size, value if value < 2 ** (8 * size - 1) else value - 2 ** (8 * size))
+    return buf[0, TEXT_HEADER_SIZE:].tobytes()
+
+
+def _text_header(survey: Survey, name: str, g, format: str) -> bytes:
+    """40 lines of 80 EBCDIC characters saying what the volume is."""
+    from facies.engine import __version__
+
+    prov = survey.provenance(name)
+    meta = survey.array(name).attrs.get("facies", {})
+    il, xl = g.inlines, g.crosslines
+    lines = [
+        f"facies {__version__} SEG-Y export, post-stack 3D, SEG-Y rev 1",
+        f"volume: {name}   kind: {meta.get('kind', '?')}   stored dtype: {survey.array(name).dtype}",
+        f"made by: {prov.get('command', '?')}   at {prov.get('time', '?')}",
+        f"inputs: {', '.join(prov.get('inputs', [])) or '-'}",
+        f"survey: {survey.path}",
+        f"inline {il[0]}-{il[-1]} step {g.line_step(il)}   crossline {xl[0]}-{xl[-1]} step {g.line_step(xl)}",
+        f"{g.sample_axis} {g.samples[0]:g}-{g.samples[-1]:g} {g.sample_unit} every {g.sample_interval:g} "
+        f"{g.sample_unit}, {g.shape[2]} samples",
+        f"live traces {int(g.trace_mask.sum())} of {g.trace_mask.size}; sample format "
+        f"{'IEEE float (5)' if format == 'ieee' else 'IBM float (1)'}",
+        "byte locations: inline 189 crossline 193 cdp x 181 cdp y 185",
+        "coordinate scalar 71, delay 109, samples 115, interval 117",
+    ]
+    for key, value in sorted(prov.get("parameters", {}).items()):
+        if len(lines) >= 38:
+            break
+        lines.append(f"param {key}: {value}")
+    lines = lines[:38] + [""] * (38 - len(lines)) + ["SEG Y REV1", "END TEXTUAL HEADER"]
+    text = "".join(f"C{k + 1:2d} {line}"[:80].ljust(80) for k, line in enumerate(lines))
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text).encode("cp037")
