@@ -1,0 +1,160 @@
+"""Benchmark of the 3D Kuwahara filter: voxels per second, with baselines measured in the same run.
+
+CPU (always): the fast NumPy backend against
+  - a straightforward SciPy implementation (``uniform_filter`` box means of count, value and
+    square, all windows stacked, ``argmin``), and
+  - the brute-force float64 reference, timed on a tiny volume and extrapolated per voxel (it
+    is far too slow for the benchmark volume; the JSON says so).
+GPU (when CuPy and a device answer): the CUDA kernel's voxels/s and effective bandwidth (one
+read + one write of float32 per voxel) against a device-to-device copy of the same volume,
+CUDA events after warm-up, and the GPU / CPU ratio.
+
+    .venv/bin/python bench/bench_kuwahara.py [--shape 32 96 256] [--repeat 3] [--gpu-shape 256 256 512]
+
+Writes bench/results/kuwahara_cpu.json (and kuwahara_gpu.json on a GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from facies.kernels.kuwahara import kuwahara
+from facies.kernels.kuwahara_reference import kuwahara_reference
+from facies.kernels.kuwahara_windows import box_shape, window_offsets
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CASES = [(r, mode, "mean") for mode in ("octant", "shifted") for r in (1, 2, 3)] + [
+    (2, "octant", "median"), (1, "shifted", "median")]
+
+
+def scipy_kuwahara(x: np.ndarray, r: int, mode: str) -> np.ndarray:
+    """Straightforward SciPy baseline (mean only): box means by uniform_filter, stacked argmin."""
+    radius = (r, r, r)
+    size = box_shape(radius, mode)
+    valid = np.isfinite(x)
+    pad = [(b - 1, b - 1) for b in size]
+    data = np.pad(np.where(valid, x, 0.0).astype(np.float64), pad)
+    count = ndimage.uniform_filter(np.pad(valid.astype(np.float64), pad), size, mode="constant")
+    mean_x = ndimage.uniform_filter(data, size, mode="constant")
+    mean_x2 = ndimage.uniform_filter(data * data, size, mode="constant")
+    # filtered[c] is the box centred on c; the box starting at s is centred on s + B//2.
+    start = tuple(slice(b // 2, b // 2 + n + b - 1) for b, n in zip(size, x.shape))
+    count, mean_x, mean_x2 = count[start], mean_x[start], mean_x2[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = mean_x / count
+        var = np.where(count > 0, mean_x2 / count - mean * mean, np.inf)
+    windows = [tuple(slice(b - 1 + o, b - 1 + o + n) for b, o, n in zip(size, off, x.shape))
+               for off in window_offsets(radius, mode)]
+    best = np.argmin(np.stack([var[w] for w in windows]), axis=0)
+    result = np.take_along_axis(np.stack([mean[w] for w in windows]), best[None], 0)[0]
+    return np.where(valid, result, x)
+
+
+def best_time(fn, repeat: int) -> float:
+    fn()  # warm-up (thread pool, page faults)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def test_volume(shape, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape).astype(np.float32)
+    x[rng.random(shape) < 0.01] = np.nan
+    return x
+
+
+def bench_cpu(shape, repeat: int) -> dict:
+    x = test_volume(shape)
+    tiny = test_volume((5, 6, 9), seed=1)
+    rows = []
+    for r, mode, stat in CASES:
+        fast = x.size / best_time(lambda: kuwahara(x, r, mode=mode, stat=stat), repeat)
+        one = x.size / best_time(lambda: kuwahara(x, r, mode=mode, stat=stat, workers=1), repeat)
+        ref = tiny.size / best_time(lambda: kuwahara_reference(tiny, r, mode=mode, stat=stat), 1)
+        row = dict(radius=r, mode=mode, stat=stat, fast_voxels_per_s=fast, fast_1_thread_voxels_per_s=one,
+                   reference_voxels_per_s_extrapolated=ref, speedup_vs_reference=fast / ref)
+        if stat == "mean":
+            scipy_rate = x.size / best_time(lambda: scipy_kuwahara(x, r, mode), 1)
+            row.update(scipy_uniform_filter_voxels_per_s=scipy_rate, speedup_vs_scipy=fast / scipy_rate)
+        rows.append(row)
+        print(f"r={r} {mode:7s} {stat:6s} fast {fast / 1e6:7.2f} Mvox/s (1 thread {one / 1e6:6.2f})  "
+              f"x{row['speedup_vs_reference']:8.0f} vs reference"
+              + (f"  x{row['speedup_vs_scipy']:5.2f} vs scipy uniform_filter" if stat == "mean" else ""))
+    return dict(machine=dict(platform=platform.platform(), cpus=os.cpu_count(), numpy=np.__version__),
+                shape=list(shape), dtype="float32", nan_fraction=0.01, repeat=repeat,
+                note="reference timed on a 5x6x9 volume and extrapolated per voxel; best of `repeat` runs",
+                results=rows)
+
+
+def bench_gpu(shape, repeat: int, cpu_rates: dict) -> dict | None:
+    from facies.engine.backend import probe_cupy
+
+    cp, reason = probe_cupy()
+    if cp is None:
+        print(f"GPU part skipped: {reason}")
+        return None
+
+    def event_time(fn) -> float:
+        for _ in range(2):
+            fn()
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        best = np.inf
+        for _ in range(repeat):
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            best = min(best, cp.cuda.get_elapsed_time(start, stop) / 1e3)
+        return best
+
+    x = cp.asarray(test_volume(shape))
+    out = cp.empty_like(x)
+    copy_s = event_time(lambda: cp.copyto(out, x))
+    floor = x.size / copy_s
+    rows = []
+    for r, mode, stat in CASES:
+        t = event_time(lambda: kuwahara(x, r, mode=mode, stat=stat, out=out))
+        rate = x.size / t
+        row = dict(radius=r, mode=mode, stat=stat, gpu_voxels_per_s=rate,
+                   effective_bandwidth_GBps=2 * x.nbytes / t / 1e9, fraction_of_copy=rate / floor,
+                   gpu_over_cpu=rate / cpu_rates[(r, mode, stat)])
+        rows.append(row)
+        print(f"GPU r={r} {mode:7s} {stat:6s} {rate / 1e9:7.2f} Gvox/s  {row['effective_bandwidth_GBps']:7.1f} GB/s  "
+              f"{row['fraction_of_copy']:.2f} of copy  x{row['gpu_over_cpu']:.0f} vs CPU")
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    return dict(device=props["name"].decode(), shape=list(shape), dtype="float32",
+                copy_voxels_per_s=floor, copy_bandwidth_GBps=2 * x.nbytes / copy_s / 1e9,
+                note="CUDA events, best of `repeat` after 2 warm-up runs; copy = cupy.copyto d2d", results=rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", type=int, nargs=3, default=(32, 96, 256))
+    parser.add_argument("--gpu-shape", type=int, nargs=3, default=(256, 256, 512))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cpu = bench_cpu(tuple(args.shape), args.repeat)
+    (RESULTS / "kuwahara_cpu.json").write_text(json.dumps(cpu, indent=2))
+    print(f"wrote {RESULTS / 'kuwahara_cpu.json'}")
+    rates = {(row["radius"], row["mode"], row["stat"]): row["fast_voxels_per_s"] for row in cpu["results"]}
+    gpu = bench_gpu(tuple(args.gpu_shape), max(args.repeat, 5), rates)
+    if gpu is not None:
+        (RESULTS / "kuwahara_gpu.json").write_text(json.dumps(gpu, indent=2))
+        print(f"wrote {RESULTS / 'kuwahara_gpu.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""3D adaptive Kuwahara filter: edge-preserving smoothing of seismic attribute volumes.
+
+Public entry point :func:`kuwahara`; it validates its arguments and dispatches on the array
+type: a CuPy array runs the CUDA kernel (:mod:`facies.kernels.kuwahara_cuda`), anything else
+the fast NumPy backend (:mod:`facies.kernels.kuwahara_numpy`). The brute-force reference used by
+the tests is :mod:`facies.kernels.kuwahara_reference`. See ``docs/kuwahara.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facies.kernels.kuwahara_numpy import kuwahara_numpy
+from facies.kernels.kuwahara_windows import (check_mode, check_stat, kuwahara_halo, normalise_radius,
+                                             window_offsets)
+
+__all__ = ["kuwahara", "kuwahara_halo", "window_offsets"]
+
+
+def _is_cupy(array) -> bool:
+    # Checked by module name so that CuPy is never imported on the CPU path.
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=None, workers=None):
+    """Adaptive 3D Kuwahara filter.
+
+    For each voxel ``p`` a set of candidate windows containing ``p`` is considered. Each window's
+    mean and population variance are computed over its *valid* voxels: finite (NaN and +-inf are
+    ignored), not on a dead trace (``mask`` False) and inside the array (windows are clipped at
+    the edge). The window with the smallest variance is chosen (ties: the first in the order
+    below); the output is its mean, or its median with ``stat="median"`` (the mean of the two
+    middle values when the window holds an even number of valid voxels). A window with no valid
+    voxel is never chosen.
+
+    - ``mode="octant"``: the 8 boxes of ``(r_il+1, r_xl+1, r_t+1)`` voxels with ``p`` at a corner.
+    - ``mode="shifted"`` (Luo et al. 2002): every box of ``(2a_il+1, 2a_xl+1, 2a_t+1)`` voxels that
+      contains ``p`` (125 windows for ``a = 2``).
+
+    Window order (ties): by start offset from ``p`` along (inline, crossline, sample),
+    lexicographically, most negative first; in octant mode per axis ``-r`` (the half towards
+    smaller indices) comes before ``0``.
+
+    Invalid voxels (NaN, +-inf, dead traces) are passed through unchanged: a NaN stays NaN and a
+    dead trace keeps its fill value. A valid voxel always has a valid window (every window
+    contains it), so the output is finite wherever the input is valid.
+
+    Windows reach :func:`kuwahara_halo` voxels from ``p`` (``r`` in octant mode, ``2a`` in shifted
+    mode). Filtering a brick that carries that halo, padded with NaN outside the survey, gives
+    bit-identical values to filtering the whole volume on the same backend.
+
+    Parameters
+    ----------
+    volume : ndarray or cupy.ndarray, shape (n_il, n_xl, n_samples)
+        float32 or float64 (other real dtypes are converted to float64).
+    radius : int or tuple of 3 ints
+        ``r`` (octant) or ``a`` (shifted) along inline, crossline, sample; each >= 0.
+    mode : {"octant", "shifted"}
+    stat : {"mean", "median"}
+    mask : array of bool, shape (n_il, n_xl), optional
+        Live traces (True), like ``Geometry.trace_mask``; False marks a dead trace.
+    out : array, optional
+        Where to write the result; same shape and array type, dtype float32 for float32 input
+        and float64 otherwise.
+    workers : int, optional
+        Threads of the NumPy backend (default: the CPU count, at most 8). Ignored on the GPU.
+
+    Returns
+    -------
+    ndarray or cupy.ndarray
+        The filtered volume (``out`` when given).
+
+    Raises
+    ------
+    ValueError
+        A volume that is not 3D, a negative radius, an unknown mode or statistic, a mask or
+        ``out`` of the wrong shape or dtype.
+    TypeError
+        A volume of complex or non-numeric dtype.
+    """
+    radius, mode, stat = normalise_radius(radius), check_mode(mode), check_stat(stat)
+    gpu = _is_cupy(volume)
+    if gpu:
+        import cupy as xp  # noqa: PLC0415 - GPU path only
+    else:
+        xp = np
+        volume = np.asarray(volume)
+    if volume.ndim != 3:
+        raise ValueError(f"kuwahara needs a 3D volume (inline, crossline, sample), got shape {volume.shape}")
+    if volume.dtype.kind not in "fiub" or volume.dtype.itemsize > 8:
+        raise TypeError(f"kuwahara needs real numbers, got dtype {volume.dtype}")
+    dtype = np.dtype(np.float32) if volume.dtype == np.float32 else np.dtype(np.float64)
+    volume = volume.astype(dtype, copy=False)
+    if mask is not None:
+        mask = xp.asarray(mask)
+        if mask.shape != volume.shape[:2] or mask.dtype != bool:
+            raise ValueError(f"mask must be a bool array of shape {volume.shape[:2]} (inline, crossline), "
+                             f"got {mask.dtype} {mask.shape}")
+    if out is None:
+        out = xp.empty(volume.shape, dtype)
+    elif out.shape != volume.shape or out.dtype != dtype or _is_cupy(out) != gpu:
+        raise ValueError(f"out must be a {'cupy' if gpu else 'numpy'} array of shape {volume.shape} "
+                         f"and dtype {dtype}, got {type(out).__name__} {out.dtype} {out.shape}")
+    if xp.shares_memory(out, volume) if not gpu else _overlaps_gpu(out, volume):
+        volume = volume.copy()  # the filter reads neighbours after writing p: never in place
+    if gpu:
+        from facies.kernels.kuwahara_cuda import kuwahara_cuda  # noqa: PLC0415
+
+        return kuwahara_cuda(volume, radius, mode, stat, mask, out)
+    return kuwahara_numpy(volume, radius, mode, stat, mask, out, workers)
+
+
+def _overlaps_gpu(a, b) -> bool:
+    lo_a, hi_a = a.data.ptr, a.data.ptr + a.nbytes
+    lo_b, hi_b = b.data.ptr, b.data.ptr + b.nbytes
+    return lo_a < hi_b and lo_b < hi_a

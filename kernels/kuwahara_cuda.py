@@ -1,0 +1,79 @@
+"""CUDA backend of the 3D Kuwahara filter: loads ``kernels/cuda/kuwahara.cu`` and launches it.
+
+Two launches per call (see the ``.cu`` header): ``kuwahara_box_stats`` writes the mean and
+variance of every box (float64, shape ``n + B - 1`` per axis), then ``kuwahara_select_mean`` or
+``kuwahara_select_median`` picks each voxel's window. Extra device memory: 16 bytes per box.
+
+``CUDA_SPECIALISATIONS`` lists the preambles the NVRTC compile test (tests/test_cuda_compile.py)
+builds for sm_80 and sm_90; every ``kernels/*_cuda.py`` module exposes such a list of
+``(source name, defines, name_expressions)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facies.kernels.cuda_build import get_module
+from facies.kernels.kuwahara_windows import box_shape
+
+SOURCE = "kuwahara"
+#: Threads of the stats kernel (sample, crossline, inline): must match KUW_TILE_* in the .cu.
+STATS_BLOCK = (32, 4, 2)
+SELECT_BLOCK = 256
+
+
+def kuwahara_defines(dtype, radius: tuple[int, int, int], mode: str) -> dict[str, object]:
+    """The ``#define`` preamble of one specialisation."""
+    double = np.dtype(dtype) == np.float64
+    return {"KUW_T": "double" if double else "float", "KUW_T_IS_DOUBLE": int(double),
+            "KUW_OCTANT": int(mode == "octant"),
+            "KUW_R_IL": radius[0], "KUW_R_XL": radius[1], "KUW_R_T": radius[2]}
+
+
+#: Specialisations checked by the NVRTC compile test: both dtypes, both modes, radii 1-3 and an
+#: anisotropic one (the largest shared tile is shifted r=3 in double).
+CUDA_SPECIALISATIONS = [
+    (SOURCE, kuwahara_defines(dtype, radius, mode), ())
+    for dtype in (np.float32, np.float64)
+    for mode in ("octant", "shifted")
+    for radius in ((1, 1, 1), (3, 3, 3), (1, 0, 2))
+] + [(SOURCE, kuwahara_defines(np.float32, (2, 2, 2), mode), ()) for mode in ("octant", "shifted")]
+
+
+def _blocks(n: int, per_block: int) -> int:
+    return max(1, -(-n // per_block))
+
+
+def kuwahara_cuda(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out):
+    """Filter a CuPy ``volume`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`)."""
+    import cupy as cp  # noqa: PLC0415 - GPU path only
+
+    x = cp.ascontiguousarray(volume)
+    n_il, n_xl, n_t = x.shape
+    if x.size == 0:
+        return out
+    module = get_module(SOURCE, kuwahara_defines(x.dtype, radius, mode))
+    live = (cp.ones((n_il, n_xl), cp.uint8) if mask is None
+            else cp.ascontiguousarray(mask, dtype=cp.uint8))
+    size = box_shape(radius, mode)
+    boxes = tuple(n + b - 1 for n, b in zip(x.shape, size))
+    box_mean = cp.empty(boxes, cp.float64)
+    box_var = cp.empty(boxes, cp.float64)
+    dims = (np.int64(n_il), np.int64(n_xl), np.int64(n_t))
+    grid = (_blocks(boxes[2], STATS_BLOCK[0]), _blocks(boxes[1], STATS_BLOCK[1]), _blocks(boxes[0], STATS_BLOCK[2]))
+    if grid[1] > 65535 or grid[2] > 65535:
+        raise ValueError(f"brick of shape {x.shape} is too large for one launch: split it along inline/crossline")
+    module.get_function("kuwahara_box_stats")(grid, STATS_BLOCK, (x, live, box_mean, box_var, *dims))
+
+    result = out if out.flags.c_contiguous else cp.empty(x.shape, x.dtype)
+    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    select_grid = (min(_blocks(x.size, SELECT_BLOCK), 32 * sms),)  # grid-stride loop covers the rest
+    if stat == "mean":
+        module.get_function("kuwahara_select_mean")(
+            select_grid, (SELECT_BLOCK,), (x, live, box_mean, box_var, result, *dims))
+    else:
+        module.get_function("kuwahara_select_median")(
+            select_grid, (SELECT_BLOCK,), (x, live, box_var, result, *dims))
+    if result is not out:
+        out[...] = result
+    return out

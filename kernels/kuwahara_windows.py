@@ -1,0 +1,80 @@
+"""Window geometry of the 3D Kuwahara filter, shared by every backend.
+
+A *box* is an axis-aligned block of ``box_shape`` voxels identified by its start corner ``s``
+(the voxel with the smallest indices). Every candidate window of voxel ``p`` is the box that
+starts at ``p + o`` for one offset ``o`` of :func:`window_offsets`; the list order is the
+tie-breaking order of the filter (the first window of smallest variance wins).
+
+- ``mode="octant"``: box ``(r_il+1, r_xl+1, r_t+1)``; per axis the offset is ``-r`` (the half
+  towards smaller indices) or ``0`` (towards larger indices). 8 windows, p at a corner.
+- ``mode="shifted"``: box ``(2a_il+1, 2a_xl+1, 2a_t+1)``; per axis every offset ``-2a .. 0``:
+  every box of that size that contains p.
+
+Offsets are listed lexicographically over (inline, crossline, sample), most negative first.
+Boxes are clipped at the array edge, so box starts run from ``-(B-1)`` to ``n-1`` per axis.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+MODES = ("octant", "shifted")
+STATS = ("mean", "median")
+
+
+def normalise_radius(radius) -> tuple[int, int, int]:
+    """``radius`` as three non-negative ints (inline, crossline, sample).
+
+    Raises
+    ------
+    ValueError
+        When it is not an int or a sequence of three ints, or when one is negative.
+    """
+    values = (radius,) * 3 if isinstance(radius, numbers.Integral) else tuple(radius) \
+        if isinstance(radius, (tuple, list)) else None
+    if values is None or len(values) != 3 or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"radius must be an int or three ints (inline, crossline, sample), got {radius!r}")
+    if any(v < 0 for v in values):
+        raise ValueError(f"radius must be >= 0 along every axis, got {radius!r}")
+    return tuple(int(v) for v in values)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown Kuwahara mode {mode!r}: use one of {', '.join(MODES)}")
+    return mode
+
+
+def check_stat(stat: str) -> str:
+    if stat not in STATS:
+        raise ValueError(f"unknown Kuwahara statistic {stat!r}: use one of {', '.join(STATS)}")
+    return stat
+
+
+def box_shape(radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
+    """Size of every candidate window along (inline, crossline, sample)."""
+    return tuple(r + 1 if mode == "octant" else 2 * r + 1 for r in radius)
+
+
+def axis_offsets(r: int, mode: str) -> tuple[int, ...]:
+    """Start offsets of the candidate windows along one axis, in tie-breaking order."""
+    if mode == "octant":
+        return (-r, 0)
+    return tuple(range(-2 * r, 1))
+
+
+def window_offsets(radius: tuple[int, int, int], mode: str) -> list[tuple[int, int, int]]:
+    """Start offsets of every candidate window relative to p, in tie-breaking order."""
+    return list(itertools.product(*(axis_offsets(r, mode) for r in radius)))
+
+
+def kuwahara_halo(radius, mode: str = "octant") -> tuple[int, int, int]:
+    """How far the windows of a voxel reach along each axis: the halo a brick needs.
+
+    ``r`` per axis in octant mode, ``2a`` in shifted mode (a window of half-width ``a`` that
+    contains p can end ``2a`` voxels away from it).
+    """
+    radius = normalise_radius(radius)
+    return tuple(r if check_mode(mode) == "octant" else 2 * r for r in radius)

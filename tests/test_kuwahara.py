@@ -1,0 +1,171 @@
+"""The fast NumPy Kuwahara filter against the brute-force reference, and its properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from facies.kernels.kuwahara import kuwahara, kuwahara_halo, window_offsets
+from facies.kernels.kuwahara_reference import kuwahara_reference
+
+MODES = ("octant", "shifted")
+STATS = ("mean", "median")
+
+
+def random_volume(shape, seed, *, nan_fraction=0.1, dead_fraction=0.2, integers=False):
+    """A volume with NaN holes and a trace mask with dead traces (filled with 0 in the data)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, shape).astype(np.float64) if integers else rng.normal(size=shape)
+    x[rng.random(shape) < nan_fraction] = np.nan
+    mask = rng.random(shape[:2]) >= dead_fraction
+    x[~mask] = 0.0
+    return x, mask
+
+
+def small_shape(mode, radius):
+    # The reference is O(voxels * windows * window size): keep shifted r=3 tiny.
+    return (4, 5, 7) if mode == "shifted" and max(np.atleast_1d(radius)) >= 3 else (5, 6, 9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("radius", [1, 2, 3, (1, 0, 2)])
+def test_fast_backend_matches_reference(mode, stat, radius):
+    x, mask = random_volume(small_shape(mode, radius), seed=hash((mode, stat, str(radius))) % 2**32)
+    got = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
+    want = kuwahara_reference(x, radius, mode=mode, stat=stat, mask=mask)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(x))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("radius", [1, 2, (2, 1, 0)])
+def test_exact_on_integer_valued_data(mode, stat, radius):
+    # Small integers make many exact variance ties: both must pick the first window in order.
+    x, mask = random_volume((5, 6, 8), seed=7, integers=True)
+    got = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
+    want = kuwahara_reference(x, radius, mode=mode, stat=stat, mask=mask)
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.tuples(*(st.integers(1, 6),) * 3), radius=st.tuples(*(st.integers(0, 2),) * 3),
+       mode=st.sampled_from(MODES), stat=st.sampled_from(STATS), seed=st.integers(0, 2**16))
+def test_fast_backend_matches_reference_hypothesis(shape, radius, mode, stat, seed):
+    x, mask = random_volume(shape, seed)
+    got = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
+    want = kuwahara_reference(x, radius, mode=mode, stat=stat, mask=mask)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_in_float32_out():
+    x, mask = random_volume((5, 6, 9), seed=3)
+    got = kuwahara(x.astype(np.float32), 2, mask=mask)
+    assert got.dtype == np.float32
+    want = kuwahara_reference(x.astype(np.float32), 2, mask=mask)
+    np.testing.assert_allclose(got, want.astype(np.float32), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_precision_on_coherence_like_volume(mode):
+    # Coherence: mean 0.95, std 0.01. Naive float32 sums of squares lose every digit of the
+    # variance here; the result must match the float64 reference to float32 rounding.
+    rng = np.random.default_rng(11)
+    x = (0.95 + 0.01 * rng.standard_normal((6, 7, 10))).astype(np.float32)
+    want = kuwahara_reference(x, 2, mode=mode)
+    got = kuwahara(x, 2, mode=mode)
+    np.testing.assert_allclose(got, want, rtol=2e-7, atol=0)
+    np.testing.assert_allclose(kuwahara(x.astype(np.float64), 2, mode=mode), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+def test_constant_volume_is_unchanged(mode, stat):
+    x, mask = random_volume((6, 7, 8), seed=5)
+    live = np.isfinite(x) & mask[:, :, None]
+    x[live] = 0.1  # not exactly representable: the mean of a box of 0.1 must still be 0.1
+    got = kuwahara(x.astype(np.float32), 2, mode=mode, stat=stat, mask=mask)
+    np.testing.assert_array_equal(got, x.astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("step", ["inline", "sample", "oblique"])
+def test_step_edge_is_preserved_exactly(mode, stat, step):
+    i, j, k = np.indices((7, 8, 9))
+    side = {"inline": i >= 3, "sample": k >= 4, "oblique": i + 2 * j - k > 5}[step]
+    x = np.where(side, 3.5, 0.25)
+    np.testing.assert_array_equal(kuwahara(x, (2, 1, 2), mode=mode, stat=stat), x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+def test_output_within_neighbourhood_range(mode, stat):
+    x, mask = random_volume((8, 9, 12), seed=9)
+    got = kuwahara(x, 2, mode=mode, stat=stat, mask=mask)
+    live = np.isfinite(x) & mask[:, :, None]
+    size = [2 * h + 1 for h in kuwahara_halo(2, mode)]
+    low = ndimage.minimum_filter(np.where(live, x, np.inf), size=size, mode="constant", cval=np.inf)
+    high = ndimage.maximum_filter(np.where(live, x, -np.inf), size=size, mode="constant", cval=-np.inf)
+    assert np.all(got[live] >= low[live]) and np.all(got[live] <= high[live])
+    assert np.isfinite(got[live]).all()
+
+
+def test_invalid_voxels_pass_through():
+    x, mask = random_volume((6, 7, 8), seed=13)
+    x[~mask] = -999.0  # a dead trace's fill value is kept, not smoothed
+    got = kuwahara(x, 1, mask=mask)
+    assert np.all(got[~mask] == -999.0)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(x))
+    assert not np.any(np.isin(got[mask], [-999.0]))  # and never leaks into live traces
+
+
+def test_out_is_filled_and_returned_and_may_alias_the_input():
+    x, mask = random_volume((5, 6, 7), seed=17)
+    want = kuwahara(x, 2, mask=mask)
+    out = np.full(x.shape, np.nan)
+    assert kuwahara(x, 2, mask=mask, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    y = x.copy()
+    kuwahara(y, 2, mask=mask, out=y)
+    np.testing.assert_array_equal(y, want)
+
+
+def test_thread_count_does_not_change_the_result():
+    x, mask = random_volume((23, 9, 11), seed=19)
+    one = kuwahara(x, (2, 1, 1), mode="shifted", mask=mask, workers=1)
+    np.testing.assert_array_equal(kuwahara(x, (2, 1, 1), mode="shifted", mask=mask, workers=3), one)
+
+
+def test_halo_and_window_order():
+    assert kuwahara_halo(2) == (2, 2, 2)
+    assert kuwahara_halo((1, 2, 3), "shifted") == (2, 4, 6)
+    assert window_offsets((1, 1, 1), "octant")[:3] == [(-1, -1, -1), (-1, -1, 0), (-1, 0, -1)]
+    assert len(window_offsets((2, 2, 2), "shifted")) == 125
+    assert window_offsets((0, 0, 2), "shifted")[0] == (0, 0, -4)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(volume=np.zeros((4, 4))), "3D volume"),
+    (dict(radius=-1), ">= 0"),
+    (dict(radius=(1, 2)), "three ints"),
+    (dict(radius=1.5), "three ints"),
+    (dict(mode="square"), "unknown Kuwahara mode"),
+    (dict(stat="mode"), "unknown Kuwahara statistic"),
+    (dict(mask=np.ones((3, 3), bool)), "mask must be"),
+    (dict(out=np.zeros((4, 4, 4), np.float32)), "out must be"),
+])
+def test_bad_input_gives_a_clear_error(kwargs, match):
+    args = dict(volume=np.zeros((4, 4, 4)), radius=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        kuwahara(args.pop("volume"), args.pop("radius"), **args)
+
+
+def test_complex_input_is_refused():
+    with pytest.raises(TypeError, match="real numbers"):
+        kuwahara(np.zeros((3, 3, 3), complex), 1)
