@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from facies.cli import doctor, info, segy, training
+from facies.cli import filter as filter_cli
 from facies.engine.errors import FaciesError
 
 #: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
@@ -52,6 +53,7 @@ app.command("doctor")(doctor.doctor)
 app.command("info")(info.info)
 app.command("ingest")(segy.ingest)
 app.command("export")(segy.export)
+app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")
 
 

@@ -1,0 +1,98 @@
+"""``facies filter``: stencil filters streamed brick by brick (resumable, local or on Dask).
+
+Each command is a thin wrapper: parse, build the operator, call
+:func:`facies.engine.bricks.run.run_bricks` (or :func:`~facies.engine.bricks.dask_runner.run_dask`
+with ``--dask``), print the final line. The Kuwahara filter joins this group as another command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from facies.cli.console import console
+from facies.engine.bricks.run import RunInterrupted, run_bricks
+from facies.engine.errors import FaciesError
+from facies.engine.memory import DEFAULT_FRACTION
+from facies.engine.operators import LocalMean, LocalVariance
+from facies.engine.store import Survey
+
+app = typer.Typer(help="Stencil filters over whole surveys, streamed brick by brick (resumable).",
+                  no_args_is_help=True)
+
+_STORE = typer.Argument(..., help="Survey store (a .zarr folder).")
+_INPUT = typer.Option(..., "--input", "-i", help="Array to filter.")
+_RADIUS = typer.Option(1, "--radius", "-r", help="Half-width of the box: 1 is 3x3x3.", min=0)
+_OUTPUT = typer.Option(None, "--output", "-o", help="Array to write (default: INPUT_mean_rR / INPUT_var_rR).")
+_BOUNDARY = typer.Option("nan", "--boundary", help="Outside the survey: nan (ignored), reflect or nearest.")
+_DEVICE = typer.Option("auto", "--device", help="auto, cpu or gpu.")
+_BRICK = typer.Option(None, "--brick", help="Brick size IL,XL[,S] in voxels, rounded up to whole chunks "
+                                            "(default: from free memory).")
+_FRACTION = typer.Option(DEFAULT_FRACTION, "--memory-fraction", help="Share of free host/GPU memory bricks may use.")
+_RESUME = typer.Option(False, "--resume", help="Continue an interrupted run (same parameters), skipping done bricks.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace the output array if it exists.")
+_DASK = typer.Option(None, "--dask", help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'.")
+_DASK_GPU = typer.Option(False, "--dask-gpu", help="With --dask: compute on CuPy chunks (dask-cuda workers).")
+
+
+def parse_brick(text: str | None) -> tuple[int, ...] | None:
+    """``"64,64"`` -> ``(64, 64)``; ``"64,64,128"`` -> ``(64, 64, 128)``."""
+    if text is None:
+        return None
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) not in (2, 3) or any(v < 1 for v in sizes):
+        raise FaciesError(f"--brick {text!r} must be IL,XL or IL,XL,S positive integers, e.g. --brick 256,256")
+    return sizes
+
+
+def run_filter(store: Path, operator, output: str, *, command: str, device: str, brick: str | None,
+               memory_fraction: float, resume: bool, overwrite: bool, dask: str | None, dask_gpu: bool) -> None:
+    """Run one filter operator over ``store`` and print the final line (shared by the commands)."""
+    survey = Survey.open(store)
+    outputs = {operator.outputs[0].name: output}
+    if dask:
+        if resume or brick:
+            raise FaciesError("--resume and --brick apply to local runs; with --dask re-run the command instead")
+        from facies.engine.bricks.dask_runner import run_dask  # noqa: PLC0415 - Dask only when asked
+
+        result = run_dask(survey, [operator], outputs, scheduler=dask, command=command, gpu=dask_gpu,
+                          overwrite=overwrite)
+    else:
+        try:
+            result = run_bricks(survey, [operator], outputs, command=command, device=device,
+                                brick=parse_brick(brick), memory_fraction=memory_fraction, resume=resume,
+                                overwrite=overwrite)
+        except RunInterrupted as exc:
+            typer.echo(f"facies: {exc}", err=True)
+            raise typer.Exit(130) from None
+    console.print(result.summary)
+
+
+def mean(store: Path = _STORE, input: str = _INPUT, radius: int = _RADIUS, output: str | None = _OUTPUT,
+         boundary: str = _BOUNDARY, device: str = _DEVICE, brick: str | None = _BRICK,
+         memory_fraction: float = _FRACTION, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+         dask: str | None = _DASK, dask_gpu: bool = _DASK_GPU) -> None:
+    """Local mean of INPUT over a (2R+1)^3 box, ignoring NaNs."""
+    output = output or f"{input}_mean_r{radius}"
+    run_filter(store, LocalMean(input, "mean", radius=radius, boundary=boundary), output,
+               command="facies filter mean", device=device, brick=brick, memory_fraction=memory_fraction,
+               resume=resume, overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
+
+
+def variance(store: Path = _STORE, input: str = _INPUT, radius: int = _RADIUS, output: str | None = _OUTPUT,
+             boundary: str = _BOUNDARY, device: str = _DEVICE, brick: str | None = _BRICK,
+             memory_fraction: float = _FRACTION, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+             dask: str | None = _DASK, dask_gpu: bool = _DASK_GPU) -> None:
+    """Local variance of INPUT over a (2R+1)^3 box (two passes on shifted data), ignoring NaNs."""
+    output = output or f"{input}_var_r{radius}"
+    run_filter(store, LocalVariance(input, "variance", radius=radius, boundary=boundary), output,
+               command="facies filter variance", device=device, brick=brick, memory_fraction=memory_fraction,
+               resume=resume, overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
+
+
+app.command("mean")(mean)
+app.command("variance")(variance)

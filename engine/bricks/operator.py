@@ -1,0 +1,265 @@
+"""The operator interface, the boundary rules, and chains of operators on one brick.
+
+An :class:`Operator` is a stencil (or point) computation on a brick. It declares
+
+- ``inputs``: names of the arrays it reads (store arrays, or outputs of earlier operators);
+- ``outputs``: :class:`Output` specs (name, dtype, per voxel or per brick);
+- ``halo``: voxels it needs on each side of every axis;
+- ``boundary``: how voxels outside the survey are filled (:data:`BOUNDARIES`);
+
+and implements ``compute(inputs, xp)``. Each input arrives grown by exactly ``halo`` on both
+sides of every axis (from the neighbours inside the survey, by the boundary rule outside);
+each per-voxel output must have the input's shape minus ``2 * halo`` (a "valid" stencil).
+``xp`` is ``numpy`` or ``cupy``: write the operator once with ``xp.`` calls. An input may also
+be a lateral 2D array of the store (``trace_mask``): it is cut and padded on the first two axes
+(under "nan" a bool mask arrives as float32 1/0/NaN).
+
+A :class:`Chain` runs several operators on one brick while it is in memory: it reads each
+store input once over the region all its consumers need, passes intermediates in memory,
+and returns the outputs to write. The same chain runs on a whole volume, on any brick, and on
+Dask chunks, with bit-identical results as long as each operator computes every output voxel
+with the same sequence of operations wherever the voxel sits (no running sums across the brick).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from facies.engine.bricks.plan import Region, bounding_box, clip, grow, outside, region_shape, region_slices
+from facies.engine.errors import FaciesError
+
+#: Boundary rules, by what lies outside the survey. "nan": NaN (the operator ignores NaNs; non-float
+#: inputs are promoted to float32). "reflect": d c b a | a b c d (SciPy's "reflect", NumPy's
+#: "symmetric", Dask's "reflect"). "nearest": a a a a | a b c d (NumPy's "edge").
+BOUNDARIES = ("nan", "reflect", "nearest")
+_NUMPY_PAD_MODE = {"reflect": "symmetric", "nearest": "edge"}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of an operator.
+
+    Attributes
+    ----------
+    name : str
+        Name other operators use as input, and the key the run maps to a store array.
+    dtype : str
+        NumPy dtype name of the output.
+    per_voxel : bool
+        True: an array over the brick, written to the store. False: a per-brick value
+        (statistics, histograms) handed to the run's ``on_brick`` callback, never written.
+    """
+
+    name: str
+    dtype: str = "float32"
+    per_voxel: bool = True
+
+
+class Operator:
+    """Base class of brick operators; see the module docstring for the contract.
+
+    Subclasses set ``inputs``, ``outputs``, ``halo`` and ``boundary`` (as class attributes
+    or in ``__init__``), implement :meth:`compute`, and return their parameters from
+    :meth:`parameters` (they go into provenance and the resume check).
+    """
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    halo: tuple[int, int, int] = (0, 0, 0)
+    boundary: str = "nan"
+    #: Extra bytes of scratch per voxel of the grown input while computing (accumulators).
+    scratch_bytes_per_voxel: ClassVar[int] = 0
+
+    def compute(self, inputs: Mapping[str, Any], xp) -> dict[str, Any]:
+        """Compute the outputs of one brick.
+
+        Parameters
+        ----------
+        inputs : mapping of str to array
+            Every name of ``self.inputs``, grown by ``self.halo`` on each side.
+        xp : module
+            ``numpy`` or ``cupy``, the module owning the arrays.
+
+        Returns
+        -------
+        dict of str to array
+            Every output; per-voxel ones with shape ``input.shape - 2 * halo``.
+        """
+        raise NotImplementedError
+
+    def parameters(self) -> dict:
+        """What determines this operator's results (JSON-able)."""
+        return {}
+
+    def describe(self) -> dict:
+        """Name, parameters, halo and boundary, for provenance and the ledger."""
+        return {"operator": type(self).__name__, **self.parameters(),
+                "halo": list(self.halo), "boundary": self.boundary}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.parameters().items())
+        return f"{type(self).__name__}({params})"
+
+
+def pad_boundary(array, pad: Sequence[tuple[int, int]], boundary: str, xp):
+    """Fill ``pad`` voxels before/after each axis by the boundary rule (``xp.pad``).
+
+    The padded array equals the same region cut from the whole survey padded by the same rule,
+    provided ``array`` reaches the survey edge on every padded side and either spans the axis
+    or holds at least as many voxels as are padded there (true for a brick's read region).
+    """
+    if boundary == "nan" and array.dtype.kind != "f":
+        array = array.astype(xp.float32)  # always, padded or not, so every brick sees the same dtype
+    if not any(before or after for before, after in pad):
+        return array
+    if boundary == "nan":
+        return xp.pad(array, pad, mode="constant", constant_values=xp.nan)
+    return xp.pad(array, pad, mode=_NUMPY_PAD_MODE[boundary])
+
+
+def check_operator(op: Operator) -> None:
+    """Raise FaciesError when an operator's declarations are malformed."""
+    if op.boundary not in BOUNDARIES:
+        raise FaciesError(f"{op!r} has boundary {op.boundary!r}; use one of {', '.join(BOUNDARIES)}")
+    if len(op.halo) != 3 or any(int(h) < 0 for h in op.halo):
+        raise FaciesError(f"{op!r} has halo {op.halo}; it must be 3 non-negative integers")
+    if not op.outputs:
+        raise FaciesError(f"{op!r} declares no outputs")
+
+
+class Chain:
+    """Operators run one after another on the same brick.
+
+    Parameters
+    ----------
+    operators : sequence of Operator
+        In execution order; an operator may read outputs of earlier ones.
+    shape : tuple of int
+        Survey shape (where the boundary rules start).
+    """
+
+    def __init__(self, operators: Sequence[Operator], shape: tuple[int, ...]):
+        if not operators:
+            raise FaciesError("a run needs at least one operator")
+        self.operators = tuple(operators)
+        self.shape = tuple(int(n) for n in shape)
+        produced: dict[str, Output] = {}
+        sources: list[str] = []
+        for op in self.operators:
+            check_operator(op)
+            for name in op.inputs:
+                if name not in produced and name not in sources:
+                    sources.append(name)
+            for out in op.outputs:
+                if out.name in produced or out.name in sources:
+                    raise FaciesError(f"output {out.name!r} of {op!r} is produced twice or shadows an input")
+                produced[out.name] = out
+        self.sources: tuple[str, ...] = tuple(sources)
+        self.produced: dict[str, Output] = produced
+
+    @property
+    def voxel_outputs(self) -> tuple[str, ...]:
+        """Names of all per-voxel outputs (intermediates included)."""
+        return tuple(name for name, out in self.produced.items() if out.per_voxel)
+
+    def total_halo(self) -> tuple[int, ...]:
+        """Halo of the chain: the deepest sum of halos from a store input to an output."""
+        depth = {name: (0, 0, 0) for name in self.sources}
+        for op in self.operators:
+            inner = tuple(max(depth[i][a] for i in op.inputs) if op.inputs else 0 for a in range(3))
+            for out in op.outputs:
+                depth[out.name] = tuple(d + h for d, h in zip(inner, op.halo))
+        return tuple(max(d[a] for d in depth.values()) for a in range(3))
+
+    def bytes_per_voxel(self, source_itemsize: Mapping[str, int]) -> float:
+        """Rough working-set bytes per voxel of a brick grown by its halo: inputs, outputs, scratch."""
+        total = sum(source_itemsize.values())
+        for op in self.operators:
+            total += sum(np.dtype(o.dtype).itemsize for o in op.outputs if o.per_voxel)
+            total += op.scratch_bytes_per_voxel
+        return float(total)
+
+    def plan_regions(self, out_region: Region, wanted: Sequence[str]) -> tuple[dict[str, Region], list[Region]]:
+        """Regions each array must cover so that ``wanted`` outputs cover ``out_region``.
+
+        Returns the regions by array name (store inputs clipped to the survey: that is what
+        to read) and, per operator, the region of its outputs (inside the survey).
+        """
+        need: dict[str, Region | None] = {name: out_region for name in wanted}
+        op_regions: list[Region] = [None] * len(self.operators)
+        for k in range(len(self.operators) - 1, -1, -1):
+            op = self.operators[k]
+            region = None
+            for out in op.outputs:
+                if need.get(out.name) is not None:
+                    region = bounding_box(region, need[out.name])
+            if region is None:  # nothing downstream needs this operator: still run it for per-brick outputs
+                region = out_region
+            region = clip(region, self.shape)
+            op_regions[k] = region
+            grown = clip(grow(region, op.halo), self.shape)
+            for name in op.inputs:
+                need[name] = bounding_box(need.get(name), grown)
+        return {name: need[name] for name in self.sources}, op_regions
+
+    def run(self, out_region: Region, sources: Mapping[str, tuple[Any, Region]], xp,
+            wanted: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Compute the chain on one brick.
+
+        Parameters
+        ----------
+        out_region : Region
+            The brick's output region.
+        sources : mapping of str to (array, Region)
+            Every store input with the region it covers (at least what :meth:`plan_regions` asked).
+        xp : module
+            Array module of the arrays.
+        wanted : sequence of str
+            Per-voxel outputs to return over ``out_region``.
+
+        Returns
+        -------
+        (dict, dict)
+            Per-voxel outputs cut to ``out_region``, and per-brick outputs of every operator.
+        """
+        _, op_regions = self.plan_regions(out_region, wanted)
+        have: dict[str, tuple[Any, Region]] = dict(sources)
+        per_brick: dict[str, Any] = {}
+        for op, region in zip(self.operators, op_regions):
+            target = grow(region, op.halo)
+            inside = clip(target, self.shape)
+            pad = outside(target, self.shape)
+            arrays = {}
+            for name in op.inputs:
+                array, covers = have[name]
+                ndim = array.ndim  # lateral inputs (trace_mask) use the first axes only
+                cut = array[region_slices(inside, tuple(s for s, _ in covers))[:ndim]]
+                arrays[name] = pad_boundary(cut, pad[:ndim], op.boundary, xp)
+            result = op.compute(arrays, xp)
+            for out in op.outputs:
+                value = result[out.name]
+                if out.per_voxel:
+                    if tuple(value.shape) != region_shape(region):
+                        raise RuntimeError(f"{op!r} returned {out.name!r} of shape {tuple(value.shape)}, "
+                                           f"expected {region_shape(region)} (input minus 2 x halo)")
+                    have[out.name] = (value.astype(out.dtype, copy=False), region)
+                else:
+                    per_brick[out.name] = value
+        cut = {name: have[name][0][region_slices(out_region, tuple(s for s, _ in have[name][1]))]
+               for name in wanted}
+        return cut, per_brick
+
+    def run_whole(self, volumes: Mapping[str, Any], xp=np, wanted: Sequence[str] | None = None) -> dict[str, Any]:
+        """The chain on whole in-memory volumes (the reference the brick engine must equal)."""
+        wanted = tuple(wanted or self.voxel_outputs)
+        full = tuple((0, n) for n in self.shape)
+        outputs, _ = self.run(full, {name: (volumes[name], full[:volumes[name].ndim]) for name in self.sources},
+                              xp, wanted)
+        return outputs
+
+    def describe(self) -> list[dict]:
+        return [op.describe() for op in self.operators]

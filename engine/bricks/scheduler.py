@@ -1,0 +1,256 @@
+"""The local scheduler: bricks flow through read, compute and write stages that overlap.
+
+A window of at most ``in_flight`` bricks is alive at any time (that bounds memory). Each brick
+goes through three stages, each with bounded concurrency:
+
+1. **read** (``readers`` at once): every store input over the brick's read region, decompressed
+   by Zarr (its codecs release the GIL, so threads overlap);
+2. **compute** (one brick per *lane*): on the GPU a lane is a CUDA stream that copies the
+   inputs in from pinned buffers, runs the chain and copies the outputs back; on the CPU the
+   same chain runs with NumPy;
+3. **write** (``writers`` at once): every output region, chunk-aligned.
+
+While brick n is computed, brick n+1 is read and brick n-1 written. The caller hears of a
+brick (``on_done``) in the calling thread only after all its outputs are written: that is
+where the run records it in the ledger.
+
+Out of memory while computing (CuPy's ``OutOfMemoryError``, or ``MemoryError``) halves the
+brick along its longest axis at a chunk boundary and retries each half, down to one chunk;
+later bricks are split to the size that worked before they are tried.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from facies.engine.backend import Backend
+from facies.engine.bricks.gpu import DeviceLane, is_out_of_memory, release_memory
+from facies.engine.bricks.operator import Chain
+from facies.engine.bricks.plan import Brick, Region, region_size, region_slices, split_region
+from facies.engine.errors import FaciesError
+
+log = logging.getLogger("facies")
+
+#: Read a region of a store input: ``read(name, region) -> numpy array``.
+ReadFn = Callable[[str, Region], Any]
+#: Write a region of an output: ``write(name, region, array)``.
+WriteFn = Callable[[str, Region, Any], None]
+
+
+class Abandoned(Exception):
+    """A brick given up because the run is stopping (never recorded done)."""
+
+
+@dataclass
+class SchedulerStats:
+    """What a run did, for the final line and the benchmark."""
+
+    bricks: int = 0
+    voxels: int = 0
+    pieces: int = 0          # computed pieces (more than bricks after out-of-memory splits)
+    oom_splits: int = 0
+    read_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    write_seconds: float = 0.0
+    gpu_busy_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    per_brick: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "per_brick"}
+
+
+class LocalScheduler:
+    """Runs a :class:`Chain` over bricks on one machine, NumPy or CuPy.
+
+    Parameters
+    ----------
+    chain : Chain
+        The operators.
+    backend : Backend
+        From :func:`facies.engine.backend.get_backend`.
+    outputs : mapping of str to str
+        Per-voxel output of the chain -> name passed to ``write`` (the store array).
+    chunks : tuple of int
+        Output chunks: the unit of out-of-memory splits.
+    readers, writers : int
+        Concurrent reads and writes.
+    lanes : int
+        Bricks computed at once (CUDA streams on the GPU; threads with NumPy).
+    in_flight : int, optional
+        Bricks alive at once (default: readers + lanes + writers).
+    max_voxels : int, optional
+        Split bricks above this many voxels before computing (lowered by out-of-memory).
+    """
+
+    def __init__(self, chain: Chain, backend: Backend, outputs: Mapping[str, str], chunks: tuple[int, ...], *,
+                 readers: int = 2, writers: int = 2, lanes: int = 1, in_flight: int | None = None,
+                 max_voxels: int | None = None):
+        self.chain = chain
+        self.backend = backend
+        self.outputs = dict(outputs)
+        self.chunks = tuple(chunks)
+        self.readers, self.writers, self.lanes = int(readers), int(writers), int(lanes)
+        self.in_flight = int(in_flight or self.readers + self.lanes + self.writers)
+        self.max_voxels = max_voxels
+        self.stats = SchedulerStats()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._read_slots = threading.BoundedSemaphore(self.readers)
+        self._write_slots = threading.BoundedSemaphore(self.writers)
+        self._lanes: queue.Queue = queue.Queue()
+        for _ in range(self.lanes):
+            self._lanes.put(DeviceLane(backend.xp) if backend.is_gpu else None)
+
+    # ------------------------------------------------------------------ driving
+    def run(self, bricks: Iterable[Brick], read: ReadFn, write: WriteFn,
+            on_done: Callable[[Brick, list], None] | None = None) -> SchedulerStats:
+        """Process ``bricks``; call ``on_done(brick, per_brick_outputs)`` once each is written.
+
+        On an exception or KeyboardInterrupt, stops taking new bricks, lets the ones being
+        written finish, abandons the rest (``on_done`` is not called for them) and re-raises.
+        """
+        start = time.perf_counter()
+        pending = iter(bricks)
+        alive: dict = {}
+        self._stop.clear()
+        pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="facies-brick")
+        try:
+            while True:
+                while len(alive) < self.in_flight:
+                    brick = next(pending, None)
+                    if brick is None:
+                        break
+                    alive[pool.submit(self._process, brick, read, write)] = brick
+                if not alive:
+                    break
+                finished, _ = wait(alive, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    brick = alive.pop(future)
+                    per_brick = future.result()  # re-raises a stage's error here
+                    self.stats.bricks += 1
+                    self.stats.voxels += brick.size
+                    if on_done is not None:
+                        on_done(brick, per_brick)
+        except BaseException:
+            self._stop.set()
+            for future in alive:
+                future.cancel()
+            pool.shutdown(wait=True)  # in-flight writes finish; other stages abandon at their next step
+            # Bricks that completed while stopping are written: record them, they are safe.
+            for future, brick in alive.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    self.stats.bricks += 1
+                    self.stats.voxels += brick.size
+                    if on_done is not None:
+                        on_done(brick, future.result())
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            self.stats.wall_seconds += time.perf_counter() - start
+        return self.stats
+
+    def _checkpoint(self) -> None:
+        if self._stop.is_set():
+            raise Abandoned()
+
+    def _process(self, brick: Brick, read: ReadFn, write: WriteFn) -> list:
+        """Read, compute and write one brick; returns its per-brick outputs."""
+        wanted = tuple(self.outputs)
+        regions, _ = self.chain.plan_regions(brick.region, wanted)
+        self._checkpoint()
+        with self._read_slots:
+            self._checkpoint()
+            t0 = time.perf_counter()
+            sources = {}
+            for name, region in regions.items():
+                array = read(name, region)
+                sources[name] = (array, region[:array.ndim])
+            self._add("read_seconds", time.perf_counter() - t0)
+        self._checkpoint()
+        lane = self._lanes.get()
+        try:
+            self._checkpoint()
+            t0 = time.perf_counter()
+            pieces = []
+            for region in self._presplit(brick.region):
+                pieces.extend(self._compute_with_backoff(region, sources, lane))
+            self._add("compute_seconds", time.perf_counter() - t0)
+        finally:
+            self._lanes.put(lane)
+        del sources
+        # From here the brick is written in full even when the run is stopping.
+        with self._write_slots:
+            t0 = time.perf_counter()
+            for region, outputs, _ in pieces:
+                for name, array in outputs.items():
+                    write(self.outputs[name], region, array)
+            self._add("write_seconds", time.perf_counter() - t0)
+        return [(region, extras) for region, _, extras in pieces if extras]
+
+    def _add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + seconds)
+
+    # ------------------------------------------------------------------ compute
+    def _presplit(self, region: Region) -> list[Region]:
+        """Split a region down to ``max_voxels`` (what fitted after an earlier out-of-memory)."""
+        limit = self.max_voxels
+        if limit is None or region_size(region) <= limit:
+            return [region]
+        halves = split_region(region, self.chunks)
+        if halves is None:
+            return [region]
+        return self._presplit(halves[0]) + self._presplit(halves[1])
+
+    def _compute_with_backoff(self, region: Region, sources, lane) -> list:
+        try:
+            return [self._compute(region, sources, lane)]
+        except BaseException as exc:
+            if not is_out_of_memory(exc):
+                raise
+        if self.backend.is_gpu:
+            release_memory()
+        halves = split_region(region, self.chunks)
+        if halves is None:
+            raise FaciesError(f"out of memory computing a single chunk {region}; lower --memory-fraction, "
+                              "free GPU memory, or use a store with smaller chunks")
+        with self._lock:
+            self.stats.oom_splits += 1
+            size = region_size(halves[0])
+            self.max_voxels = size if self.max_voxels is None else min(self.max_voxels, size)
+        log.warning("out of memory on a brick of %d voxels; splitting it in two and retrying", region_size(region))
+        return [piece for half in halves for piece in self._compute_with_backoff(half, sources, lane)]
+
+    def _compute(self, region: Region, sources, lane) -> tuple[Region, dict, dict]:
+        wanted = tuple(self.outputs)
+        with self._lock:
+            self.stats.pieces += 1
+        if lane is None:  # NumPy
+            outputs, extras = self.chain.run(region, sources, self.backend.xp, wanted)
+            return region, outputs, extras
+        return self._compute_on_gpu(region, sources, lane, wanted)
+
+    def _compute_on_gpu(self, region: Region, sources, lane: DeviceLane, wanted) -> tuple[Region, dict, dict]:
+        needed, _ = self.chain.plan_regions(region, wanted)
+        device = {}
+        for name, need in needed.items():
+            host, covers = sources[name]
+            cut = host[region_slices(need, tuple(s for s, _ in covers))[:host.ndim]]
+            device[name] = (lane.to_device(cut), need[:host.ndim])
+        outputs, extras = lane.run(self.chain.run, region, device, self.backend.xp, wanted)
+        with lane.stream:
+            host_outputs = {name: lane.to_host(array) for name, array in outputs.items()}
+            host_extras = {name: lane.to_host(v) if hasattr(v, "__cuda_array_interface__") else v
+                           for name, v in extras.items()}
+        busy_before = lane.busy_seconds
+        lane.synchronize()
+        self._add("gpu_busy_seconds", lane.busy_seconds - busy_before)
+        return region, host_outputs, host_extras

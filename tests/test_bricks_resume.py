@@ -1,0 +1,152 @@
+"""Resumable and safe runs: SIGKILL at random moments, Ctrl-C, parameter changes, concurrent runs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from facies.engine.bricks.operator import Chain
+from facies.engine.bricks.plan import BrickPlan, region_slices
+from facies.engine.bricks.run import RunInterrupted, run_bricks
+from facies.engine.errors import FaciesError
+from facies.engine.ledger import RUNS_GROUP, Ledger
+from facies.engine.operators import LocalMean
+from facies.engine.store import Survey
+from tests.test_bricks_helpers import make_survey
+
+# A small job slowed by a sleeping operator, so that SIGKILL lands in reads, computes and writes.
+JOB = """
+import sys, time
+from facies.engine.bricks.run import run_bricks
+from facies.engine.operators import LocalMean
+from facies.engine.store import Survey
+
+class SlowMean(LocalMean):
+    def compute(self, inputs, xp):
+        time.sleep(0.03)
+        return super().compute(inputs, xp)
+
+print("ready", flush=True)  # imports done: the parent starts its clock now
+run_bricks(Survey.open(sys.argv[1]), [SlowMean("amp", "m", radius=2)], {"m": "out"}, device="cpu",
+           brick=(8, 8, 16), resume=sys.argv[2] == "resume", progress=False)
+"""
+BRICK = (8, 8, 16)
+
+
+def _reference(volume):
+    return Chain([LocalMean("amp", "m", radius=2)], volume.shape).run_whole({"amp": volume})["m"]
+
+
+def _check_done_bricks_are_whole(survey, reference):
+    """Every brick the ledger calls done holds its final values (no half-written brick is marked)."""
+    runs = survey.group.get(RUNS_GROUP)
+    if runs is None or "out" not in runs or not survey.has("out"):
+        return 0
+    flags = np.asarray(runs["out"][...], bool)
+    out = survey.array("out", require_complete=False)
+    plan = BrickPlan(survey.shape, survey.chunks, BRICK)
+    for index in zip(*np.nonzero(flags)):
+        region = plan.brick_at(tuple(int(i) for i in index)).region
+        assert np.array_equal(out[region_slices(region)], reference[region_slices(region)], equal_nan=True), index
+    return int(flags.sum())
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+    survey, volume = make_survey(tmp_path / "s.zarr")
+    reference = _reference(volume)
+    rng = random.Random(7)
+    env = dict(os.environ, FACIES_DEVICE="cpu", PYTHONPATH=os.getcwd())
+    mode, kills, done_counts = "fresh", 0, []
+    for attempt in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", JOB, str(survey.path), mode], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready"
+        if kills < 4:
+            time.sleep(rng.uniform(0.05, 1.0))  # the whole job takes about 1 s
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, -signal.SIGKILL), err.decode()
+        mode = "resume"
+        done_counts.append(_check_done_bricks_are_whole(Survey.open(survey.path), reference))
+        if proc.returncode == 0:
+            break
+    assert kills >= 2, "the job always finished before the kill: slow it down"
+    assert any(0 < n < 27 for n in done_counts), f"no kill landed mid-run: {done_counts}"
+    survey = Survey.open(survey.path)
+    assert survey.is_complete("out")
+    uninterrupted, _ = make_survey(tmp_path / "u.zarr")
+    run_bricks(uninterrupted, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", brick=BRICK,
+               progress=False)
+    assert np.array_equal(survey.read("out"), uninterrupted.read("out"), equal_nan=True)
+    assert np.array_equal(survey.read("out"), reference, equal_nan=True)
+
+
+class InterruptAfter(LocalMean):
+    """LocalMean that raises KeyboardInterrupt (as Ctrl-C would) on its ``n``-th brick."""
+
+    def __init__(self, *args, n: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n, self.calls = n, 0
+
+    def compute(self, inputs, xp):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return super().compute(inputs, xp)
+
+
+def test_ctrl_c_stops_cleanly_and_resume_refuses_other_parameters(tmp_path):
+    survey, volume = make_survey(tmp_path / "s.zarr")
+    with pytest.raises(RunInterrupted, match="--resume"):
+        run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=6)], {"m": "out"}, device="cpu", brick=BRICK,
+                   progress=False, readers=1, writers=1)
+    assert not survey.is_complete("out")
+    assert 0 < _check_done_bricks_are_whole(survey, _reference(volume)) < 27
+    # The lock was released: a resume can start; with another radius it is refused.
+    with pytest.raises(FaciesError, match="cannot resume 'out'.*radius"):
+        run_bricks(survey, [LocalMean("amp", "m", radius=1)], {"m": "out"}, device="cpu", resume=True,
+                   progress=False)
+    with pytest.raises(FaciesError, match="--resume to continue"):
+        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False)
+    # The operator's class name is part of the parameters: resume with an equal one.
+    result = run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=-1)], {"m": "out"}, device="cpu",
+                        resume=True, progress=False)
+    assert 0 < result.bricks_skipped < result.bricks_total
+    assert np.array_equal(survey.read("out"), _reference(volume), equal_nan=True)
+
+
+def test_second_concurrent_run_gets_a_clear_error(tmp_path):
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    holder = Ledger.start(Survey.open(survey.path), "out", (1,), {}, resume=False)  # another run's lock
+    try:
+        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+            run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, device="cpu", progress=False)
+    finally:
+        holder.close()
+
+
+def test_existing_output_needs_overwrite(tmp_path):
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, device="cpu", progress=False)
+    with pytest.raises(FaciesError, match="already exists.*--overwrite"):
+        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False)
+    run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False, overwrite=True)
+    assert survey.provenance("out")["parameters"]["operators"][0]["radius"] == [2, 2, 2]
+    result = run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", resume=True,
+                        progress=False)
+    assert result.summary == "already complete"
+
+
+def test_input_as_output_is_refused(tmp_path):
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    with pytest.raises(FaciesError, match="also an input"):
+        run_bricks(survey, [LocalMean("amp", "m")], {"m": "amp"}, device="cpu", progress=False)
