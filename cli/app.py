@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from facies.cli import doctor, info, segy, training
 from facies.cli import filter as filter_cli
+from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
 
 #: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
@@ -55,6 +56,7 @@ app.command("ingest")(segy.ingest)
 app.command("export")(segy.export)
 app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")
+app.command("select")(select_cmd.select)
 
 
 def main() -> None:

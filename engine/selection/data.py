@@ -1,0 +1,47 @@
+"""Training voxels for the selection: held-out split and standardisation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facies.engine.errors import FaciesError
+from facies.kernels.philox import key_for, uniforms
+
+
+def holdout_split(per_facies, fraction: float, seed: int):
+    """Stratified split: per facies, the ``round(fraction * n)`` voxels with the smallest Philox uniforms are held out.
+
+    Stream: key ``(seed, split)``, counter ``(block, facies index, 0, 0)``. Returns (fit, held) lists.
+    """
+    fit, held = [], []
+    for f, x in enumerate(per_facies):
+        n_held = int(round(fraction * len(x)))
+        order = np.argsort(uniforms(key_for(seed, "split"), f, 0, 0, len(x)), kind="stable")
+        held.append(x[np.sort(order[:n_held])])
+        fit.append(x[np.sort(order[n_held:])])
+    return fit, held
+
+
+def standardisation(per_facies):
+    """Mean and standard deviation of each attribute over all the given voxels (std 1 for a constant attribute).
+
+    A constant attribute keeps scale 1: its covariances are then singular and every combination
+    holding it is reported invalid, instead of dividing by zero.
+    """
+    allx = np.concatenate(per_facies).astype(np.float64)
+    mean = allx.mean(axis=0)
+    std = allx.std(axis=0)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def check_inputs(per_facies, names):
+    """Shapes and values a selection needs; FaciesError otherwise."""
+    if len(per_facies) < 2:
+        raise FaciesError(f"attribute selection needs at least 2 facies with training voxels, got {len(per_facies)}")
+    for f, x in enumerate(per_facies):
+        if x.ndim != 2 or x.shape[1] != len(names):
+            raise FaciesError(f"facies {f + 1}: expected (n, {len(names)}) training values, got shape {x.shape}")
+        if len(x) == 0:
+            raise FaciesError(f"facies {f + 1} has no training voxels; draw a polygon for it or drop it")
+        if not np.isfinite(x).all():
+            raise FaciesError(f"facies {f + 1} has NaN or infinite attribute values; mask them before selecting")

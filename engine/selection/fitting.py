@@ -1,0 +1,120 @@
+"""Fitting every facies' mixtures for all combinations of one dimension, in memory-bounded batches."""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from facies.kernels.gmm_density import feature_columns, quadratic_features
+from facies.kernels.gmm_fit import fit_mixtures
+from facies.kernels.gmm_models import MODEL_ID, free_parameters
+from facies.kernels.gmm_random import PhiloxDraws
+
+
+@dataclass
+class FacieFit:
+    """Best fit (by BIC) of one facies for one combination; ``model is None`` when no fit is valid."""
+
+    model: str | None
+    k: int
+    loglik: float
+    bic: float
+    invalid_fits: int
+    weights: np.ndarray | None = None
+    means: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+
+
+def bic(loglik, n_params, n):
+    """mclust's BIC: ``2 logL - k ln n`` (higher is better)."""
+    return 2.0 * loglik - n_params * math.log(n)
+
+
+class FacieData:
+    """One facies' standardised voxels and their quadratic features over all N attributes, built once."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = np.ascontiguousarray(x, dtype=np.float64)
+        self.features = quadratic_features(self.x)
+
+    def batch(self, combos: np.ndarray) -> np.ndarray:
+        """(B, n, p) features of each combination: columns selected by index."""
+        n_attr = self.x.shape[1]
+        cols = np.stack([feature_columns(c, n_attr) for c in combos])
+        return np.ascontiguousarray(np.moveaxis(self.features[:, cols], 1, 0))
+
+
+def _chunks(n_items: int, size: int):
+    return [slice(i, min(i + size, n_items)) for i in range(0, n_items, size)]
+
+
+def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, backend=None, on_batch=None):
+    """Fit K = 1..J mixtures of every model to every facies for every combination (rows of ``combos``).
+
+    Returns ``fits[c][f]``: :class:`FacieFit`. ``on_batch(n_fits)`` is called after each batch.
+    """
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - sklearn's dependency
+
+    from facies.engine.selection.combinations import bitmask  # noqa: PLC0415
+
+    models = tuple(settings.models)
+    g = len(models)
+    d = combos.shape[1]
+    masks = [bitmask(c) for c in combos]
+    fits = [[None] * len(facies) for _ in combos]
+    workers = settings.workers or min(os.cpu_count() or 1, 8)
+    jobs = []
+    for f, data in enumerate(facies):
+        n = len(data.x)
+        per_item = n * g * settings.max_clusters * 8 * 8
+        size = max(1, settings.chunk_bytes // per_item)
+        for k in range(1, settings.max_clusters + 1):
+            for sl in _chunks(len(combos), size):
+                jobs.append((f, k, sl))
+
+    def run(job):
+        f, k, sl = job
+        data = facies[f]
+        draws = PhiloxDraws(settings.seed, masks[sl], tag=64 * f + k, model_ids=[MODEL_ID[m] for m in models],
+                            n=len(data.x))
+        with threadpool_limits(1):
+            res = fit_mixtures(data.batch(combos[sl]), k, models, draws, sem_iter=settings.sem_iter,
+                               kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
+                               cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond)
+        if on_batch:
+            on_batch((sl.stop - sl.start) * g)
+        return job, res
+
+    results = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for job, res in pool.map(run, jobs):
+            results[(job[0], job[1], job[2].start, job[2].stop)] = res
+    for f, data in enumerate(facies):
+        n = len(data.x)
+        best = [(-np.inf, None, None, None)] * len(combos)
+        invalid = np.zeros(len(combos), int)
+        for (ff, k, start, stop), res in results.items():
+            if ff != f:
+                continue
+            sl = slice(start, stop)
+            counts = np.array([free_parameters(m, d, k) for m in models])
+            scores = np.where(res.valid, 2.0 * res.loglik - counts * math.log(n), -np.inf)
+            invalid[sl] += (~res.valid).sum(axis=1)
+            for i, c in enumerate(range(sl.start, sl.stop)):
+                j = int(np.argmax(scores[i]))
+                if np.isfinite(scores[i, j]) and scores[i, j] > best[c][0]:
+                    best[c] = (scores[i, j], k, j, (res, i))
+        for c in range(len(combos)):
+            score, k, j, where = best[c]
+            if where is None:
+                fits[c][f] = FacieFit(None, 0, -np.inf, -np.inf, int(invalid[c]))
+                continue
+            res, i = where
+            mix = res.mixture
+            fits[c][f] = FacieFit(models[j], k, float(res.loglik[i, j]), float(score), int(invalid[c]),
+                                  mix.weights[i, j].copy(), mix.means[i, j].copy(), mix.covariances[i, j].copy())
+    return fits

@@ -1,0 +1,63 @@
+"""Parameters of an attribute selection run (every choice of docs/selection.md is one of these)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from facies.engine.errors import FaciesError
+from facies.kernels.gmm_models import MODELS
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """What to fit and how.
+
+    ``models``: mclust names; ``max_clusters``: J; ``sem_iter``: SEM iterations; ``kmeans_starts``:
+    seeded starts; ``cem_tol``/``cem_max_iter``: CEM stopping rule; ``holdout``: held-out fraction per
+    facies (0 disables validation); ``select_by``: ``"score"`` or ``"validation"``; ``rcond``: smallest
+    eigenvalue ratio of a usable covariance; ``chunk_bytes``: memory bound of one batch on the CPU.
+    """
+
+    models: tuple = MODELS
+    max_clusters: int = 2
+    sem_iter: int = 200
+    kmeans_starts: int = 3
+    kmeans_iter: int = 20
+    cem_tol: float = 1e-8
+    cem_max_iter: int = 100
+    holdout: float = 0.3
+    seed: int = 0
+    select_by: str = "score"
+    score_tolerance: float = 0.01
+    rcond: float = 1e-10
+    chunk_bytes: int = 256 * 2**20
+    workers: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        bad = [m for m in self.models if m not in MODELS]
+        if bad or not self.models:
+            raise FaciesError(f"unknown covariance model(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODELS)}")
+        if self.max_clusters < 1:
+            raise FaciesError(f"--max-clusters must be at least 1, not {self.max_clusters}")
+        if self.sem_iter < 0:
+            raise FaciesError(f"--sem-iter must be 0 or more, not {self.sem_iter}")
+        if not 0 <= self.holdout < 1:
+            raise FaciesError(f"the held-out fraction must be in [0, 1), not {self.holdout}")
+        if self.select_by not in ("score", "validation"):
+            raise FaciesError(f"--select-by must be 'score' or 'validation', not {self.select_by!r}")
+        if self.select_by == "validation" and self.holdout == 0:
+            raise FaciesError("--select-by validation needs a held-out fraction above 0")
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["models"] = list(self.models)
+        return out
+
+
+def parse_models(text: str) -> tuple:
+    """``default`` / ``all`` (the nine closed-form models) or a comma list of mclust names."""
+    t = text.strip()
+    if t.lower() in ("default", "all"):
+        return MODELS
+    return tuple(m.strip().upper() for m in t.split(",") if m.strip())

@@ -1,0 +1,117 @@
+"""The attribute-selection workflow on plain arrays: standardise, split, fit per dimension, score, validate, pick."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facies.engine.selection.combinations import combinations_of
+from facies.engine.selection.data import check_inputs, holdout_split, standardisation
+from facies.engine.selection.fitting import FacieData, fit_dimension
+from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
+from facies.engine.selection.settings import SelectionSettings
+
+
+@dataclass
+class CombinationResult:
+    attributes: tuple
+    dimension: int
+    score: float
+    valid: bool
+    fits: list
+
+
+@dataclass
+class SelectionResult:
+    """Everything a run produced (written out by :mod:`facies.engine.selection.results`)."""
+
+    attribute_names: list
+    facies_names: list
+    combinations: list
+    best_per_dimension: dict
+    validation: dict
+    best: tuple | None
+    settings: SelectionSettings
+    timings: dict = field(default_factory=dict)
+    device: str = "cpu"
+    counts: dict = field(default_factory=dict)
+
+
+def run_selection(per_facies, attribute_names, facies_names=None, settings: SelectionSettings | None = None, *,
+                  dims=None, combinations=None, backend=None, progress=None) -> SelectionResult:
+    """Select attributes from training voxels.
+
+    Parameters
+    ----------
+    per_facies : list of (n_m, N) arrays
+        Training voxels of each facies, in code order.
+    attribute_names : list of str
+        The N attribute names (columns).
+    dims : list of int, optional
+        Dimensions to try (default 1..N). Ignored when ``combinations`` is given.
+    combinations : list of list of str, optional
+        Explicit attribute combinations.
+    progress : callable(n_batches_total) -> object with ``.advance(tasks, work)``, optional
+    """
+    settings = settings or SelectionSettings()
+    names = list(attribute_names)
+    facies_names = list(facies_names or [f"facies {i + 1}" for i in range(len(per_facies))])
+    check_inputs(per_facies, names)
+    t0 = time.perf_counter()
+    fit_x, held_x = holdout_split([np.asarray(x, np.float64) for x in per_facies], settings.holdout, settings.seed)
+    mean, std = standardisation(fit_x)
+    facies = [FacieData((x - mean) / std) for x in fit_x]
+    held = [(x - mean) / std for x in held_x]
+    priors = np.array([len(x) for x in per_facies], float)
+    priors /= priors.sum()
+    n_attr = len(names)
+    if combinations is not None:
+        index = {a: i for i, a in enumerate(names)}
+        groups = {}
+        for combo in combinations:
+            ids = sorted({index[a] for a in combo})
+            groups.setdefault(len(ids), []).append(ids)
+        batches = {dim: np.array(c, dtype=np.intp) for dim, c in sorted(groups.items())}
+    else:
+        batches = {dim: combinations_of(n_attr, dim) for dim in (dims or range(1, n_attr + 1))}
+    results, best_per_dim, validation = [], {}, {}
+    n_fits = sum(len(c) for c in batches.values()) * len(facies) * len(settings.models) * settings.max_clusters
+    bar = progress(n_fits) if progress else None
+    fit_time = 0.0
+    for dim, combos in batches.items():
+        t = time.perf_counter()
+        fits = fit_dimension(facies, combos, settings, backend=backend,
+                             on_batch=(lambda n: bar.advance(n, n)) if bar else None)
+        fit_time += time.perf_counter() - t
+        rows = []
+        for combo, per in zip(combos, fits):
+            score = average_cumulative_distance(per)
+            rows.append(CombinationResult(tuple(names[i] for i in combo), dim, score, bool(np.isfinite(score)), per))
+        results.extend(rows)
+        valid = [r for r in rows if r.valid]
+        if not valid:
+            continue
+        top = max(valid, key=lambda r: r.score)
+        best_per_dim[dim] = top
+        if settings.holdout > 0:
+            cols = [names.index(a) for a in top.attributes]
+            validation[dim] = validation_accuracy([h[:, cols] for h in held], top.fits, priors)
+    if settings.select_by == "validation" and validation:
+        # ties go to the smaller dimension (parsimony)
+        dim = max(validation, key=lambda k: (validation[k], -k))
+        best = best_per_dim[dim]
+    elif best_per_dim:
+        # distances only grow with dimension: take the smallest dimension within score_tolerance of the top score
+        top = max(r.score for r in best_per_dim.values())
+        dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top)
+        best = best_per_dim[dim]
+    else:
+        best = None
+    counts = {"combinations": len(results), "invalid_combinations": sum(not r.valid for r in results),
+              "fits": n_fits, "invalid_fits": sum(f.invalid_fits for r in results for f in r.fits),
+              "training_voxels": [len(x) for x in fit_x], "heldout_voxels": [len(x) for x in held_x]}
+    return SelectionResult(names, facies_names, results, best_per_dim, validation, best, settings,
+                           {"fit_s": fit_time, "total_s": time.perf_counter() - t0},
+                           "cpu" if backend is None else backend.name, counts)

@@ -1,0 +1,126 @@
+"""Gaussian log-densities as a matrix product over quadratic features.
+
+``log(pi_k N(x; mu_k, Sigma_k))`` is a quadratic polynomial in ``x``; with the features
+``q(x) = [1, x_1..x_d, x_i x_j (i <= j)]`` it is ``q(x) . c_k`` for a coefficient vector ``c_k``
+built from the Cholesky factor of ``Sigma_k``. So the E-step of every model and component of a
+fit is one matrix product ``Q @ C`` (BLAS or cuBLAS), and the M-step's sufficient statistics are
+the transposed product ``Q^T @ R`` with the responsibilities ``R``: counts, sums and raw second
+moments are the three blocks of its rows. Feature tables are built once per facies for all N
+attributes; a combination selects its columns by index (:func:`feature_columns`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from facies.engine.backend import array_module
+
+#: Smallest eigenvalue ratio (min/max) of a covariance treated as non-singular.
+DEFAULT_RCOND = 1e-10
+
+
+def n_features(d: int) -> int:
+    """``1 + d + d (d + 1) / 2``."""
+    return 1 + d + d * (d + 1) // 2
+
+
+def quadratic_features(x):
+    """``(n, d)`` data -> ``(n, 1 + d + d(d+1)/2)`` features ``[1, x, x_i x_j (i <= j, row-major)]``."""
+    xp = array_module(x)
+    n, d = x.shape
+    iu, ju = np.triu_indices(d)
+    return xp.concatenate([xp.ones((n, 1), dtype=x.dtype), x, x[:, iu] * x[:, ju]], axis=1)
+
+
+def feature_columns(combination, n_attributes: int) -> np.ndarray:
+    """Columns of ``quadratic_features(X)`` (X with ``n_attributes`` columns) that make the features of ``X[:, combination]``."""
+    c = np.asarray(combination, dtype=np.intp)
+    tri = np.full((n_attributes, n_attributes), -1, np.intp)
+    iu, ju = np.triu_indices(n_attributes)
+    tri[iu, ju] = np.arange(iu.size)
+    a, b = np.triu_indices(c.size)
+    return np.concatenate([[0], 1 + c, 1 + n_attributes + tri[c[a], c[b]]])
+
+
+def unpack_statistics(s, d: int):
+    """``Q^T R`` blocks -> ``nk (..., K)``, ``sk (..., K, d)``, ``s2k (..., K, d, d)``.
+
+    ``s`` has shape ``(..., p, K)`` with ``p = n_features(d)``.
+    """
+    xp = array_module(s)
+    nk = s[..., 0, :]
+    sk = xp.swapaxes(s[..., 1:1 + d, :], -1, -2)
+    iu, ju = np.triu_indices(d)
+    tri = xp.swapaxes(s[..., 1 + d:, :], -1, -2)  # (..., K, T)
+    s2k = xp.zeros(tri.shape[:-1] + (d, d), dtype=s.dtype)
+    s2k[..., iu, ju] = tri
+    s2k[..., ju, iu] = tri
+    return nk, sk, s2k
+
+
+def covariance_checks(cov, rcond: float = DEFAULT_RCOND):
+    """Which covariances are usable: finite, positive definite, condition number below ``1/rcond``.
+
+    Returns a boolean array of shape ``cov.shape[:-2]``. Uses eigenvalues (never fails) so that a
+    stack with one singular matrix does not stop the Cholesky factorisation of the others.
+    """
+    xp = array_module(cov)
+    finite = xp.all(xp.isfinite(cov), axis=(-2, -1))
+    ev = xp.linalg.eigvalsh(xp.where(finite[..., None, None], cov, 1.0))
+    return finite & (ev[..., 0] > rcond * ev[..., -1]) & (ev[..., -1] > 0)
+
+
+def cholesky_factors(cov, ok):
+    """Cholesky factors and log-determinants; unusable covariances (``~ok``) are replaced by the identity."""
+    xp = array_module(cov)
+    d = cov.shape[-1]
+    safe = xp.where(ok[..., None, None], cov, xp.eye(d))
+    chol = xp.linalg.cholesky(safe)
+    logdet = 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    return chol, logdet
+
+
+def log_joint_coefficients(weights, means, cov, ok):
+    """Coefficients ``c`` with ``q(x) . c = log(pi_k) + log N(x; mu_k, Sigma_k)``.
+
+    Parameters
+    ----------
+    weights : (..., K)
+    means : (..., K, d)
+    cov : (..., K, d, d)
+    ok : (..., K) bool
+        From :func:`covariance_checks`; other components get the identity (their fit is invalid).
+
+    Returns
+    -------
+    array, shape (..., K, p)
+    """
+    xp = array_module(means)
+    d = means.shape[-1]
+    chol, logdet = cholesky_factors(cov, ok)
+    eye = xp.broadcast_to(xp.eye(d), chol.shape)
+    linv = xp.linalg.solve(chol, eye)  # L^-1, so that P = L^-T L^-1
+    prec = xp.swapaxes(linv, -1, -2) @ linv
+    lin = (prec @ means[..., None])[..., 0]
+    quad_form = xp.sum(lin * means, axis=-1)
+    const = xp.log(xp.maximum(weights, 1e-300)) - 0.5 * (d * math.log(2 * math.pi) + logdet + quad_form)
+    iu, ju = np.triu_indices(d)
+    # x^T P x = sum_i P_ii x_i^2 + 2 sum_{i<j} P_ij x_i x_j; the log-density carries -1/2 of it.
+    quad = -prec[..., iu, ju] * xp.asarray(np.where(iu == ju, 0.5, 1.0))
+    return xp.concatenate([const[..., None], lin, quad], axis=-1)
+
+
+def log_density(x, means, cov):
+    """Direct ``log N(x; mu, Sigma)`` through a Cholesky solve: the reference for the feature form.
+
+    ``x`` (n, d); ``means`` (..., d); ``cov`` (..., d, d) -> (..., n).
+    """
+    xp = array_module(x)
+    d = x.shape[-1]
+    chol = xp.linalg.cholesky(cov)
+    diff = x - means[..., None, :]  # (..., n, d)
+    z = xp.swapaxes(xp.linalg.solve(chol, xp.swapaxes(diff, -1, -2)), -1, -2)
+    logdet = 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    return -0.5 * (d * math.log(2 * math.pi) + logdet[..., None] + xp.sum(z * z, axis=-1))

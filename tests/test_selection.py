@@ -1,0 +1,83 @@
+"""The selection workflow on synthetic facies, its outputs and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from facies.engine.errors import FaciesError
+from facies.engine.selection import SelectionSettings, parse_dims, run_selection
+from facies.engine.selection.results import write_outputs
+
+NAMES = ["inf1", "inf2", "redundant", "noise1", "noise2"]
+
+
+def synthetic(seed=1, n=240):
+    rng = np.random.default_rng(seed)
+
+    def facies(shift, flip):
+        a = rng.normal(shift, 1, (n, 2)) * [1, flip]
+        return np.hstack([a, a[:, :1] + 0.1 * rng.normal(size=(n, 1)), rng.normal(0, 1, (n, 2))])
+
+    return [facies(0.0, 1), facies(2.5, 1), facies(-2.5, -1)]
+
+
+@pytest.mark.parametrize("select_by", ["score", "validation"])
+def test_selected_combination_is_informative(select_by):
+    res = run_selection(synthetic(), NAMES, settings=SelectionSettings(sem_iter=15, kmeans_starts=1,
+                                                                      select_by=select_by))
+    chosen = set(res.best.attributes)
+    assert chosen & {"inf1", "inf2"} and not chosen & {"noise1", "noise2"}
+    assert len(res.combinations) == 31
+    assert set(res.validation) == set(range(1, 6)) and all(0.5 < v <= 1 for v in res.validation.values())
+
+
+def test_constant_attribute_and_tiny_facies_make_combinations_invalid(tmp_path):
+    data = synthetic(n=60)
+    data = [np.column_stack([x, np.full(len(x), 3.0)]) for x in data]
+    res = run_selection(data, NAMES + ["const"], settings=SelectionSettings(sem_iter=5, kmeans_starts=1),
+                        dims=[1, 2])
+    by = {r.attributes: r for r in res.combinations}
+    assert not by[("const",)].valid and not by[("inf1", "const")].valid
+    assert by[("inf1",)].valid and "const" not in res.best.attributes
+    paths = write_outputs(res, tmp_path)
+    summary = json.loads(paths["summary"].read_text())
+    assert summary["counts"]["invalid_combinations"] >= 6
+    rows = paths["combinations"].read_text().splitlines()
+    assert len(rows) == 1 + 6 + 15 and paths["figure"].stat().st_size > 1000
+    tiny = [x[:3] for x in synthetic(n=60)]
+    res = run_selection(tiny, NAMES, settings=SelectionSettings(sem_iter=3, holdout=0.0), dims=[3])
+    assert all(np.isfinite(f.loglik) or f.model is None for r in res.combinations for f in r.fits)
+
+
+def test_bad_input_messages():
+    with pytest.raises(FaciesError, match="--dims"):
+        parse_dims("x-2", 5)
+    with pytest.raises(FaciesError, match="covariance model"):
+        SelectionSettings(models=("XYZ",))
+    with pytest.raises(FaciesError, match="at least 2 facies"):
+        run_selection(synthetic()[:1], NAMES)
+
+
+def test_cli_with_csv(tmp_path):
+    pytest.importorskip("facies.engine.training", reason="TrainingTable not built yet")
+    from facies.engine.training import TrainingTable
+    if not hasattr(TrainingTable, "from_csv"):
+        pytest.skip("TrainingTable.from_csv not available yet")
+    from facies.cli.select import select
+
+    rows = ["facies,inline,crossline,time," + ",".join(NAMES)]
+    for f, x in zip(["salt", "mtd", "background"], synthetic(n=60)):
+        rows += [f"{f},1,{i},8.0," + ",".join(f"{v:.6f}" for v in r) for i, r in enumerate(x)]
+    table = tmp_path / "t.csv"
+    table.write_text("\n".join(rows) + "\n")
+    app = typer.Typer()
+    app.command("select")(select)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["select", "--csv", str(table), "--sem-iter", "5", "--dims", "1-2",
+                                      "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").exists() and (out / "combinations.csv").exists()
