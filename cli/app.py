@@ -13,7 +13,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from facies.cli import doctor, info, segy, training
+from facies.cli import doctor, info, rf, segy, synth, training
 from facies.cli import filter as filter_cli
 from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
@@ -52,11 +52,13 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 app.command("doctor")(doctor.doctor)
 app.command("info")(info.info)
+app.command("synth")(synth.synth)
 app.command("ingest")(segy.ingest)
 app.command("export")(segy.export)
 app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")
 app.command("select")(select_cmd.select)
+app.add_typer(rf.app, name="rf")
 
 
 def main() -> None:

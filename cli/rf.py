@@ -1,0 +1,83 @@
+"""``facies rf``: train a random forest on training voxels, and classify the whole survey with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from facies.cli.console import console
+from facies.engine.errors import FaciesError
+from facies.engine.store import Survey
+
+app = typer.Typer(help="Random-forest facies classification (train on training voxels, predict the survey).",
+                  no_args_is_help=True)
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise FaciesError(f"{what} must be comma-separated integers, e.g. 50,100,200 (got {text!r})") from None
+
+
+@app.command("train")
+def train(store: Path = typer.Argument(..., help="Survey store (a .zarr folder); the model is saved in it."),
+          name: str = typer.Option(..., "--name", help="Model name (models/<name> in the store)."),
+          training: str = typer.Option(None, "--training", help="Training table in the store (default: picks)."),
+          csv: Path = typer.Option(None, "--csv", help="Training table as CSV instead of one in the store."),
+          attributes: str = typer.Option(None, "--attributes",
+                                         help="Comma-separated attributes (default: attribute selection's best, else all)."),
+          trees: str = typer.Option("50,100,200", "--trees", help="Candidate tree counts, chosen by 5-fold CV."),
+          max_depth: int = typer.Option(None, "--max-depth", help="Maximum tree depth (default: unlimited)."),
+          normalize: bool = typer.Option(False, "--normalize", help="Z-score every attribute (stats stored with the model)."),
+          seed: int = typer.Option(0, "--seed", help="Seed of the folds and the forests."),
+          out: Path = typer.Option(None, "--out", help="Folder of the CSV and PNG report (default: beside the store)."),
+          overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model of the same name.")) -> None:
+    """Cross-validate tree counts, refit on all training voxels, store the forest; print CV and importances."""
+    from facies.engine.forest.workflow import train_model  # noqa: PLC0415 - scikit-learn loads only when used
+
+    survey = Survey.open(store)
+    names = [a.strip() for a in attributes.split(",")] if attributes else None
+    run = train_model(survey, name, training=training, csv=csv, attributes=names, trees=_int_list(trees, "--trees"),
+                      max_depth=max_depth, normalize=normalize, seed=seed, out_dir=out, overwrite=overwrite)
+    report, model = run.trained.report, run.trained.model
+    console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
+                  f"({run.attribute_source}): {', '.join(model.attributes)}")
+    cv = Table("trees", *(f"fold {k + 1}" for k in range(report["folds"])), "mean", "std", title="cross-validation accuracy")
+    for c in report["candidates"]:
+        mark = " *" if c["trees"] == report["best_trees"] else ""
+        cv.add_row(f"{c['trees']}{mark}", *(f"{a:.4f}" for a in c["fold_accuracy"]),
+                   f"{c['mean_accuracy']:.4f}", f"{c['std_accuracy']:.4f}")
+    console.print(cv)
+    per_facies = Table("facies", "voxels", "precision", "recall", *report["confusion"]["labels"],
+                       title=f"out-of-fold scores at {report['best_trees']} trees (rows: true, columns: predicted)")
+    for f, row in zip(report["facies"], report["confusion"]["rows_true_columns_predicted"]):
+        per_facies.add_row(f["name"], str(f["support"]), f"{f['precision']:.3f}", f"{f['recall']:.3f}", *map(str, row))
+    console.print(per_facies)
+    importance = Table("attribute", "importance", title="normalised Gini importance")
+    for item in sorted(report["importances"], key=lambda i: -i["importance"]):
+        importance.add_row(item["attribute"], f"{item['importance']:.3f}")
+    console.print(importance)
+    console.print(f"adopted {model.trees} trees; saved models/{name} in {survey.path}")
+    for what, path in run.files.items():
+        console.print(f"  {what}: {path}")
+
+
+@app.command("predict")
+def predict(store: Path = typer.Argument(..., help="Survey store holding the model and its attributes."),
+            model: str = typer.Option(..., "--model", help="Model name (models/<name> in the store)."),
+            device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+            resume: bool = typer.Option(False, "--resume", help="Continue an interrupted prediction."),
+            overwrite: bool = typer.Option(False, "--overwrite", help="Replace earlier outputs of this model."),
+            brick: str = typer.Option(None, "--brick", help="Brick shape IL,XL[,S] (default: from free memory).")) -> None:
+    """Write facies_<model> (uint8, 0 = no data), prob_<model>_<facies> and confidence_<model> over the survey."""
+    from facies.engine.forest.predict_survey import predict_survey  # noqa: PLC0415
+
+    survey = Survey.open(store)
+    result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
+                            brick=_int_list(brick, "--brick") if brick else None)
+    console.print(result.run.summary)
+    console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
+                  f"confidence: {result.confidence}")

@@ -1,0 +1,67 @@
+"""Which attributes a forest trains on: the user's list, else attribute selection's best, else all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from facies.engine.errors import FaciesError
+
+log = logging.getLogger("facies")
+
+#: Key of the survey group attribute where attribute selection records its latest result.
+SELECTION_KEY = "selection"
+
+
+def selected_attributes(survey) -> list[str] | None:
+    """The best combination recorded by the latest attribute selection in ``survey``, or None.
+
+    ``facies select`` records the overall best combination under ``survey.group.attrs["selection"]``
+    as ``{"attributes": [...], "score": ..., ...}``; the nested form of the selection summary,
+    ``{"best": {"attributes": [...]}}``, is read too.
+    """
+    if survey is None:
+        return None
+    record = survey.group.attrs.get(SELECTION_KEY)
+    if not isinstance(record, dict):
+        return None
+    best = record.get("best")
+    names = best.get("attributes") if isinstance(best, dict) else record.get("attributes")
+    if not names:
+        return None
+    return [str(n) for n in names]
+
+
+def choose_attributes(table, survey=None, requested: Sequence[str] | None = None) -> tuple[list[str], str]:
+    """The attributes to train on and where the choice came from.
+
+    Parameters
+    ----------
+    table : TrainingTable
+    survey : Survey, optional
+        Consulted for the attribute-selection result.
+    requested : sequence of str, optional
+        The user's list (``--attributes A,B``); wins over everything.
+
+    Returns
+    -------
+    (list of str, str)
+        Attribute names in order, and ``"user"``, ``"selection"`` or ``"all"``.
+    """
+    have = table.attribute_names
+    if requested:
+        names, source = [str(n).strip() for n in requested if str(n).strip()], "user"
+    else:
+        names, source = selected_attributes(survey), "selection"
+        if names is None:
+            names, source = list(have), "all"
+    if len(set(names)) != len(names):
+        raise FaciesError(f"attribute list {','.join(names)} names an attribute twice")
+    missing = [n for n in names if n not in have]
+    if missing:
+        where = "attribute selection chose" if source == "selection" else "asked for"
+        raise FaciesError(f"{where} {', '.join(missing)} but the training table has only {', '.join(have)}; "
+                          "re-extract the table with those attributes or pass --attributes")
+    if source == "selection":
+        log.info("attributes from the latest attribute selection: %s", ", ".join(names))
+    return names, source

@@ -1,0 +1,87 @@
+"""The brick-engine operator of random-forest prediction (a point operator: no halo).
+
+Inputs: the model's attribute volumes, in its order, and the live-trace flag broadcast over the
+samples (:data:`LIVE`, see :mod:`facies.engine.forest.predict_survey`). Outputs: ``facies_<model>``
+(uint8 codes, 0 = no data), ``prob_<model>_<facies>`` per facies (float32) and
+``confidence_<model>`` (float32, the highest probability).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from facies.engine.bricks.operator import Operator, Output
+from facies.engine.forest.model import ForestModel
+from facies.engine.forest.predict import ForestPredictor, classify_rows
+
+#: Name of the pseudo-input holding the live-trace flag of every voxel (bool).
+LIVE = "trace_mask"
+
+
+def _safe(text: str) -> str:
+    """A facies name as part of an array name: letters, digits and underscores."""
+    return re.sub(r"[^0-9A-Za-z_]+", "_", text).strip("_") or "facies"
+
+
+def output_names(model: ForestModel) -> dict[str, list[str] | str]:
+    """Store array names of a model's prediction: ``classes``, ``probabilities`` (by class) and ``confidence``."""
+    return {"classes": f"facies_{model.name}",
+            "probabilities": [f"prob_{model.name}_{_safe(f)}" for f in model.facies_names],
+            "confidence": f"confidence_{model.name}"}
+
+
+class ForestOperator(Operator):
+    """Classify every voxel of a brick with a stored forest.
+
+    Parameters
+    ----------
+    model : ForestModel
+    engine : {"auto", "nvforest", "treelite"}
+        Inference engine (see :class:`~facies.engine.forest.predict.ForestPredictor`).
+
+    The predictor for each device is built on first use, once, so the operator can be made on
+    a machine without a GPU and still run its bricks on whichever backend the run chose.
+    """
+
+    # No halo, so the rule never fills anything; "nearest" keeps the bool live flag as it is
+    # (the "nan" rule would promote it to float32).
+    boundary = "nearest"
+    halo = (0, 0, 0)
+
+    def __init__(self, model: ForestModel, *, engine: str = "auto"):
+        self.model = model
+        self.engine = engine
+        names = output_names(model)
+        self.inputs = (*model.attributes, LIVE)
+        self.outputs = (Output(names["classes"], "uint8"),
+                        *(Output(p, "float32") for p in names["probabilities"]),
+                        Output(names["confidence"], "float32"))
+        self._predictors: dict[str, ForestPredictor] = {}
+        self._lock = threading.Lock()
+
+    def predictor(self, device: str) -> ForestPredictor:
+        """The predictor of ``device`` ("cpu" or "gpu"), built once."""
+        with self._lock:
+            if device not in self._predictors:
+                self._predictors[device] = ForestPredictor(self.model, device, self.engine)
+            return self._predictors[device]
+
+    def compute(self, inputs, xp):
+        first = inputs[self.model.attributes[0]]
+        shape = first.shape
+        x = xp.stack([xp.asarray(inputs[a], dtype=xp.float32).reshape(-1) for a in self.model.attributes], axis=1)
+        live = xp.broadcast_to(inputs[LIVE].astype(bool, copy=False), shape).reshape(-1)
+        on_gpu = xp.__name__ == "cupy"
+        if on_gpu:
+            # nvForest runs on its own CUDA stream: the brick's copies on the lane's stream must land first.
+            xp.cuda.get_current_stream().synchronize()
+        codes, proba, confidence = classify_rows(x, live, self.predictor("gpu" if on_gpu else "cpu"), xp)
+        out = {self.outputs[0].name: codes.reshape(shape), self.outputs[-1].name: confidence.reshape(shape)}
+        for k, spec in enumerate(self.outputs[1:-1]):
+            out[spec.name] = xp.ascontiguousarray(proba[:, k]).reshape(shape)
+        return out
+
+    def parameters(self) -> dict:
+        return {"model": self.model.name, "sha256": self.model.sha256, "attributes": list(self.model.attributes),
+                "normalization": self.model.normalization.to_json() if self.model.normalization else None}

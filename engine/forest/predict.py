@@ -1,0 +1,137 @@
+"""Class probabilities of a stored forest for blocks of voxels, with nvForest or treelite.
+
+Engines, in order of preference:
+
+- ``nvforest`` on the GPU: :class:`nvforest.GPUForestInferenceClassifier` on CuPy arrays;
+- ``nvforest`` on the CPU: its CPU classifier (imports and runs without a GPU or driver);
+- ``treelite``: treelite's own General Tree Inference Library (``treelite.gtil``), when
+  nvForest is not installed. Slower, same probabilities.
+
+All three load the model from its treelite checkpoint, never from a pickle. scikit-learn is
+not needed to predict. :func:`classify_rows` turns attribute rows into codes, probabilities
+and confidence, leaving code 0 (and probability 0) on dead traces and NaN voxels.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+
+from facies.engine.errors import FaciesError
+from facies.engine.forest.model import ForestModel
+
+ENGINES = ("auto", "nvforest", "treelite")
+
+
+def _nvforest():
+    try:
+        import nvforest  # noqa: PLC0415 - optional, heavy (CUDA runtime wheels)
+    except Exception:  # ImportError, or a CUDA library that fails to load
+        return None
+    return nvforest
+
+
+class ForestPredictor:
+    """Predicts class probabilities of one model on one device.
+
+    Parameters
+    ----------
+    model : ForestModel
+    device : {"cpu", "gpu"}
+        Where the rows live: NumPy arrays on the CPU, CuPy arrays on the GPU.
+    engine : {"auto", "nvforest", "treelite"}
+        ``auto``: nvForest when it imports, else treelite (CPU only).
+    """
+
+    def __init__(self, model: ForestModel, device: str = "cpu", engine: str = "auto"):
+        if device not in ("cpu", "gpu"):
+            raise FaciesError(f"device must be cpu or gpu here, not {device!r}")
+        if engine not in ENGINES:
+            raise FaciesError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.model = model
+        self.device = device
+        nvforest = _nvforest() if engine in ("auto", "nvforest") else None
+        if nvforest is None and (engine == "nvforest" or device == "gpu"):
+            raise FaciesError("predicting on the GPU needs nvForest: pip install nvforest-cu13 (or nvforest-cu12)"
+                              if device == "gpu" else "engine nvforest asked but nvForest does not import; "
+                              "pip install nvforest-cu13 or use the treelite engine")
+        self.engine = "nvforest" if nvforest is not None else "treelite"
+        tl_model = model.treelite_model()
+        if tl_model.num_feature != len(model.attributes):
+            raise FaciesError(f"model {model.name!r} has {tl_model.num_feature} features but lists "
+                              f"{len(model.attributes)} attributes; it is damaged: train it again")
+        self._lock = threading.Lock()
+        if self.engine == "nvforest":
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*newer Treelite version.*")
+                self._forest = nvforest.load_from_treelite_model(tl_model, device=device)
+        else:
+            self._forest = tl_model
+
+    def predict_proba(self, x):
+        """Probabilities (n, n_classes), float64, of the rows ``x`` (n, d) float32 (NumPy or CuPy)."""
+        if x.shape[0] == 0:
+            xp = np if self.device == "cpu" else _cupy()
+            return xp.zeros((0, self.model.n_classes), dtype=np.float64)
+        # One call at a time: both engines run their own threads (or the whole GPU), and the
+        # brick scheduler's lanes would otherwise share one model object from several threads.
+        if self.engine == "nvforest":
+            with self._lock:
+                return self._forest.predict_proba(x)
+        import treelite.gtil  # noqa: PLC0415
+
+        with self._lock:
+            proba = treelite.gtil.predict(self._forest, np.ascontiguousarray(x, dtype=np.float32))
+        return proba.reshape(x.shape[0], self.model.n_classes)
+
+    def __repr__(self) -> str:
+        return f"ForestPredictor({self.model.name!r}, device={self.device!r}, engine={self.engine!r})"
+
+
+def _cupy():
+    import cupy  # noqa: PLC0415 - GPU path only
+
+    return cupy
+
+
+def classify_rows(x, live, predictor: ForestPredictor, xp=np) -> tuple:
+    """Facies codes, probabilities and confidence of attribute rows.
+
+    Parameters
+    ----------
+    x : array (n, d) float32
+        Raw attribute values in the model's attribute order (normalised here when the model says so).
+    live : array (n,) bool
+        False on dead traces.
+    predictor : ForestPredictor
+    xp : module
+        ``numpy`` or ``cupy``, owning ``x``.
+
+    Returns
+    -------
+    codes : array (n,) uint8
+        The model's facies code of the most probable class; 0 on dead traces and rows with NaN.
+    proba : array (n, n_classes) float32
+        Class probabilities; 0 where the code is 0.
+    confidence : array (n,) float32
+        Highest probability; 0 where the code is 0.
+    """
+    model = predictor.model
+    n = x.shape[0]
+    valid = live & xp.isfinite(x).all(axis=1)
+    rows = x[valid]
+    if model.normalization is not None:
+        rows = model.normalization.apply(rows, xp)
+    proba = predictor.predict_proba(xp.ascontiguousarray(rows, dtype=xp.float32))
+    # argmax on the engine's float64 probabilities, so ties break as scikit-learn's predict does.
+    best = xp.argmax(proba, axis=1)
+    lookup = xp.asarray(np.asarray(model.codes, dtype=np.uint8))
+    codes = xp.zeros(n, dtype=xp.uint8)
+    codes[valid] = lookup[best]
+    full = xp.zeros((n, model.n_classes), dtype=xp.float32)
+    full[valid] = proba.astype(xp.float32)
+    confidence = xp.zeros(n, dtype=xp.float32)
+    confidence[valid] = proba.max(axis=1).astype(xp.float32) if proba.shape[0] else 0
+    return codes, full, confidence

@@ -1,0 +1,180 @@
+"""``make_synthetic``: write the synthetic survey brick by brick.
+
+A brick is one chunk-aligned lateral tile of whole traces. It is computed with a lateral halo
+of :data:`~facies.engine.synth.attributes.HALO` traces (clipped at the survey edge), and only
+its interior is written, so every output chunk has exactly one writer and the result does not
+depend on the chunk shape. Memory is bounded by a few bricks, whatever the survey size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from facies.engine.errors import FaciesError
+from facies.engine.progress import WorkProgress
+from facies.engine.provenance import make_provenance
+from facies.engine.store import DEFAULT_CHUNKS, Survey
+from facies.engine.synth.attributes import ATTRIBUTES, HALO, compute_attributes
+from facies.engine.synth.layout import SAMPLE_INTERVAL_MS, make_geometry, resolve_shape
+from facies.engine.synth.model import FACIES_NAMES, EarthModel
+from facies.engine.synth.polygons import make_polygons, polygons_path, write_polygons
+from facies.engine.synth.seismic import region_labels_and_amplitude
+
+#: Version of the model: bump when the values change, so provenance tells surveys apart.
+MODEL_VERSION = 1
+_COMMAND = "facies synth"
+
+
+def _check_seed(seed) -> int:
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise FaciesError(f"seed {seed!r} must be a non-negative integer") from None
+    if value < 0 or value != seed:
+        raise FaciesError(f"seed {seed!r} must be a non-negative integer")
+    return value
+
+
+def _bricks(shape, chunks):
+    """Chunk-aligned lateral tiles (inline slice, crossline slice), all samples."""
+    return [(slice(i0, min(shape[0], i0 + chunks[0])), slice(j0, min(shape[1], j0 + chunks[1])))
+            for i0 in range(0, shape[0], chunks[0]) for j0 in range(0, shape[1], chunks[1])]
+
+
+def _with_halo(part: slice, n: int) -> slice:
+    return slice(max(0, part.start - HALO), min(n, part.stop + HALO))
+
+
+class _BrickWriter:
+    """Computes one brick (labels, amplitude, attributes) and writes its interior."""
+
+    def __init__(self, model: EarthModel, arrays: dict, dt_ms: float):
+        self.model, self.arrays, self.dt_ms = model, arrays, dt_ms
+
+    def __call__(self, brick) -> np.ndarray:
+        il, xl = brick
+        shape = self.model.shape
+        big_il, big_xl = _with_halo(il, shape[0]), _with_halo(xl, shape[1])
+        labels, amplitude = region_labels_and_amplitude(self.model, big_il, big_xl, self.dt_ms)
+        inner = (slice(il.start - big_il.start, il.stop - big_il.start),
+                 slice(xl.start - big_xl.start, xl.stop - big_xl.start))
+        live = labels[inner][..., :1] != 0  # (ni, nj, 1): dead traces are 0 on every sample
+        volumes = {"truth": labels[inner], "amplitude": amplitude[inner]}
+        attrs = compute_attributes(amplitude, il=big_il, xl=big_xl, survey_shape=shape,
+                                   seed=self.model.seed, dt_ms=self.dt_ms)
+        for name, values in attrs.items():
+            volumes[name] = np.where(live, values[inner], np.float32(0))
+        for name, values in volumes.items():
+            self.arrays[name][il, xl, :] = values
+        return _slice_counts(labels[inner], il, xl, shape)
+
+
+def _slice_counts(labels: np.ndarray, il: slice, xl: slice, shape) -> list[np.ndarray]:
+    """Voxels of each facies code per inline, per crossline and per sample (to place polygons)."""
+    codes = len(FACIES_NAMES) + 1
+    counts = [np.zeros((codes, n), dtype=np.int64) for n in shape]
+    for code in range(codes):
+        hit = labels == code
+        counts[0][code, il] = hit.sum(axis=(1, 2))
+        counts[1][code, xl] = hit.sum(axis=(0, 2))
+        counts[2][code] = hit.sum(axis=(0, 1))
+    return counts
+
+
+def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str | None = None, seed: int = 0,
+                   chunks: Sequence[int] | None = None, segy_dir=None, overwrite: bool = False,
+                   progress: bool | None = None, workers: int | None = None,
+                   on_volume: Callable[[str], None] | None = None) -> Survey:
+    """Create the built-in synthetic survey: facies bodies, ``truth``, ``amplitude``, 10 attributes, polygons.
+
+    Parameters
+    ----------
+    store_path : path-like
+        The new survey store (``.zarr`` folder). The interpreter polygons go beside it, in
+        ``<store>.polygons.json`` (see :func:`~facies.engine.synth.polygons.polygons_path`).
+    shape : (n_il, n_xl, n_s), optional
+        Explicit shape; exclusive with ``size``.
+    size : {"tiny", "small", "medium", "large"}, optional
+        Named shape (:data:`~facies.engine.synth.layout.SIZES`); default "small" when no shape.
+    seed : int
+        Fixes every value; the same seed and shape give bit-identical arrays for any chunks.
+    chunks : (int, int, int), optional
+        Storage chunks (default 128 cubed, clipped to the shape); bricks are lateral chunk tiles.
+    segy_dir : path-like, optional
+        Also export every volume as ``<segy_dir>/<name>.sgy`` (IEEE floats).
+    overwrite : bool
+        Replace an existing store.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    workers : int, optional
+        Threads computing bricks (default: up to 4, at most the CPU count).
+    on_volume : callable, optional
+        Called with each SEG-Y path written (the CLI prints them).
+
+    Returns
+    -------
+    Survey
+        The finished store, opened for reading and writing.
+    """
+    shape = resolve_shape(shape, size)
+    seed = _check_seed(seed)
+    geometry = make_geometry(shape, seed)
+    parameters = {"shape": list(shape), "size": size, "seed": seed, "model_version": MODEL_VERSION}
+    survey = Survey.create(store_path, geometry, chunks=tuple(chunks or DEFAULT_CHUNKS), overwrite=overwrite,
+                           provenance=make_provenance(_COMMAND, parameters))
+    model = EarthModel.build(shape, seed, geometry.trace_mask)
+    arrays = _create_volumes(survey, parameters)
+
+    bricks = _bricks(shape, survey.chunks[:2])
+    workers = max(1, min(workers or min(4, os.cpu_count() or 1), len(bricks)))
+    counts = [np.zeros((len(FACIES_NAMES) + 1, n), dtype=np.int64) for n in shape]
+    writer = _BrickWriter(model, arrays, float(geometry.sample_interval or SAMPLE_INTERVAL_MS))
+    with WorkProgress("synth", len(bricks), unit="vox", enabled=progress) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for brick, brick_counts in zip(bricks, pool.map(writer, bricks)):
+            for total, part in zip(counts, brick_counts):
+                total += part
+            bar.advance(1, (brick[0].stop - brick[0].start) * (brick[1].stop - brick[1].start) * shape[2])
+    for name in arrays:
+        survey.mark_complete(name)
+
+    write_polygons(polygons_path(store_path), make_polygons(model, geometry, counts))
+    if segy_dir is not None:
+        _export_segy(survey, Path(segy_dir), on_volume)
+    return survey
+
+
+def _create_volumes(survey: Survey, parameters: dict) -> dict:
+    """The incomplete arrays the bricks fill: truth, amplitude, then the attributes."""
+    made_by = make_provenance(_COMMAND, parameters)
+    from_amplitude = make_provenance(_COMMAND, parameters, inputs=["amplitude"])
+    codes = {"0": "no data", **{str(c): n for c, n in enumerate(FACIES_NAMES, start=1)}}
+    arrays = {
+        "truth": survey.create_volume("truth", dtype="uint8", kind="label", provenance=made_by, attributes={
+            "long_name": "true facies code", "facies_names": list(FACIES_NAMES), "facies_codes": codes}),
+        "amplitude": survey.create_volume("amplitude", provenance=made_by, attributes={
+            "long_name": "synthetic post-stack amplitude", "units": "amplitude"}),
+    }
+    for spec in ATTRIBUTES:
+        arrays[spec.name] = survey.create_volume(spec.name, provenance=from_amplitude, attributes={
+            "long_name": spec.long_name, "units": spec.units, "synthetic_role": spec.role})
+    return arrays
+
+
+def _export_segy(survey: Survey, folder: Path, on_volume) -> None:
+    """Every volume as IEEE SEG-Y through the SEG-Y exporter (imported here: it is optional at import time)."""
+    try:
+        from facies.engine.segy import export_segy
+    except ImportError as exc:
+        raise FaciesError(f"SEG-Y export is not available in this installation ({exc}); run without --segy-dir") from exc
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in survey.volumes():
+        out = folder / f"{name}.sgy"
+        export_segy(survey, name, out, format="ieee")
+        if on_volume is not None:
+            on_volume(str(out))

@@ -1,0 +1,132 @@
+"""Interpreter polygons for the synthetic survey, drawn strictly inside the facies bodies.
+
+Format: docs/polygons.md. For each facies, two inline, two crossline and two time slices are
+chosen where the body is well developed (at the 35% and 65% quantiles of its voxels along that
+axis). On each, the body's cross-section is eroded by a margin, and a star-shaped polygon is
+drawn around the deepest interior point at 70% of the distance to the eroded outline. The
+polygon is then checked against the true labels, counting voxel centres within half a voxel
+of its edge as inside, and shrunk until every such voxel has the polygon's facies. Most of
+every body stays outside the polygons, so accuracy can be measured away from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.path import Path as MplPath
+from scipy import ndimage
+
+from facies.engine.geometry import Geometry
+from facies.engine.synth.model import FACIES_NAMES, EarthModel
+
+#: Slice kinds by the axis they cut, and the survey axes of their (u, v) vertices.
+SLICE_KINDS = ("inline", "crossline", "time")
+QUANTILES = (0.35, 0.65)
+MARGIN = 2          # voxels of erosion between a polygon and the body's edge
+REACH = 0.7         # fraction of the distance to the eroded outline
+N_VERTICES = 20
+EDGE_TOLERANCE = 0.5  # voxel centres this close to the edge count as inside when checking
+
+
+def polygons_path(store_path) -> Path:
+    """``demo/survey.zarr`` -> ``demo/survey.polygons.json`` (beside the store)."""
+    return Path(os.fspath(store_path)).with_suffix(".polygons.json")
+
+
+def slice_labels(model: EarthModel, axis: int, index: int) -> np.ndarray:
+    """Facies codes on one slice, indexed (u, v) as the polygon's vertices are."""
+    n_il, n_xl, n_s = model.shape
+    if axis == 0:
+        return model.labels(index, np.arange(n_xl)[:, None], np.arange(n_s)[None, :])
+    if axis == 1:
+        return model.labels(np.arange(n_il)[:, None], index, np.arange(n_s)[None, :])
+    return model.labels(np.arange(n_il)[:, None], np.arange(n_xl)[None, :], index)
+
+
+def claimed_centres(vertices: np.ndarray, shape: tuple[int, int], tolerance: float = 0.0) -> np.ndarray:
+    """Boolean mask of the grid points (index units) inside a polygon or within ``tolerance`` of its edge."""
+    u, v = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    points = np.column_stack([u.ravel(), v.ravel()]).astype(np.float64)
+    path = MplPath(vertices)
+    inside = path.contains_points(points)
+    if tolerance:
+        # The sign of matplotlib's radius depends on the winding; both signs cover either winding.
+        inside |= path.contains_points(points, radius=tolerance) | path.contains_points(points, radius=-tolerance)
+    return inside.reshape(shape)
+
+
+def star_polygon(mask: np.ndarray, *, margin: int = MARGIN, reach: float = REACH) -> np.ndarray | None:
+    """Vertices (index units) of a polygon whose claimed voxels all lie in ``mask``; None if none fits."""
+    interior = ndimage.binary_erosion(mask, iterations=margin, border_value=0) if margin else mask
+    if not interior.any():
+        return None
+    depth = ndimage.distance_transform_edt(interior)
+    centre = np.array(np.unravel_index(np.argmax(depth), mask.shape), dtype=np.float64)
+    angles = 2 * np.pi * np.arange(N_VERTICES) / N_VERTICES
+    directions = np.column_stack([np.cos(angles), np.sin(angles)])
+    steps = np.arange(0.0, float(np.hypot(*mask.shape)), 0.25)
+    points = np.rint(centre + steps[:, None, None] * directions[None]).astype(np.int64)  # (step, dir, 2)
+    ok = ((points >= 0) & (points < np.array(mask.shape))).all(axis=-1)
+    clipped = np.clip(points, 0, np.array(mask.shape) - 1)
+    ok &= interior[clipped[..., 0], clipped[..., 1]]
+    first_out = np.where(ok.all(axis=0), steps.size, np.argmin(ok, axis=0))
+    distance = steps[np.maximum(first_out - 1, 0)]
+    scale = reach
+    for _ in range(12):
+        vertices = centre + (scale * distance)[:, None] * directions
+        claimed = claimed_centres(vertices, mask.shape, EDGE_TOLERANCE)
+        strictly = claimed_centres(vertices, mask.shape)
+        if np.count_nonzero(strictly) >= 4 and not np.any(claimed & ~mask):
+            return vertices
+        scale *= 0.8
+    return None
+
+
+def _to_survey_units(vertices: np.ndarray, axes: tuple[np.ndarray, np.ndarray]) -> list[list[float]]:
+    """Index coordinates -> line numbers / ms, rounded to 1e-3 (grids are regular, so this is affine)."""
+    cols = []
+    for c, values in enumerate(axes):
+        step = float(values[1] - values[0]) if values.size > 1 else 1.0
+        cols.append(np.round(float(values[0]) + vertices[:, c] * step, 3))
+    return np.column_stack(cols).tolist()
+
+
+def make_polygons(model: EarthModel, geometry: Geometry, counts: list[np.ndarray]) -> dict:
+    """The polygon file's content for a survey, from the voxel counts per slice of each facies.
+
+    Parameters
+    ----------
+    model : EarthModel
+    geometry : Geometry
+    counts : list of 3 arrays, shape (codes, n_axis)
+        Voxels of each facies code per inline, crossline and sample.
+    """
+    line_axes = (geometry.inlines, geometry.crosslines, geometry.samples)
+    polygons = []
+    for code, name in enumerate(FACIES_NAMES, start=1):
+        for axis, kind in enumerate(SLICE_KINDS):
+            profile = counts[axis][code].astype(np.float64)
+            if profile.sum() == 0:
+                continue
+            cdf = np.cumsum(profile) / profile.sum()
+            positions = sorted({int(np.searchsorted(cdf, q)) for q in QUANTILES})
+            for index in positions:
+                vertices = star_polygon(slice_labels(model, axis, index) == code)
+                if vertices is None:
+                    continue
+                at = line_axes[axis][index]
+                polygons.append({
+                    "facies": name, "slice": kind, "at": float(at) if axis == 2 else int(at),
+                    "vertices": _to_survey_units(vertices, tuple(a for n, a in enumerate(line_axes) if n != axis)),
+                })
+    return {"facies": list(FACIES_NAMES), "polygons": polygons}
+
+
+def write_polygons(path: Path, content: dict) -> Path:
+    """Write the polygon file (replacing any older one beside the store)."""
+    path = Path(path)
+    path.write_text(json.dumps(content, indent=1) + "\n")
+    return path

@@ -1,0 +1,193 @@
+"""Random forest: training report, safe model storage, nvForest/treelite == scikit-learn, survey prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from facies.engine import FaciesError
+from facies.engine.bricks.operator import Chain
+from facies.engine.forest import (ForestOperator, ForestPredictor, classify_rows, load_model, predict_survey,
+                                  save_model, train_forest)
+from facies.engine.forest.train import cumulative_tree_proba
+from facies.engine.provenance import make_provenance
+from facies.engine.training import TrainingTable
+from tests.helpers import tiny_store
+
+pytestmark = pytest.mark.usefixtures("cpu_only")
+nvforest = pytest.importorskip("nvforest")
+ATTRS = ("a", "b", "c")
+
+
+def make_table(n=600, seed=0, names=("sand", "shale", "salt")) -> TrainingTable:
+    """Three facies separated by thresholds on a and b; c is noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    codes = np.where(x[:, 0] > 0.3, 1, np.where(x[:, 1] > 0, 2, 3)).astype(np.uint8)
+    codes = np.minimum(codes, len(names))
+    return TrainingTable(facies_names=list(names), codes=codes, inline=np.zeros(n), crossline=np.zeros(n),
+                         sample=np.zeros(n), sample_axis="time", attributes=dict(zip(ATTRS, x.T)),
+                         polygon=np.zeros(n))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_forest(make_table(), ATTRS, name="m", trees=(4, 8), max_depth=6, seed=3, n_jobs=1)
+
+
+def test_report_holds_folds_candidates_confusion_and_importances(trained):
+    r = trained.report
+    assert r["folds"] == 5 and [c["trees"] for c in r["candidates"]] == [4, 8]
+    assert all(len(c["fold_accuracy"]) == 5 for c in r["candidates"])
+    best = max(r["candidates"], key=lambda c: (c["mean_accuracy"], -c["trees"]))
+    assert r["best_trees"] == best["trees"] == trained.model.trees == len(trained.classifier.estimators_)
+    cm = np.array(r["confusion"]["rows_true_columns_predicted"])
+    assert cm.shape == (3, 3) and cm.sum() == 600
+    assert [f["support"] for f in r["facies"]] == cm.sum(axis=1).tolist()
+    assert np.isclose(sum(i["importance"] for i in r["importances"]), 1.0)
+    imp = {i["attribute"]: i["importance"] for i in r["importances"]}
+    assert imp["c"] < min(imp["a"], imp["b"])  # the noise column matters least
+    assert best["mean_accuracy"] > 0.9
+
+
+def test_first_k_trees_are_the_k_tree_forest():
+    """The CV shortcut: the first k trees of a seeded forest equal scikit-learn's k-tree forest."""
+    t = make_table(300, seed=5)
+    x, y = t.matrix(ATTRS), t.codes
+    big = RandomForestClassifier(6, max_depth=5, random_state=7).fit(x, y)
+    small = RandomForestClassifier(3, max_depth=5, random_state=7).fit(x, y)
+    np.testing.assert_allclose(cumulative_tree_proba(big, x, [3])[3], small.predict_proba(x), rtol=0, atol=1e-15)
+
+
+def test_nvforest_cpu_equals_sklearn_predict_proba(trained):
+    x = np.random.default_rng(9).standard_normal((2000, 3)).astype(np.float32) * 2
+    predictor = ForestPredictor(trained.model, "cpu", engine="nvforest")
+    assert predictor.engine == "nvforest"
+    np.testing.assert_allclose(predictor.predict_proba(x), trained.classifier.predict_proba(x), rtol=0, atol=1e-12)
+
+
+def test_treelite_fallback_equals_sklearn(trained):
+    x = np.random.default_rng(10).standard_normal((500, 3)).astype(np.float32)
+    predictor = ForestPredictor(trained.model, "cpu", engine="treelite")
+    np.testing.assert_allclose(predictor.predict_proba(x), trained.classifier.predict_proba(x), rtol=0, atol=1e-12)
+
+
+def test_normalized_model_predicts_like_sklearn_on_normalized_rows():
+    trained = train_forest(make_table(), ATTRS, name="z", trees=(5,), max_depth=6, normalize=True, n_jobs=1)
+    norm = trained.model.normalization
+    assert norm is not None and np.all(norm.std > 0)
+    x = np.random.default_rng(1).standard_normal((400, 3)).astype(np.float32)
+    codes, proba, conf = classify_rows(x, np.ones(400, bool), ForestPredictor(trained.model, "cpu"))
+    ref = trained.classifier.predict_proba(norm.apply(x))
+    np.testing.assert_allclose(proba, ref.astype(np.float32), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(codes, trained.classifier.predict(norm.apply(x)))
+    np.testing.assert_allclose(conf, proba.max(axis=1))
+
+
+def test_dead_and_nan_rows_get_code_zero(trained):
+    x = np.random.default_rng(2).standard_normal((50, 3)).astype(np.float32)
+    x[3, 1] = np.nan
+    live = np.ones(50, bool)
+    live[7] = False
+    codes, proba, conf = classify_rows(x, live, ForestPredictor(trained.model, "cpu"))
+    assert codes[3] == codes[7] == 0 and conf[3] == conf[7] == 0 and not proba[[3, 7]].any()
+    assert np.all(codes[[i for i in range(50) if i not in (3, 7)]] > 0)
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path, trained):
+    survey = tiny_store(tmp_path / "s.zarr", names=ATTRS)
+    save_model(survey, trained.model)
+    back = load_model(survey, "m")
+    assert back.checkpoint == trained.model.checkpoint and back.attributes == list(ATTRS)
+    assert back.codes == [1, 2, 3] and back.cv["best_trees"] == trained.model.trees
+    x = np.random.default_rng(4).standard_normal((300, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ForestPredictor(back, "cpu").predict_proba(x),
+                                  ForestPredictor(trained.model, "cpu").predict_proba(x))
+    with pytest.raises(FaciesError, match="already exists"):
+        save_model(survey, trained.model)
+
+
+def test_chunked_prediction_equals_whole_and_dead_traces_are_zero(tmp_path, trained):
+    survey = tiny_store(tmp_path / "s.zarr", shape=(9, 7, 13), chunks=(2, 3, 5), names=ATTRS)
+    save_model(survey, trained.model)
+    result = predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
+    assert result.run.bricks_total == 5 * 3 * 3
+    volumes = {a: survey.read(a) for a in ATTRS}
+    volumes["trace_mask"] = np.broadcast_to(survey.geometry.trace_mask[:, :, None], survey.shape)
+    whole = Chain([ForestOperator(trained.model)], survey.shape).run_whole(volumes)
+    for name in [result.classes, *result.probabilities, result.confidence]:
+        np.testing.assert_array_equal(survey.read(name), whole[name], err_msg=name)
+    codes = survey.read(result.classes)
+    dead = ~survey.geometry.trace_mask
+    assert dead.any() and np.all(codes[dead] == 0) and np.all(codes[~dead] > 0)
+    x = np.stack([volumes[a][~dead].reshape(-1) for a in ATTRS], axis=1)
+    np.testing.assert_array_equal(codes[~dead].reshape(-1), trained.classifier.predict(x))
+    assert survey.group[result.classes].attrs["facies_codes"] == {"1": "sand", "2": "shale", "3": "salt"}
+
+
+def test_resume_after_partial_run_is_identical(tmp_path, trained):
+    survey = tiny_store(tmp_path / "s.zarr", shape=(8, 6, 10), chunks=(2, 3, 5), names=ATTRS)
+    save_model(survey, trained.model)
+    first = predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
+    reference = survey.read(first.classes)
+    # Pretend a run died after the bricks of inlines 0..3: those recorded done, inlines 4..5 garbled.
+    from facies.engine.ledger import Ledger
+
+    survey.group[first.classes][4:6, :, :] = 7
+    key = "+".join(sorted([first.classes, *first.probabilities, first.confidence]))
+    op = ForestOperator(trained.model)
+    grid = (4, 2, 2)
+    parameters = {"operators": Chain([op], survey.shape).describe(),
+                  "outputs": {n: n for n in [first.classes, *first.probabilities, first.confidence]},
+                  "brick": [2, 3, 5], "device": "cpu"}
+    ledger = Ledger.start(survey, key, grid, parameters, resume=False)
+    for index in [(i, j, k) for i in range(2) for j in range(2) for k in range(2)]:
+        ledger.mark_done(index)
+    ledger.close()
+    again = predict_survey(survey, "m", device="cpu", resume=True, progress=False)
+    assert again.run.bricks_skipped == 8
+    np.testing.assert_array_equal(survey.read(first.classes), reference)
+
+
+def test_model_on_missing_attribute_is_a_clear_error(tmp_path, trained):
+    survey = tiny_store(tmp_path / "s.zarr", names=("a", "b"))
+    save_model(survey, trained.model)
+    with pytest.raises(FaciesError, match=r"trained on a, b, c but survey .* has no complete volume 'c'"):
+        predict_survey(survey, "m", device="cpu", progress=False)
+
+
+def test_one_facies_table_is_a_clear_error():
+    table = make_table(100, names=("only",))
+    with pytest.raises(FaciesError, match="only one facies \\(only\\)"):
+        train_forest(table, ATTRS, trees=(3,), n_jobs=1)
+
+
+def test_array_that_is_not_our_model_is_refused(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    group = survey.group.require_group("models")
+    group.create_array("alien", data=np.frombuffer(b"\x80\x04not a forest", np.uint8))
+    with pytest.raises(FaciesError, match="models/alien .* is not a facies random forest"):
+        load_model(survey, "alien")
+    with pytest.raises(FaciesError, match="has no model 'nothing' \\(models: alien\\)"):
+        load_model(survey, "nothing")
+
+
+def test_garbled_checkpoint_with_our_marker_is_refused(tmp_path, trained):
+    survey = tiny_store(tmp_path / "s.zarr")
+    save_model(survey, trained.model)
+    array = survey.group["models/m"]
+    meta = dict(array.attrs["facies"])
+    meta.pop("sha256")  # as if written by hand: only the treelite reader can tell
+    array.attrs["facies"] = meta
+    array[:16] = 0
+    with pytest.raises(FaciesError, match="does not hold a readable treelite checkpoint"):
+        ForestPredictor(load_model(survey, "m"), "cpu")
+
+
+def test_provenance_kept(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    trained = train_forest(make_table(200), ATTRS, name="p", trees=(2,), n_jobs=1,
+                           provenance=make_provenance("test", {"x": 1}))
+    save_model(survey, trained.model)
+    assert load_model(survey, "p").provenance["parameters"] == {"x": 1}
