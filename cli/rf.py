@@ -81,3 +81,26 @@ def predict(store: Path = typer.Argument(..., help="Survey store holding the mod
     console.print(result.run.summary)
     console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
                   f"confidence: {result.confidence}")
+
+
+@app.command("evaluate")
+def evaluate(store: Path = typer.Argument(..., help="Survey store holding facies_<model> and a label volume."),
+             model: str = typer.Option(..., "--model", help="Model name whose facies_<model> is scored."),
+             labels: str = typer.Option("truth", "--labels", help="Label volume with the true facies codes."),
+             training: str = typer.Option("picks", "--training", help="Training table whose voxels are left out."),
+             min_distance: float = typer.Option(3.0, "--min-distance",
+                                                help="Count only voxels farther than this from training voxels."),
+             as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Accuracy of facies_<model> against known labels (e.g. the synthetic truth), away from the training voxels."""
+    import json  # noqa: PLC0415
+
+    from facies.engine.forest.evaluate import evaluate_model  # noqa: PLC0415
+
+    score = evaluate_model(Survey.open(store, mode="r"), model, labels=labels, training=training,
+                           min_distance=min_distance)
+    if as_json:
+        typer.echo(json.dumps(score, indent=2))
+        return
+    recall = ", ".join(f"{name} {value:.3f}" for name, value in score["recall"].items())
+    console.print(f"facies_{model} vs {labels}: accuracy {score['accuracy']:.3f} on {score['voxels']} voxels farther "
+                  f"than {score['min_distance']:g} voxels from the training voxels; recall: {recall}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import typer
@@ -59,6 +61,15 @@ def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
     print(f"held-out accuracy on tiny synthetic: {score}")
     assert score["voxels"] > 50_000
     assert score["accuracy"] > MIN_HOLDOUT_ACCURACY
+    res = runner.invoke(cli(), ["rf", "evaluate", str(tiny), "--model", "t", "--json"])
+    assert res.exit_code == 0, res.output
+    reported = json.loads(res.stdout)
+    assert reported["accuracy"] == score["accuracy"] and reported["voxels"] == score["voxels"]
+    assert set(reported["recall"]) == {"background", "salt", "mtd"}
+    from facies.cli.app import app as facies_app  # the real app turns FaciesError into exit 2
+
+    res = runner.invoke(facies_app, ["rf", "evaluate", str(tiny), "--model", "t", "--labels", "amplitude"])
+    assert res.exit_code == 2 and "no label volume 'amplitude'" in res.output
     probs = np.stack([survey.read(f"prob_t_{f}") for f in ("background", "salt", "mtd")])
     live = truth > 0
     np.testing.assert_allclose(probs.sum(axis=0)[live], 1, atol=1e-5)
