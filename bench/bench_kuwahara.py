@@ -8,10 +8,16 @@ CPU (always): the fast NumPy backend against
 GPU (when CuPy and a device answer): the CUDA kernel's voxels/s and effective bandwidth (one
 read + one write of float32 per voxel) against a device-to-device copy of the same volume,
 CUDA events after warm-up, and the GPU / CPU ratio.
+Engine (``--engine``): the whole-survey filter through the brick engine
+(:func:`facies.engine.operators.filter_kuwahara`, store -> store, resumable runs) on a temporary
+store, against the same kernel on the volume in memory and against a plain copy through the
+engine (the store's read + write floor), on the CPU, and on the GPU when one answers.
 
     .venv/bin/python bench/bench_kuwahara.py [--shape 32 96 256] [--repeat 3] [--gpu-shape 256 256 512]
+    .venv/bin/python bench/bench_kuwahara.py --engine [--survey-shape 128 128 512] [--inputs 2] [--skip-kernel]
 
-Writes bench/results/kuwahara_cpu.json (and kuwahara_gpu.json on a GPU).
+Writes bench/results/kuwahara_cpu.json (and kuwahara_gpu.json on a GPU); with --engine
+kuwahara_engine_cpu.json (and kuwahara_engine_gpu.json).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -139,13 +146,77 @@ def bench_gpu(shape, repeat: int, cpu_rates: dict) -> dict | None:
                 note="CUDA events, best of `repeat` after 2 warm-up runs; copy = cupy.copyto d2d", results=rows)
 
 
+def bench_engine(shape, n_inputs: int, device: str, repeat: int) -> dict:
+    """Whole-survey filter through the brick engine against the in-memory kernel and a copy."""
+    from facies.engine.backend import get_backend
+    from facies.engine.bricks.run import run_bricks
+    from facies.engine.geometry import Geometry
+    from facies.engine.operators import Copy, filter_kuwahara
+    from facies.engine.store import Survey
+
+    backend = get_backend(device)
+    names = [f"attr{k}" for k in range(n_inputs)]
+    with tempfile.TemporaryDirectory(prefix="bench_kuwahara_") as tmp:
+        geometry = Geometry(inlines=np.arange(shape[0], dtype=np.int32), crosslines=np.arange(shape[1], dtype=np.int32),
+                            samples=np.arange(shape[2], dtype=np.float32) * 4)
+        survey = Survey.create(os.path.join(tmp, "s.zarr"), geometry, chunks=(64, 64, 128))
+        volumes = {}
+        for k, name in enumerate(names):
+            volumes[name] = test_volume(shape, seed=k)
+            survey.add_volume(name, volumes[name], provenance={"command": "bench"})
+
+        def engine_run():
+            filter_kuwahara(survey, names, 2, device=backend.name, overwrite=True, progress=False)
+
+        def copy_run():
+            run_bricks(survey, [Copy(n, f"{n}_copy") for n in names], device=backend.name, overwrite=True,
+                       progress=False)
+
+        def kernel_run():
+            for name in names:
+                x = backend.to_device(volumes[name])
+                backend.to_host(kuwahara(x, 2))
+
+        voxels = np.prod(shape) * n_inputs
+        engine = voxels / best_time(engine_run, repeat)
+        copy = voxels / best_time(copy_run, repeat)
+        kernel = voxels / best_time(kernel_run, repeat)
+    row = dict(device=backend.name, survey_shape=list(shape), chunks=[64, 64, 128], inputs=n_inputs,
+               radius=2, mode="octant", stat="mean", engine_voxels_per_s=engine, kernel_in_memory_voxels_per_s=kernel,
+               engine_copy_voxels_per_s=copy, engine_over_kernel=engine / kernel, engine_over_copy=engine / copy,
+               note="voxels counted per input; engine = store -> store (zstd) incl. reads, writes, ledger; "
+                    "kernel = the same volumes in memory; copy = Copy operator through the engine")
+    print(f"engine {backend.name}: {engine / 1e6:.2f} Mvox/s through the brick engine, kernel in memory "
+          f"{kernel / 1e6:.2f} Mvox/s (x{row['engine_over_kernel']:.2f}), engine copy {copy / 1e6:.2f} Mvox/s")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=3, default=(32, 96, 256))
     parser.add_argument("--gpu-shape", type=int, nargs=3, default=(256, 256, 512))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engine", action="store_true", help="Also time the whole-survey filter through the engine.")
+    parser.add_argument("--skip-kernel", action="store_true", help="Only the engine measurement.")
+    parser.add_argument("--survey-shape", type=int, nargs=3, default=(128, 128, 512))
+    parser.add_argument("--inputs", type=int, default=2)
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.engine:
+        from facies.engine.backend import probe_cupy
+
+        machine = dict(platform=platform.platform(), cpus=os.cpu_count(), numpy=np.__version__,
+                       loadavg=open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None)
+        for device in ("cpu", "gpu"):
+            if device == "gpu" and probe_cupy()[0] is None:
+                print("GPU engine part skipped: no GPU answers")
+                continue
+            row = bench_engine(tuple(args.survey_shape), args.inputs, device, args.repeat)
+            row["machine"] = machine
+            (RESULTS / f"kuwahara_engine_{device}.json").write_text(json.dumps(row, indent=2))
+            print(f"wrote {RESULTS / f'kuwahara_engine_{device}.json'}")
+        if args.skip_kernel:
+            return
     cpu = bench_cpu(tuple(args.shape), args.repeat)
     (RESULTS / "kuwahara_cpu.json").write_text(json.dumps(cpu, indent=2))
     print(f"wrote {RESULTS / 'kuwahara_cpu.json'}")

@@ -2,7 +2,8 @@
 
 Each command is a thin wrapper: parse, build the operator, call
 :func:`facies.engine.bricks.run.run_bricks` (or :func:`~facies.engine.bricks.dask_runner.run_dask`
-with ``--dask``), print the final line. The Kuwahara filter joins this group as another command.
+with ``--dask``), print the final line. ``kuwahara`` calls
+:func:`facies.engine.operators.kuwahara.filter_kuwahara` (several inputs in one run).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from facies.cli.console import console
 from facies.engine.bricks.run import RunInterrupted, run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
-from facies.engine.operators import LocalMean, LocalVariance
+from facies.engine.operators import LocalMean, LocalVariance, filter_kuwahara
 from facies.engine.store import Survey
 
 app = typer.Typer(help="Stencil filters over whole surveys, streamed brick by brick (resumable).",
@@ -94,5 +95,46 @@ def variance(store: Path = _STORE, input: str = _INPUT, radius: int = _RADIUS, o
                resume=resume, overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
 
 
+def parse_radius(text: str) -> int | tuple[int, int, int]:
+    """``"2"`` -> ``2``; ``"1,1,3"`` -> ``(1, 1, 3)`` (inline, crossline, sample)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 3) or any(v < 0 for v in values) or not any(values):
+        raise FaciesError(f"--radius {text!r} must be R or IL,XL,S non-negative integers, not all 0 "
+                          "(e.g. --radius 2 or --radius 1,1,3)")
+    return values[0] if len(values) == 1 else values
+
+
+def kuwahara(store: Path = _STORE,
+             input: list[str] | None = typer.Option(None, "--input", "-i", help="Array to filter (repeatable)."),
+             all_: bool = typer.Option(False, "--all", help="Filter every attribute volume not already named *SUFFIX."),
+             radius: str = typer.Option("2", "--radius", "-r", help="R, or IL,XL,S: half-size (octant) or "
+                                        "half-width a (shifted) per axis."),
+             mode: str = typer.Option("octant", "--mode", help="octant (8 sub-cubes with p at a corner) or shifted "
+                                      "(every (2a+1)^3 window containing p)."),
+             stat: str = typer.Option("mean", "--stat", help="mean or median of the chosen window."),
+             suffix: str = typer.Option("_kuw", "--suffix", help="Output name = INPUT + SUFFIX."),
+             device: str = _DEVICE, brick: str | None = _BRICK, memory_fraction: float = _FRACTION,
+             resume: bool = _RESUME, overwrite: bool = typer.Option(False, "--overwrite",
+                                                                    help="Replace existing output arrays."),
+             dask: str | None = _DASK) -> None:
+    """Adaptive 3D Kuwahara filter (edge-preserving smoothing) of attribute volumes, into INPUT_kuw arrays."""
+    if all_ and input:
+        raise FaciesError("give either --input NAME (repeatable) or --all, not both")
+    if not all_ and not input:
+        raise FaciesError("no input: pass --input NAME (repeatable) or --all")
+    try:
+        result = filter_kuwahara(Survey.open(store), "all" if all_ else list(input), parse_radius(radius),
+                                 mode=mode, stat=stat, suffix=suffix, device=device, brick=parse_brick(brick),
+                                 memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask)
+    except RunInterrupted as exc:
+        typer.echo(f"facies: {exc}", err=True)
+        raise typer.Exit(130) from None
+    console.print(result.summary)
+
+
 app.command("mean")(mean)
 app.command("variance")(variance)
+app.command("kuwahara")(kuwahara)

@@ -35,9 +35,14 @@ log = logging.getLogger("facies")
 _DASK_BOUNDARY = {"nan": np.nan, "reflect": "reflect", "nearest": "nearest"}
 
 
-def _apply(op: Operator, output: str, *blocks):
-    """One operator on one overlapped Dask block (NumPy or CuPy)."""
+def _apply(op: Operator, output: str, lateral: tuple[bool, ...], *blocks):
+    """One operator on one overlapped Dask block (NumPy or CuPy).
+
+    Lateral inputs travel as ``(n_il, n_xl, 1)`` (see :func:`dask_chain`); the operator gets
+    them 2D, as on a brick.
+    """
     xp = array_module(blocks[0])
+    blocks = [b[:, :, 0] if flat else b for b, flat in zip(blocks, lateral)]
     return op.compute(dict(zip(op.inputs, blocks)), xp)[output]
 
 
@@ -45,26 +50,30 @@ def dask_chain(chain: Chain, sources: Mapping[str, object]) -> dict[str, object]
     """Lazy Dask arrays of every per-voxel output of ``chain`` from Dask arrays of its inputs."""
     have = dict(sources)
     for op in chain.operators:
-        args = []
+        args, lateral = [], []
         for name in op.inputs:
             array = have[name]
             if op.boundary == "nan" and np.dtype(array.dtype).kind != "f":
                 array = array.astype(np.float32)  # as pad_boundary does on a brick
-            args.append(array)
+            # A lateral (2D) input such as trace_mask gets a trailing axis of 1: Dask aligns the
+            # axes of map_overlap's arrays from the right, and would pair it with (crossline, sample).
+            lateral.append(array.ndim == 2)
+            args.append(array[:, :, None] if array.ndim == 2 else array)
         for out in op.outputs:
             if not out.per_voxel:
                 continue  # per-brick outputs have no meaning over Dask chunks
-            depth = {axis: int(h) for axis, h in enumerate(op.halo)}
-            have[out.name] = _map_operator(op, out, args, depth)
+            depth = [{axis: 0 if flat and axis == 2 else int(h) for axis, h in enumerate(op.halo)}
+                     for flat in lateral]
+            have[out.name] = _map_operator(op, out, args, depth, tuple(lateral))
     return have
 
 
-def _map_operator(op: Operator, out, args, depth):
+def _map_operator(op: Operator, out, args, depth, lateral):
     """One ``map_overlap`` for one output of ``op`` (an operator with two outputs runs twice)."""
     import dask.array as da  # noqa: PLC0415
 
     def func(*blocks):
-        return _apply(op, out.name, *blocks)
+        return _apply(op, out.name, lateral, *blocks)
 
     return da.map_overlap(func, *args, depth=depth, boundary=_DASK_BOUNDARY[op.boundary], trim=False,
                           dtype=np.dtype(out.dtype), meta=args[0]._meta.astype(out.dtype))

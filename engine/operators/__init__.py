@@ -1,6 +1,7 @@
-"""Simple brick operators: box mean, box variance, copy (see :mod:`facies.engine.bricks.operator`)."""
+"""Brick operators (see :mod:`facies.engine.bricks.operator`): box mean and variance, copy, Kuwahara."""
 
 from facies.engine.operators.copy import Copy
+from facies.engine.operators.kuwahara import KuwaharaOperator, filter_kuwahara
 from facies.engine.operators.stencil import LocalMean, LocalVariance
 
-__all__ = ["Copy", "LocalMean", "LocalVariance"]
+__all__ = ["Copy", "KuwaharaOperator", "LocalMean", "LocalVariance", "filter_kuwahara"]

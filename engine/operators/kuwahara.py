@@ -1,0 +1,221 @@
+"""The 3D adaptive Kuwahara filter as a brick operator, and the whole-survey workflow.
+
+:class:`KuwaharaOperator` wraps :func:`facies.kernels.kuwahara.kuwahara` for the brick engine:
+halo = :func:`~facies.kernels.kuwahara.kuwahara_halo` (``r`` in octant mode, ``2a`` in shifted
+mode), boundary ``"nan"`` (the kernel ignores NaNs, so windows are clipped at the survey edge
+exactly as on the whole volume), and the store's ``trace_mask`` as a lateral input (dead traces
+are left out of every window and keep their stored value). The kernel computes every output
+voxel from its own window alone (fixed-order box sums), so any brick split equals the whole
+volume bit for bit.
+
+:func:`filter_kuwahara` filters several attributes of a survey in one run: a chain of one
+operator per input on the same brick (each brick read once, each output written once), local
+and resumable, or on Dask.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from facies.engine.bricks.operator import Operator, Output
+from facies.engine.errors import FaciesError
+from facies.engine.memory import DEFAULT_FRACTION
+from facies.engine.progress import human_rate
+from facies.kernels.kuwahara import kuwahara
+from facies.kernels.kuwahara_windows import check_mode, check_stat, kuwahara_halo, normalise_radius
+
+#: The store's lateral array of live traces (True) and dead ones (False).
+TRACE_MASK = "trace_mask"
+#: What ``provenance["command"]`` says for arrays this module writes.
+COMMAND = "facies filter kuwahara"
+
+
+def _checked(function, *args):
+    """Call a kernel helper; its ValueError becomes a one-line FaciesError."""
+    try:
+        return function(*args)
+    except ValueError as exc:
+        raise FaciesError(str(exc).splitlines()[0]) from None
+
+
+class KuwaharaOperator(Operator):
+    """Adaptive 3D Kuwahara filter of one input array (see ``docs/kuwahara.md``).
+
+    Parameters
+    ----------
+    input_name : str
+        Array to filter (a store array or an earlier operator's output).
+    radius : int or tuple of 3 int
+        ``r`` (octant) or ``a`` (shifted) per axis (inline, crossline, sample), each >= 0.
+    mode : {"octant", "shifted"}
+    stat : {"mean", "median"}
+    output_name : str
+        Name of the float32 output.
+    use_mask : bool
+        Read the store's ``trace_mask`` and leave dead traces out of every window.
+
+    Raises
+    ------
+    FaciesError
+        A negative or malformed radius, an unknown mode or statistic.
+    """
+
+    boundary = "nan"
+    # The kernel's own output (float32) and the live-trace mask; its box sums work in slabs
+    # of bounded size, so their scratch does not grow with the brick. On the GPU the box
+    # statistics take 16 bytes per box.
+    scratch_bytes_per_voxel = 4 + 16
+
+    def __init__(self, input_name: str, radius=2, mode: str = "octant", stat: str = "mean",
+                 output_name: str | None = None, use_mask: bool = True):
+        self.radius = _checked(normalise_radius, radius)
+        self.mode = _checked(check_mode, mode)
+        self.stat = _checked(check_stat, stat)
+        self.use_mask = bool(use_mask)
+        self.input_name = input_name
+        self.output_name = output_name or f"{input_name}_kuw"
+        self.inputs = (input_name, TRACE_MASK) if self.use_mask else (input_name,)
+        self.outputs = (Output(self.output_name, "float32"),)
+        self.halo = kuwahara_halo(self.radius, self.mode)
+
+    def parameters(self) -> dict:
+        return {"input": self.input_name, "output": self.output_name, "radius": list(self.radius),
+                "mode": self.mode, "stat": self.stat, "use_mask": self.use_mask}
+
+    def compute(self, inputs, xp):
+        x = inputs[self.input_name]
+        mask = None
+        if self.use_mask:
+            # Under the "nan" boundary the bool mask arrives as float32: 1 live, 0 dead, NaN
+            # outside the survey (where x is NaN too, so False there changes nothing).
+            mask = inputs[TRACE_MASK] == 1
+        try:
+            filtered = kuwahara(x, self.radius, mode=self.mode, stat=self.stat, mask=mask)
+        except ValueError as exc:
+            raise FaciesError(f"kuwahara on {self.input_name!r}: {str(exc).splitlines()[0]}") from None
+        # The brick arrives grown by the halo: keep the interior ("valid" output).
+        interior = tuple(slice(h, n - h) for h, n in zip(self.halo, filtered.shape))
+        return {self.output_name: filtered[interior].astype(xp.float32, copy=False)}
+
+
+@dataclass
+class KuwaharaResult:
+    """What :func:`filter_kuwahara` wrote and how fast."""
+
+    outputs: dict[str, str]      # input -> output array
+    device: str
+    seconds: float
+    voxels: int                  # voxels of the survey computed by this call (per input)
+    summary: str
+
+
+def resolve_inputs(survey, inputs: Sequence[str] | str, suffix: str) -> list[str]:
+    """The arrays to filter: the given names, or ``"all"`` = every attribute not named ``*suffix``.
+
+    Raises
+    ------
+    FaciesError
+        No input, an unknown array, or an empty suffix.
+    """
+    if not suffix:
+        raise FaciesError("--suffix must not be empty: the filtered arrays need new names")
+    if isinstance(inputs, str):
+        inputs = [a for a in survey.attributes() if not a.endswith(suffix)] if inputs == "all" else [inputs]
+        if not inputs:
+            raise FaciesError(f"survey {survey.path} has no attribute volumes to filter")
+    names = list(dict.fromkeys(inputs))  # keep the order, drop repeats
+    if not names:
+        raise FaciesError("no input: pass --input NAME (repeatable) or --all")
+    for name in names:
+        survey.array(name)  # a FaciesError naming the arrays there are, or saying it is incomplete
+    return names
+
+
+def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str = "octant", stat: str = "mean",
+                    suffix: str = "_kuw", device: str = "auto", brick: Sequence[int] | None = None,
+                    memory_fraction: float = DEFAULT_FRACTION, resume: bool = False, overwrite: bool = False,
+                    dask: str | None = None, progress: bool | None = None, use_mask: bool = True,
+                    dask_options: dict | None = None) -> KuwaharaResult:
+    """Kuwahara-filter whole attribute volumes of a survey into ``<input><suffix>`` arrays.
+
+    All inputs are filtered in one run: a chain of one :class:`KuwaharaOperator` per input on
+    the same brick. The outputs are float32 arrays of kind ``"attribute"`` (candidates for
+    classification) with provenance (command, operators, radius, mode, statistic).
+
+    Parameters
+    ----------
+    survey : Survey or path
+    inputs : str or sequence of str
+        Array names, or ``"all"``: every attribute volume whose name does not end with ``suffix``.
+    radius : int or tuple of 3 int
+        Per axis (inline, crossline, sample): ``r`` in octant mode, ``a`` in shifted mode.
+    mode : {"octant", "shifted"}
+    stat : {"mean", "median"}
+    suffix : str
+        Output name = input name + suffix.
+    device : {"auto", "cpu", "gpu"}
+    brick : sequence of int, optional
+        Brick shape ``(IL, XL[, S])`` rounded up to whole chunks; default from free memory.
+    memory_fraction : float
+        Share of free host (and GPU) memory the bricks may use.
+    resume : bool
+        Continue an interrupted run with the same inputs and parameters.
+    overwrite : bool
+        Replace existing output arrays.
+    dask : str, optional
+        ``"local"`` or a scheduler address: run on Dask instead (not resumable).
+    progress : bool, optional
+        Show the progress bar (default: when stderr is a terminal).
+    use_mask : bool
+        Leave the dead traces of ``trace_mask`` out of every window.
+    dask_options : dict, optional
+        ``LocalCluster`` keyword arguments for ``dask="local"``.
+
+    Returns
+    -------
+    KuwaharaResult
+
+    Raises
+    ------
+    FaciesError
+        Unknown inputs, bad radius, mode or statistic, existing outputs without ``overwrite``...
+    """
+    from facies.engine.store import Survey  # noqa: PLC0415 - keep operator imports light
+
+    if not isinstance(survey, Survey):
+        survey = Survey.open(survey)
+    names = resolve_inputs(survey, inputs, suffix)
+    operators = [KuwaharaOperator(name, radius, mode, stat, f"{name}{suffix}", use_mask=use_mask)
+                 for name in names]
+    outputs = {op.output_name: op.output_name for op in operators}
+    start = time.perf_counter()
+    if dask:
+        if resume or brick:
+            raise FaciesError("--resume and --brick apply to local runs; with --dask re-run the command instead")
+        from facies.engine.bricks.dask_runner import run_dask  # noqa: PLC0415 - Dask only when asked
+
+        result = run_dask(survey, operators, outputs, scheduler=dask, command=COMMAND, overwrite=overwrite,
+                          kind="attribute", cluster_options=dask_options)
+        computed = result.stats.voxels
+    else:
+        from facies.engine.bricks.run import run_bricks  # noqa: PLC0415
+
+        result = run_bricks(survey, operators, outputs, command=COMMAND, device=device, brick=brick,
+                            memory_fraction=memory_fraction, resume=resume, overwrite=overwrite,
+                            kind="attribute", progress=progress)
+        computed = result.stats.voxels
+    seconds = time.perf_counter() - start
+    op = operators[0]
+    what = (f"kuwahara {op.mode} {op.stat} radius {','.join(map(str, op.radius))}: "
+            + ", ".join(f"{name} -> {name}{suffix}" for name in names))
+    if result.summary == "already complete":
+        summary = f"{what}: already complete, nothing to do"
+    else:
+        rate = computed * len(names) / seconds if seconds > 0 else 0.0
+        summary = (f"{what}; {human_rate(computed, 'vox')} x {len(names)} input(s) in {seconds:.1f} s "
+                   f"= {human_rate(rate, 'vox')}/s on {result.device}"
+                   + (f" ({result.bricks_skipped} of {result.bricks_total} bricks resumed)"
+                      if result.bricks_skipped else ""))
+    return KuwaharaResult({name: f"{name}{suffix}" for name in names}, result.device, seconds, computed, summary)
