@@ -56,7 +56,8 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
 
     try:
         result = run_selection(table.by_facies(names), names, list(table.facies_names), settings,
-                               dims=parse_dims(dims, len(names)), backend=backend, progress=progress)
+                               dims=parse_dims(dims, len(names)), backend=backend,
+                               require_gpu=(device or '').lower() == 'gpu', progress=progress)
     finally:
         for b in bars:
             b.__exit__(None, None, None)

@@ -30,7 +30,7 @@ def quadratic_features(x):
     """``(n, d)`` data -> ``(n, 1 + d + d(d+1)/2)`` features ``[1, x, x_i x_j (i <= j, row-major)]``."""
     xp = array_module(x)
     n, d = x.shape
-    iu, ju = np.triu_indices(d)
+    iu, ju = (xp.asarray(i) for i in np.triu_indices(d))  # device index arrays for CuPy
     return xp.concatenate([xp.ones((n, 1), dtype=x.dtype), x, x[:, iu] * x[:, ju]], axis=1)
 
 
@@ -52,7 +52,7 @@ def unpack_statistics(s, d: int):
     xp = array_module(s)
     nk = s[..., 0, :]
     sk = xp.swapaxes(s[..., 1:1 + d, :], -1, -2)
-    iu, ju = np.triu_indices(d)
+    iu, ju = (xp.asarray(i) for i in np.triu_indices(d))
     tri = xp.swapaxes(s[..., 1 + d:, :], -1, -2)  # (..., K, T)
     s2k = xp.zeros(tri.shape[:-1] + (d, d), dtype=s.dtype)
     s2k[..., iu, ju] = tri
@@ -106,9 +106,10 @@ def log_joint_coefficients(weights, means, cov, ok):
     lin = (prec @ means[..., None])[..., 0]
     quad_form = xp.sum(lin * means, axis=-1)
     const = xp.log(xp.maximum(weights, 1e-300)) - 0.5 * (d * math.log(2 * math.pi) + logdet + quad_form)
-    iu, ju = np.triu_indices(d)
+    iu_host, ju_host = np.triu_indices(d)
+    iu, ju = xp.asarray(iu_host), xp.asarray(ju_host)
     # x^T P x = sum_i P_ii x_i^2 + 2 sum_{i<j} P_ij x_i x_j; the log-density carries -1/2 of it.
-    quad = -prec[..., iu, ju] * xp.asarray(np.where(iu == ju, 0.5, 1.0))
+    quad = -prec[..., iu, ju] * xp.asarray(np.where(iu_host == ju_host, 0.5, 1.0))
     return xp.concatenate([const[..., None], lin, quad], axis=-1)
 
 

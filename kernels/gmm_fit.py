@@ -7,8 +7,8 @@ fitted to each with ``K`` components, so ``B * G`` fits advance together. Parame
 few batched matrix products and element-wise operations; nothing loops over voxels or fits
 (the loop over models only dispatches each model's closed-form M-step on its slice).
 
-Works on NumPy and CuPy arrays alike; the GPU module swaps in RawKernels for the hot steps
-through the ``ops`` argument (see :class:`NumpyOps`).
+Works on NumPy and CuPy arrays alike; the hot steps go through the ``ops`` argument
+(:class:`facies.kernels.gmm_ops.NumpyOps`, or ``gmm_cuda.CudaOps`` with RawKernels on a GPU).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from facies.engine.backend import array_module
-from facies.kernels.gmm_density import (DEFAULT_RCOND, covariance_checks, log_joint_coefficients,
-                                        unpack_statistics)
+from facies.kernels.gmm_density import DEFAULT_RCOND, covariance_checks, log_joint_coefficients
 from facies.kernels.gmm_models import m_step, scatter
+from facies.kernels.gmm_ops import NumpyOps
 
 
 @dataclass
@@ -56,66 +56,6 @@ class FitResult:
     cem_iterations: object
 
 
-class NumpyOps:
-    """The hot steps, vectorised with the array module of the inputs (NumPy or CuPy).
-
-    Log-joint densities are laid out (B, G, K, n): each component's row is contiguous over
-    voxels, so every element-wise pass and every sum over voxels streams through memory.
-    """
-
-    @staticmethod
-    def _logsumexp(lj):
-        xp = array_module(lj)
-        k = lj.shape[-2]
-        if k == 1:
-            return lj[..., 0, :]
-        if k == 2:  # -inf - -inf only happens in fits already marked invalid
-            with np.errstate(invalid="ignore"):
-                return xp.logaddexp(lj[..., 0, :], lj[..., 1, :])
-        m = lj.max(axis=-2)
-        return m + xp.log(xp.exp(lj - m[..., None, :]).sum(axis=-2))
-
-    @staticmethod
-    def posterior(lj):
-        """Observed log-likelihood per fit (B, G) and responsibilities (B, G, K, n) from log(pi f) (B, G, K, n)."""
-        xp = array_module(lj)
-        lse = NumpyOps._logsumexp(lj)
-        return lse.sum(axis=-1), xp.exp(lj - lse[..., None, :])
-
-    @staticmethod
-    def sstep(lj, words):
-        """E-step and S-step together: log-likelihood (B, G) and one-hot labels (B, G, K, n).
-
-        ``words`` (B, G, n) are 32-bit Philox words, ``u = (w + 0.5) / 2**32``; voxel i goes to the
-        first component j with ``u < p_0 + ... + p_j`` (``p`` its responsibilities).
-        """
-        xp = array_module(lj)
-        k = lj.shape[-2]
-        lse = NumpyOps._logsumexp(lj)
-        scaled = words + 0.5  # u * 2**32, exact in float64
-        labels = xp.empty_like(lj)
-        taken = xp.zeros(words.shape, dtype=bool)
-        cum = xp.zeros(lse.shape)
-        for j in range(k - 1):
-            cum += xp.exp(lj[..., j, :] - lse)
-            hit = scaled < cum * 4294967296.0
-            hit &= ~taken
-            labels[..., j, :] = hit
-            taken |= hit
-        xp.logical_not(taken, out=taken)
-        labels[..., k - 1, :] = taken
-        return lse.sum(axis=-1), labels
-
-    @staticmethod
-    def classify(lj):
-        """C-step: one-hot MAP labels (ties to the lowest index) and the classification log-likelihood (B, G)."""
-        xp = array_module(lj)
-        k = lj.shape[-2]
-        z = lj.argmax(axis=-2)
-        onehot = (z[..., None, :] == xp.arange(k)[:, None]).astype(lj.dtype)
-        return onehot, lj.max(axis=-2).sum(axis=-1)
-
-
 def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND):
     """E-step coefficient matrix (B, G*K, p) and the per-component covariance checks (B, G, K)."""
     ok = covariance_checks(mix.covariances, rcond)
@@ -126,17 +66,12 @@ def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND):
 
 def log_joint(q, coef, k: int):
     """``log(pi_k f_k(x_i))`` for every model, component and voxel: (B, G, K, n)."""
-    xp = array_module(q)
-    lj = coef @ xp.swapaxes(q, -1, -2)
-    return lj.reshape(lj.shape[0], -1, k, lj.shape[-1])
+    return NumpyOps.log_joint(q, coef, k)
 
 
 def statistics(q, r, d: int):
     """Sufficient statistics of responsibilities ``r`` (B, G, K, n): nk (B,G,K), sk, s2k."""
-    xp = array_module(q)
-    b, g, k, n = r.shape
-    s = r.reshape(b, g * k, n) @ q  # (B, G*K, p)
-    return unpack_statistics(xp.swapaxes(s.reshape(b, g, k, -1), -1, -2), d)
+    return NumpyOps.statistics(q, r, d)
 
 
 def maximise(models, nk, sk, s2k) -> Mixture:
@@ -170,9 +105,9 @@ def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, op
     history = []
     for _ in range(n_iter):
         coef, _ = coefficients(mix, rcond)
-        ll, resp = ops.posterior(log_joint(q, coef, k))
+        ll, resp = ops.posterior(ops.log_joint(q, coef, k))
         history.append(ll)
-        mix = maximise(models, *statistics(q, resp, d))
+        mix = maximise(models, *ops.statistics(q, resp, d))
     return mix, xp.stack(history)
 
 
@@ -209,62 +144,83 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
     return xp.ascontiguousarray(xp.swapaxes(best_labels, 1, 2)), xp.isfinite(best_inertia)
 
 
-def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, rcond: float = DEFAULT_RCOND, ops=NumpyOps):
+def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, rcond: float = DEFAULT_RCOND, ops=NumpyOps,
+        total=None):
     """Stochastic EM: ``n_iter`` S-steps; returns the iterate with the best observed log-likelihood.
 
     A draw whose partition is not usable (a cluster with at most ``d`` voxels or a singular
     covariance) is rejected: the fit keeps its previous parameters for that iteration.
+    ``total`` is ``q.sum(1)`` (computed when not given).
     """
     xp = array_module(q)
     d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
+    total = q.sum(axis=1) if total is None else total
     best, best_ll = mix, xp.full(alive.shape, -xp.inf)
     for t in range(n_iter + 1):
         coef, ok = coefficients(mix, rcond)
-        lj = log_joint(q, coef, k)
+        lj = ops.log_joint(q, coef, k)
         if t == n_iter:
             ll, _ = ops.posterior(lj)
         else:
-            ll, labels = ops.sstep(lj, xp.asarray(draws.sstep(t)))
+            ll, head = ops.sstep(lj, draws, t)
         del lj
         better = alive & ok.all(-1) & (ll > best_ll)
         best, best_ll = mix.where(better, best), xp.where(better, ll, best_ll)
         if t == n_iter:
             break
-        nk, sk, s2k = statistics(q, labels, d)
+        nk, sk, s2k = ops.hard_statistics(q, head, total, d)
         new = maximise(models, nk, sk, s2k)
         accept = usable(nk, sk, s2k, covariance_checks(new.covariances, rcond), rcond)
         mix = new.where(accept, mix)
     return best, best_ll
 
 
+def _take(mix: Mixture, rows) -> Mixture:
+    return Mixture(mix.weights[rows], mix.means[rows], mix.covariances[rows])
+
+
 def cem(q, mix: Mixture, alive, models, *, tol: float = 1e-8, max_iter: int = 100,
-        rcond: float = DEFAULT_RCOND, ops=NumpyOps):
+        rcond: float = DEFAULT_RCOND, ops=NumpyOps, total=None):
     """Classification EM from ``mix`` until the classification log-likelihood changes by less than ``tol`` (relative).
 
-    A fit whose C-step partition is not usable stops at its previous parameters.
+    A fit whose C-step partition is not usable stops at its previous parameters. Iterations run
+    only on the batch items that still have an active fit: CEM converges in a few iterations for
+    most fits but has a long tail, so the working set is compacted whenever it has shrunk by a
+    quarter (each item's arithmetic is unchanged by this).
     Returns the mixture and the number of iterations per fit.
     """
     xp = array_module(q)
     d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
+    total = q.sum(axis=1) if total is None else total
     active = alive.copy()
     previous = xp.full(alive.shape, -xp.inf)
     iterations = xp.zeros(alive.shape, dtype=xp.int64)
+    rows = xp.arange(q.shape[0])
+    qs, ts = q, total
     for _ in range(max_iter):
-        if not bool(active.any()):
+        live = active[rows].any(axis=-1)
+        n_live = int(live.sum())
+        if n_live == 0:
             break
-        coef, _ = coefficients(mix, rcond)
-        labels, cl = ops.classify(log_joint(q, coef, k))
-        converged = xp.abs(cl - previous) <= tol * xp.abs(cl)
-        active &= ~converged
-        previous = cl
-        nk, sk, s2k = statistics(q, labels, d)
+        if n_live <= 0.75 * rows.size:
+            rows = rows[live]
+            qs, ts = q[rows], total[rows]
+        sub = _take(mix, rows)
+        act = active[rows]
+        coef, _ = coefficients(sub, rcond)
+        head, cl = ops.classify(ops.log_joint(qs, coef, k))
+        converged = xp.abs(cl - previous[rows]) <= tol * xp.abs(cl)
+        act &= ~converged
+        previous[rows] = cl
+        nk, sk, s2k = ops.hard_statistics(qs, head, ts, d)
         new = maximise(models, nk, sk, s2k)
-        accept = active & usable(nk, sk, s2k, covariance_checks(new.covariances, rcond), rcond)
-        active &= accept
-        iterations += accept
-        mix = new.where(accept, mix)
+        accept = act & usable(nk, sk, s2k, covariance_checks(new.covariances, rcond), rcond)
+        active[rows] = accept
+        iterations[rows] += accept
+        sub = new.where(accept, sub)
+        mix.weights[rows], mix.means[rows], mix.covariances[rows] = sub.weights, sub.means, sub.covariances
     return mix, iterations
 
 
@@ -281,25 +237,27 @@ def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts
     b, n, p = q.shape
     g = len(models)
     d = int(round((-3 + np.sqrt(9 - 8 * (1 - p))) / 2))
+    total = q.sum(axis=1)
     if k == 1:
         labels = xp.ones((b, 1, n), dtype=q.dtype)
         alive = xp.full(b, n >= d + 1)
     else:
         labels, alive = kmeans(q, k, draws, starts=kmeans_starts, n_iter=kmeans_iter)
-    nk, sk, s2k = statistics(q, xp.broadcast_to(labels[:, None], (b, g, k, n)), d)
+    head = xp.broadcast_to(labels[:, None, :k - 1], (b, g, k - 1, n))
+    nk, sk, s2k = ops.hard_statistics(q, head, total, d)
     mix = maximise(models, nk, sk, s2k)
     alive = alive[:, None] & usable(nk, sk, s2k, covariance_checks(mix.covariances, rcond), rcond)
     sem_ll = xp.full((b, g), -xp.inf)
     iterations = xp.zeros((b, g), dtype=xp.int64)
     if k > 1:
-        mix, sem_ll = sem(q, mix, alive, models, sem_iter, draws, rcond=rcond, ops=ops)
+        mix, sem_ll = sem(q, mix, alive, models, sem_iter, draws, rcond=rcond, ops=ops, total=total)
         alive &= xp.isfinite(sem_ll)
-        mix, iterations = cem(q, mix, alive, models, tol=cem_tol, max_iter=cem_max_iter, rcond=rcond, ops=ops)
+        mix, iterations = cem(q, Mixture(*(a.copy() for a in (mix.weights, mix.means, mix.covariances))), alive, models, tol=cem_tol, max_iter=cem_max_iter,
+                              rcond=rcond, ops=ops, total=total)
     coef, ok = coefficients(mix, rcond)
-    lj = log_joint(q, coef, k)
+    lj = ops.log_joint(q, coef, k)
     ll, _ = ops.posterior(lj)
-    labels, _ = ops.classify(lj)
-    nk, sk, s2k = statistics(q, labels, d)
+    head, _ = ops.classify(lj)
+    nk, sk, s2k = ops.hard_statistics(q, head, total, d)
     valid = alive & usable(nk, sk, s2k, ok, rcond) & xp.isfinite(ll)
-    sizes = nk
-    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid, sizes, sem_ll, iterations)
+    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid, nk, sem_ll, iterations)

@@ -81,3 +81,52 @@ def test_cli_with_csv(tmp_path):
                                       "--device", "cpu", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "summary.json").exists() and (out / "combinations.csv").exists()
+
+
+def _cli_app():
+    from facies.cli.select import select
+
+    app = typer.Typer()
+    app.command("select")(select)
+    app.command("noop")(lambda: None)
+    return app
+
+
+def test_store_path_writes_selection_attrs(tmp_path):
+    """End to end on a store: a training table saved in it, `select STORE --training picks`, attrs written."""
+    from facies.engine.store import Survey
+    from facies.engine.training import TrainingTable
+    from tests.helpers import tiny_store
+
+    survey = tiny_store(tmp_path / "s.zarr")
+    x = np.concatenate(synthetic(n=40))
+    codes = np.repeat([1, 2, 3], 40)
+    n = len(codes)
+    table = TrainingTable(facies_names=["salt", "mtd", "background"], codes=codes, inline=np.full(n, 100),
+                          crossline=np.full(n, 7), sample=np.full(n, 8.0), sample_axis="time",
+                          attributes={a: x[:, i] for i, a in enumerate(NAMES)}, polygon=np.zeros(n))
+    table.save(survey, "picks")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(_cli_app(), ["select", str(tmp_path / "s.zarr"), "--training", "picks",
+                                             "--attributes", "inf1,inf2,noise1", "--sem-iter", "5",
+                                             "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    attrs = dict(Survey.open(tmp_path / "s.zarr").group.attrs["selection"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert attrs["attributes"] == summary["best"]["attributes"] and attrs["training"] == "picks"
+    assert "noise1" not in attrs["attributes"] and summary["device"] == "cpu"
+    assert summary["facies"] == ["salt", "mtd", "background"]
+
+
+def test_device_records_what_computed(monkeypatch):
+    """A GPU backend whose kernels cannot load: explicit gpu -> FaciesError; auto -> CPU, and says 'cpu'."""
+    import facies.kernels.gmm_cuda as gmm_cuda
+    from facies.engine.backend import Backend
+
+    monkeypatch.setattr(gmm_cuda, "cuda_available", lambda: (False, "the CUDA mixture kernels do not load (test)"))
+    gpu = Backend("gpu", np, "pretend GPU")
+    data, settings = synthetic(n=30), SelectionSettings(sem_iter=2, kmeans_starts=1, holdout=0.0)
+    with pytest.raises(FaciesError, match="--device gpu was asked but the CUDA mixture kernels do not load"):
+        run_selection(data, NAMES, settings=settings, dims=[1], backend=gpu, require_gpu=True)
+    res = run_selection(data, NAMES, settings=settings, dims=[1], backend=gpu)
+    assert res.device == "cpu"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facies.engine.backend import array_module
 from facies.kernels.gmm_density import feature_columns, quadratic_features
 from facies.kernels.gmm_fit import fit_mixtures
 from facies.kernels.gmm_models import MODEL_ID, free_parameters
@@ -35,44 +36,68 @@ def bic(loglik, n_params, n):
 
 
 class FacieData:
-    """One facies' standardised voxels and their quadratic features over all N attributes, built once."""
+    """One facies' standardised voxels and their quadratic features over all N attributes, built once.
 
-    def __init__(self, x: np.ndarray):
+    ``xp`` is the array module the features live in (NumPy, or CuPy for the GPU path): the table is
+    copied to the device once and every batch selects its columns there.
+    """
+
+    def __init__(self, x: np.ndarray, xp=np):
         self.x = np.ascontiguousarray(x, dtype=np.float64)
-        self.features = quadratic_features(self.x)
+        self.features = quadratic_features(xp.asarray(self.x))
 
-    def batch(self, combos: np.ndarray) -> np.ndarray:
+    def batch(self, combos: np.ndarray):
         """(B, n, p) features of each combination: columns selected by index."""
         n_attr = self.x.shape[1]
         cols = np.stack([feature_columns(c, n_attr) for c in combos])
-        return np.ascontiguousarray(np.moveaxis(self.features[:, cols], 1, 0))
+        xp = array_module(self.features)
+        return xp.ascontiguousarray(xp.moveaxis(self.features[:, xp.asarray(cols)], 1, 0))
 
 
 def _chunks(n_items: int, size: int):
     return [slice(i, min(i + size, n_items)) for i in range(0, n_items, size)]
 
 
-def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, backend=None, on_batch=None):
+def batch_items(n: int, g: int, k: int, budget: int) -> int:
+    """Batch items per chunk: the (B, G, K, n) float64 work arrays (about 8 of them live) within ``budget`` bytes."""
+    return max(1, budget // (n * g * max(k, 2) * 8 * 8))
+
+
+def _to_host(res):
+    """A FitResult with NumPy arrays (a no-op on the CPU)."""
+    if isinstance(res.loglik, np.ndarray):
+        return res
+    conv = [a.get() for a in (res.mixture.weights, res.mixture.means, res.mixture.covariances)]
+    return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get(), res.sizes.get(),
+                     res.sem_loglik.get(), res.cem_iterations.get())
+
+
+def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None):
     """Fit K = 1..J mixtures of every model to every facies for every combination (rows of ``combos``).
 
-    Returns ``fits[c][f]``: :class:`FacieFit`. ``on_batch(n_fits)`` is called after each batch.
+    ``ops``: :class:`~facies.kernels.gmm_ops.NumpyOps` (default; batches run on a thread pool with
+    single-threaded BLAS) or ``gmm_cuda.CudaOps`` (batches run one after another on the GPU, the
+    facies' features already on the device). Returns ``fits[c][f]``: :class:`FacieFit`.
+    ``on_batch(n_fits)`` is called after each batch.
     """
     from threadpoolctl import threadpool_limits  # noqa: PLC0415 - sklearn's dependency
 
     from facies.engine.selection.combinations import bitmask  # noqa: PLC0415
+    from facies.kernels.gmm_ops import NumpyOps  # noqa: PLC0415
 
+    ops = ops or NumpyOps
+    on_gpu = ops.name == "gpu"
     models = tuple(settings.models)
     g = len(models)
     d = combos.shape[1]
     masks = [bitmask(c) for c in combos]
     fits = [[None] * len(facies) for _ in combos]
-    workers = settings.workers or min(os.cpu_count() or 1, 8)
+    workers = 1 if on_gpu else (settings.workers or min(os.cpu_count() or 1, 8))
+    budget = settings.gpu_chunk_bytes if on_gpu else settings.chunk_bytes
     jobs = []
     for f, data in enumerate(facies):
-        n = len(data.x)
-        per_item = n * g * settings.max_clusters * 8 * 8
-        size = max(1, settings.chunk_bytes // per_item)
         for k in range(1, settings.max_clusters + 1):
+            size = batch_items(len(data.x), g, k, budget)
             for sl in _chunks(len(combos), size):
                 jobs.append((f, k, sl))
 
@@ -84,15 +109,20 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, back
         with threadpool_limits(1):
             res = fit_mixtures(data.batch(combos[sl]), k, models, draws, sem_iter=settings.sem_iter,
                                kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
-                               cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond)
+                               cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
+                               ops=ops)
         if on_batch:
             on_batch((sl.stop - sl.start) * g)
-        return job, res
+        return job, _to_host(res)
 
     results = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for job, res in pool.map(run, jobs):
-            results[(job[0], job[1], job[2].start, job[2].stop)] = res
+    if workers == 1:
+        finished = [run(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            finished = list(pool.map(run, jobs))
+    for job, res in finished:
+        results[(job[0], job[1], job[2].start, job[2].stop)] = res
     for f, data in enumerate(facies):
         n = len(data.x)
         best = [(-np.inf, None, None, None)] * len(combos)

@@ -15,7 +15,9 @@ class SelectionSettings:
     ``models``: mclust names; ``max_clusters``: J; ``sem_iter``: SEM iterations; ``kmeans_starts``:
     seeded starts; ``cem_tol``/``cem_max_iter``: CEM stopping rule; ``holdout``: held-out fraction per
     facies (0 disables validation); ``select_by``: ``"score"`` or ``"validation"``; ``rcond``: smallest
-    eigenvalue ratio of a usable covariance; ``chunk_bytes``: memory bound of one batch on the CPU.
+    eigenvalue ratio of a usable covariance; ``chunk_bytes``: memory bound of one batch on the CPU
+    (small enough for a batch's work arrays to stay in cache); ``gpu_chunk_bytes``: the same on a GPU
+    (large batches keep the device busy); ``workers``: CPU threads (0: one per core, at most 8).
     """
 
     models: tuple = MODELS
@@ -31,6 +33,7 @@ class SelectionSettings:
     score_tolerance: float = 0.01
     rcond: float = 1e-10
     chunk_bytes: int = 256 * 2**20
+    gpu_chunk_bytes: int = 4 * 2**30
     workers: int = 0
     extra: dict = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from facies.engine.selection.combinations import combinations_of
 from facies.engine.selection.data import check_inputs, holdout_split, standardisation
+from facies.engine.selection.device import fitting_ops
 from facies.engine.selection.fitting import FacieData, fit_dimension
 from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
 from facies.engine.selection.settings import SelectionSettings
@@ -35,12 +36,14 @@ class SelectionResult:
     best: tuple | None
     settings: SelectionSettings
     timings: dict = field(default_factory=dict)
+    #: the device that really computed the fits ("cpu" or "gpu")
     device: str = "cpu"
     counts: dict = field(default_factory=dict)
 
 
 def run_selection(per_facies, attribute_names, facies_names=None, settings: SelectionSettings | None = None, *,
-                  dims=None, combinations=None, backend=None, progress=None) -> SelectionResult:
+                  dims=None, combinations=None, backend=None, require_gpu: bool = False,
+                  progress=None) -> SelectionResult:
     """Select attributes from training voxels.
 
     Parameters
@@ -53,6 +56,11 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
         Dimensions to try (default 1..N). Ignored when ``combinations`` is given.
     combinations : list of list of str, optional
         Explicit attribute combinations.
+    backend : Backend, optional
+        From :func:`~facies.engine.backend.get_backend` (default: the CPU). On a GPU backend the fits
+        run with the CUDA kernels when they load, otherwise on the CPU with a log line.
+    require_gpu : bool
+        The user asked for the GPU explicitly: FaciesError instead of a CPU fallback.
     progress : callable(n_batches_total) -> object with ``.advance(tasks, work)``, optional
     """
     settings = settings or SelectionSettings()
@@ -62,7 +70,8 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     t0 = time.perf_counter()
     fit_x, held_x = holdout_split([np.asarray(x, np.float64) for x in per_facies], settings.holdout, settings.seed)
     mean, std = standardisation(fit_x)
-    facies = [FacieData((x - mean) / std) for x in fit_x]
+    ops, device = fitting_ops(backend, require_gpu=require_gpu)
+    facies = [FacieData((x - mean) / std, xp=backend.xp if device == "gpu" else np) for x in fit_x]
     held = [(x - mean) / std for x in held_x]
     priors = np.array([len(x) for x in per_facies], float)
     priors /= priors.sum()
@@ -82,7 +91,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     fit_time = 0.0
     for dim, combos in batches.items():
         t = time.perf_counter()
-        fits = fit_dimension(facies, combos, settings, backend=backend,
+        fits = fit_dimension(facies, combos, settings, ops=ops,
                              on_batch=(lambda n: bar.advance(n, n)) if bar else None)
         fit_time += time.perf_counter() - t
         rows = []
@@ -114,4 +123,4 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
               "training_voxels": [len(x) for x in fit_x], "heldout_voxels": [len(x) for x in held_x]}
     return SelectionResult(names, facies_names, results, best_per_dim, validation, best, settings,
                            {"fit_s": fit_time, "total_s": time.perf_counter() - t0},
-                           "cpu" if backend is None else backend.name, counts)
+                           device, counts)

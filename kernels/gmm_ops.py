@@ -1,0 +1,151 @@
+"""The hot steps of mixture fitting on NumPy (and, unchanged, on CuPy): E-, S- and C-steps and statistics.
+
+Layout: log-joint densities ``log(pi_k f_k(x_i))`` are (B, G, K, n) (batch items, models, components,
+voxels), each component's row contiguous over voxels so every element-wise pass streams through
+memory. Hard partitions (S- and C-steps) are returned as their *head*: the one-hot indicator of the
+first ``K - 1`` components, (B, G, K-1, n) float64. The last component's statistics are the
+item's totals minus the head's (a partition covers every voxel once), which halves the statistics
+product for the default K = 2.
+
+``K = 2`` (the default and most of the work) has a fused path: with ``delta = l1 - l0`` and
+``e = exp(-|delta|)`` one exponential and one ``log1p`` per voxel give both the log-likelihood
+``max(l0, l1) + log1p(e)`` and the responsibility ``p0 = (delta <= 0 ? 1 : e) / (1 + e)``. The
+CUDA kernels (:mod:`facies.kernels.gmm_cuda`) evaluate the very same expressions, so the two
+backends differ only by the last bit of ``exp``/``log1p``.
+
+:class:`NumpyOps` is the reference; ``gmm_cuda.CudaOps`` subclasses it and replaces the element-wise
+steps by RawKernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facies.engine.backend import array_module
+from facies.kernels.gmm_density import unpack_statistics
+
+#: 2**32: S-step draws compare ``w + 0.5`` with ``p * 2**32`` (exact in float64).
+TWO32 = 4294967296.0
+
+
+def _quiet(xp):
+    """Silence overflow/invalid warnings on NumPy (they only happen in fits flagged invalid)."""
+    return np.errstate(invalid="ignore", over="ignore", divide="ignore") if xp is np else _Null()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class NumpyOps:
+    """Vectorised hot steps for the array module of the inputs (NumPy or CuPy)."""
+
+    name = "cpu"
+
+    # ------------------------------------------------------------------ densities and soft E-step
+    @staticmethod
+    def log_joint(q, coef, k: int):
+        """``log(pi_k f_k(x_i))`` for every model, component and voxel: (B, G, K, n).
+
+        ``q`` (B, n, p) quadratic features; ``coef`` (B, G*K, p) from ``gmm_fit.coefficients``.
+        """
+        xp = array_module(q)
+        lj = coef @ xp.swapaxes(q, -1, -2)
+        return lj.reshape(lj.shape[0], -1, k, lj.shape[-1])
+
+    @staticmethod
+    def _logsumexp(lj):
+        xp = array_module(lj)
+        k = lj.shape[-2]
+        if k == 1:
+            return lj[..., 0, :]
+        m = lj.max(axis=-2)
+        return m + xp.log(xp.exp(lj - m[..., None, :]).sum(axis=-2))
+
+    @staticmethod
+    def posterior(lj):
+        """Observed log-likelihood per fit (B, G) and responsibilities (B, G, K, n)."""
+        xp = array_module(lj)
+        with _quiet(xp):
+            if lj.shape[-2] == 2:
+                l0, l1 = lj[..., 0, :], lj[..., 1, :]
+                low = l1 <= l0
+                e = xp.exp(-xp.abs(l1 - l0))
+                ll = (xp.maximum(l0, l1) + xp.log1p(e)).sum(axis=-1)
+                p0 = xp.where(low, 1.0, e) / (1.0 + e)
+                return ll, xp.stack([p0, 1.0 - p0], axis=-2)
+            lse = NumpyOps._logsumexp(lj)
+            return lse.sum(axis=-1), xp.exp(lj - lse[..., None, :])
+
+    # ------------------------------------------------------------------ hard partitions
+    @staticmethod
+    def sstep(lj, draws, iteration: int):
+        """E-step and S-step together: log-likelihood (B, G) and the head of the drawn partition (B, G, K-1, n).
+
+        Voxel i goes to the first component j with ``u < p_0 + ... + p_j``, ``u = (w + 0.5) / 2**32``
+        for the 32-bit Philox word ``w`` of ``draws.sstep(iteration)`` (B, G, n).
+        """
+        xp = array_module(lj)
+        k = lj.shape[-2]
+        scaled = xp.asarray(draws.sstep(iteration))
+        scaled += 0.5  # u * 2**32, exact in float64
+        with _quiet(xp):
+            if k == 2:
+                l0, l1 = lj[..., 0, :], lj[..., 1, :]
+                delta = l1 - l0
+                e = xp.abs(delta)
+                xp.negative(e, out=e)
+                xp.exp(e, out=e)
+                ll = xp.maximum(l0, l1).sum(axis=-1) + xp.log1p(e).sum(axis=-1)
+                p0 = xp.where(delta <= 0, 1.0, e)
+                e += 1.0
+                p0 /= e
+                p0 *= TWO32
+                head = (scaled < p0).astype(lj.dtype)
+                return ll, head[..., None, :]
+            lse = NumpyOps._logsumexp(lj)
+            head = xp.empty(lj.shape[:-2] + (k - 1, lj.shape[-1]), dtype=lj.dtype)
+            taken = xp.zeros(scaled.shape, dtype=bool)
+            cum = xp.zeros(lse.shape)
+            for j in range(k - 1):
+                cum += xp.exp(lj[..., j, :] - lse)
+                hit = scaled < cum * TWO32
+                hit &= ~taken
+                head[..., j, :] = hit
+                taken |= hit
+            return lse.sum(axis=-1), head
+
+    @staticmethod
+    def classify(lj):
+        """C-step: head of the MAP partition (ties to the lowest index) and the classification log-likelihood (B, G)."""
+        xp = array_module(lj)
+        k = lj.shape[-2]
+        if k == 2:
+            l0, l1 = lj[..., 0, :], lj[..., 1, :]
+            return (l1 <= l0).astype(lj.dtype)[..., None, :], xp.maximum(l0, l1).sum(axis=-1)
+        z = lj.argmax(axis=-2)
+        head = (z[..., None, :] == xp.arange(k - 1)[:, None]).astype(lj.dtype)
+        return head, lj.max(axis=-2).sum(axis=-1)
+
+    # ------------------------------------------------------------------ sufficient statistics
+    @staticmethod
+    def statistics(q, r, d: int):
+        """Sufficient statistics of responsibilities ``r`` (B, G, K, n): nk (B,G,K), sk, s2k."""
+        xp = array_module(q)
+        b, g, k, n = r.shape
+        s = r.reshape(b, g * k, n) @ q  # (B, G*K, p)
+        return unpack_statistics(xp.swapaxes(s.reshape(b, g, k, -1), -1, -2), d)
+
+    @staticmethod
+    def hard_statistics(q, head, total, d: int):
+        """Statistics of a hard partition given by its head (B, G, K-1, n) and the item totals ``q.sum(1)`` (B, p)."""
+        xp = array_module(q)
+        b, g, h, n = head.shape
+        s = (head.reshape(b, g * h, n) @ q).reshape(b, g, h, q.shape[-1])
+        last = total[:, None, None, :] - s.sum(axis=2, keepdims=True)
+        s = xp.concatenate([s, last], axis=2)  # (B, G, K, p)
+        return unpack_statistics(xp.swapaxes(s, -1, -2), d)
