@@ -34,12 +34,15 @@ def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr fold
               None, "--size", help="tiny (tests), small (demo, the default), medium (a few GB), large (tens of GB)."),
           seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same survey, bit for bit."),
           segy_dir: Optional[Path] = typer.Option(None, "--segy-dir", help="Also write every volume as DIR/<name>.sgy."),
+          segy_volumes: Optional[str] = typer.Option(
+              None, "--segy-volumes", help="Comma list of volumes to write with --segy-dir (default: all)."),
           chunks: Optional[str] = typer.Option(None, "--chunks", help="Storage chunks IL,XL,S (default 128,128,128)."),
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store.")) -> None:
     """Make a synthetic survey with known facies (background, salt, MTD), amplitude, 10 attributes and polygons."""
     start = time.perf_counter()
     survey = make_synthetic(store, shape=shape, size=size, seed=seed, chunks=_parse_chunks(chunks),
                             segy_dir=segy_dir, overwrite=overwrite,
+                            segy_volumes=[v.strip() for v in segy_volumes.split(",")] if segy_volumes else None,
                             on_volume=lambda path: console.print(f"wrote {path}"))
     elapsed = time.perf_counter() - start
     poly = polygons_path(store)

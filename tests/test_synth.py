@@ -184,3 +184,12 @@ def test_segy_dir_writes_every_volume(tmp_path):
     amplitude = survey.read("amplitude")
     expected = amplitude[ils - 1000, xls - 2000]
     np.testing.assert_array_equal(traces, expected)
+
+
+def test_segy_volumes_limits_the_export(tmp_path):
+    pytest.importorskip("facies.engine.segy", reason="the SEG-Y exporter (facies.engine.segy) is not installed")
+    make_synthetic(tmp_path / "s.zarr", shape=(10, 9, 16), seed=1, segy_dir=tmp_path / "sgy",
+                   segy_volumes=["amplitude", "truth"], progress=False)
+    assert sorted(p.name for p in (tmp_path / "sgy").iterdir()) == ["amplitude.sgy", "truth.sgy"]
+    with pytest.raises(FaciesError, match="--segy-volumes names 'nope'"):
+        make_synthetic(tmp_path / "t.zarr", shape=(10, 9, 16), segy_dir=tmp_path / "x", segy_volumes=["nope"])

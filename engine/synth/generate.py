@@ -87,8 +87,8 @@ def _slice_counts(labels: np.ndarray, il: slice, xl: slice, shape) -> list[np.nd
 
 
 def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str | None = None, seed: int = 0,
-                   chunks: Sequence[int] | None = None, segy_dir=None, overwrite: bool = False,
-                   progress: bool | None = None, workers: int | None = None,
+                   chunks: Sequence[int] | None = None, segy_dir=None, segy_volumes: Sequence[str] | None = None,
+                   overwrite: bool = False, progress: bool | None = None, workers: int | None = None,
                    on_volume: Callable[[str], None] | None = None) -> Survey:
     """Create the built-in synthetic survey: facies bodies, ``truth``, ``amplitude``, 10 attributes, polygons.
 
@@ -107,6 +107,8 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
         Storage chunks (default 128 cubed, clipped to the shape); bricks are lateral chunk tiles.
     segy_dir : path-like, optional
         Also export every volume as ``<segy_dir>/<name>.sgy`` (IEEE floats).
+    segy_volumes : sequence of str, optional
+        Export only these volumes to ``segy_dir`` (default: all of them).
     overwrite : bool
         Replace an existing store.
     progress : bool, optional
@@ -123,6 +125,12 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
     """
     shape = resolve_shape(shape, size)
     seed = _check_seed(seed)
+    if segy_volumes is not None:
+        known = ["truth", "amplitude", *(spec.name for spec in ATTRIBUTES)]
+        unknown = [name for name in segy_volumes if name not in known]
+        if unknown:
+            raise FaciesError(f"--segy-volumes names {unknown[0]!r}, which the synthetic survey does not make; "
+                              f"choose among {', '.join(known)}")
     geometry = make_geometry(shape, seed)
     parameters = {"shape": list(shape), "size": size, "seed": seed, "model_version": MODEL_VERSION}
     survey = Survey.create(store_path, geometry, chunks=tuple(chunks or DEFAULT_CHUNKS), overwrite=overwrite,
@@ -145,7 +153,7 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
 
     write_polygons(polygons_path(store_path), make_polygons(model, geometry, counts))
     if segy_dir is not None:
-        _export_segy(survey, Path(segy_dir), on_volume)
+        _export_segy(survey, Path(segy_dir), on_volume, segy_volumes)
     return survey
 
 
@@ -166,14 +174,14 @@ def _create_volumes(survey: Survey, parameters: dict) -> dict:
     return arrays
 
 
-def _export_segy(survey: Survey, folder: Path, on_volume) -> None:
-    """Every volume as IEEE SEG-Y through the SEG-Y exporter (imported here: it is optional at import time)."""
+def _export_segy(survey: Survey, folder: Path, on_volume, names: Sequence[str] | None = None) -> None:
+    """Volumes (all by default) as IEEE SEG-Y through the SEG-Y exporter (imported here: optional at import time)."""
     try:
         from facies.engine.segy import export_segy
     except ImportError as exc:
         raise FaciesError(f"SEG-Y export is not available in this installation ({exc}); run without --segy-dir") from exc
     folder.mkdir(parents=True, exist_ok=True)
-    for name in survey.volumes():
+    for name in survey.volumes() if names is None else names:
         out = folder / f"{name}.sgy"
         export_segy(survey, name, out, format="ieee")
         if on_volume is not None:
