@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from facies.cli.console import console
+from facies.cli.options import int_tuple
 from facies.engine.bricks.run import RunInterrupted, run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
@@ -39,15 +40,7 @@ _DASK_GPU = typer.Option(False, "--dask-gpu", help="With --dask: compute on CuPy
 
 def parse_brick(text: str | None) -> tuple[int, ...] | None:
     """``"64,64"`` -> ``(64, 64)``; ``"64,64,128"`` -> ``(64, 64, 128)``."""
-    if text is None:
-        return None
-    try:
-        sizes = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        sizes = ()
-    if len(sizes) not in (2, 3) or any(v < 1 for v in sizes):
-        raise FaciesError(f"--brick {text!r} must be IL,XL or IL,XL,S positive integers, e.g. --brick 256,256")
-    return sizes
+    return int_tuple(text, "--brick", lengths=(2, 3), example="256,256")
 
 
 def run_filter(store: Path, operator, output: str, *, command: str, device: str, brick: str | None,

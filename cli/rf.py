@@ -8,18 +8,11 @@ import typer
 from rich.table import Table
 
 from facies.cli.console import console
-from facies.engine.errors import FaciesError
+from facies.cli.options import int_tuple
 from facies.engine.store import Survey
 
 app = typer.Typer(help="Random-forest facies classification (train on training voxels, predict the survey).",
                   no_args_is_help=True)
-
-
-def _int_list(text: str, what: str) -> list[int]:
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise FaciesError(f"{what} must be comma-separated integers, e.g. 50,100,200 (got {text!r})") from None
 
 
 @app.command("train")
@@ -40,7 +33,7 @@ def train(store: Path = typer.Argument(..., help="Survey store (a .zarr folder);
 
     survey = Survey.open(store)
     names = [a.strip() for a in attributes.split(",")] if attributes else None
-    run = train_model(survey, name, training=training, csv=csv, attributes=names, trees=_int_list(trees, "--trees"),
+    run = train_model(survey, name, training=training, csv=csv, attributes=names, trees=list(int_tuple(trees, "--trees", example="50,100,200")),
                       max_depth=max_depth, normalize=normalize, seed=seed, out_dir=out, overwrite=overwrite)
     report, model = run.trained.report, run.trained.model
     console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
@@ -77,7 +70,7 @@ def predict(store: Path = typer.Argument(..., help="Survey store holding the mod
 
     survey = Survey.open(store)
     result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
-                            brick=_int_list(brick, "--brick") if brick else None)
+                            brick=int_tuple(brick, "--brick", lengths=(2, 3), example="256,256"))
     console.print(result.run.summary)
     console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
                   f"confidence: {result.confidence}")

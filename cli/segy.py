@@ -8,20 +8,8 @@ from pathlib import Path
 import typer
 
 from facies.cli.console import console
-from facies.engine.errors import FaciesError
+from facies.cli.options import int_tuple
 from facies.engine.progress import human_rate
-
-
-def _parse_chunks(text: str | None) -> tuple[int, int, int] | None:
-    if text is None:
-        return None
-    try:
-        chunks = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        chunks = ()
-    if len(chunks) != 3 or min(chunks) < 1:
-        raise FaciesError(f"--chunks must be three positive integers IL,XL,S (e.g. 128,128,128), not {text!r}")
-    return chunks
 
 
 def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
@@ -47,8 +35,8 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
     start = time.perf_counter()
     result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
                          xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
-                         chunks=_parse_chunks(chunks), resume=resume, progress=progress, sample_axis=sample_axis,
-                         compression=compression)
+                         chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume, progress=progress,
+                         sample_axis=sample_axis, compression=compression)
     elapsed = time.perf_counter() - start
     g = result.geometry
     read = sum(f.stat().st_size for f in files)

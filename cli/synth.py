@@ -10,21 +10,8 @@ from typing import Optional
 import typer
 
 from facies.cli.console import console
+from facies.cli.options import int_tuple
 from facies.engine.synth import make_synthetic, polygons_path
-
-
-def _parse_chunks(text: Optional[str]):
-    if text is None:
-        return None
-    from facies.engine.errors import FaciesError
-
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise FaciesError(f"--chunks {text!r} must be three integers IL,XL,S") from None
-    if len(values) != 3:
-        raise FaciesError(f"--chunks {text!r} must be three integers IL,XL,S")
-    return values
 
 
 def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr folder)."),
@@ -40,7 +27,8 @@ def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr fold
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store.")) -> None:
     """Make a synthetic survey with known facies (background, salt, MTD), amplitude, 10 attributes and polygons."""
     start = time.perf_counter()
-    survey = make_synthetic(store, shape=shape, size=size, seed=seed, chunks=_parse_chunks(chunks),
+    survey = make_synthetic(store, shape=shape, size=size, seed=seed,
+                            chunks=int_tuple(chunks, "--chunks", lengths=(3,)),
                             segy_dir=segy_dir, overwrite=overwrite,
                             segy_volumes=[v.strip() for v in segy_volumes.split(",")] if segy_volumes else None,
                             on_volume=lambda path: console.print(f"wrote {path}"))

@@ -44,7 +44,7 @@ def test_mean_and_variance_commands_write_outputs_with_provenance(tmp_path, cpu_
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--brick", "8"], "--brick '8' must be IL,XL"),
+    (["--brick", "8"], "--brick must be 2 or 3 comma-separated positive integers"),
     (["--boundary", "wrap"], "boundary must be one of"),
     (["--memory-fraction", "1.5"], "--memory-fraction must be in"),
     (["--dask", "local", "--resume"], "--resume and --brick apply to local runs"),
