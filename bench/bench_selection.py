@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 from math import comb
 from pathlib import Path
 
@@ -72,7 +73,11 @@ def main():
     # scikit-learn: a random sample of (combination, facies, K, model) fits it has (4 of the 9 models)
     rng = np.random.default_rng(1)
     sk_times = []
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
+
+    # tol=0 runs every iteration on purpose (like our SEM), so "did not converge" is expected, not news.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     for _ in range(args.sklearn_sample):
         d = int(rng.choice(np.arange(1, n + 1), p=np.array([comb(n, k) for k in range(1, n + 1)]) / (2**n - 1)))
         cols = rng.choice(n, d, replace=False)
