@@ -14,7 +14,8 @@ import typer
 
 from facies.cli.console import console
 from facies.cli.options import int_tuple
-from facies.engine.bricks.run import RunInterrupted, run_bricks
+from facies.cli.runs import exit_130_when_interrupted
+from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
 from facies.engine.operators import LocalMean, LocalVariance, filter_kuwahara
@@ -56,13 +57,10 @@ def run_filter(store: Path, operator, output: str, *, command: str, device: str,
         result = run_dask(survey, [operator], outputs, scheduler=dask, command=command, gpu=dask_gpu,
                           overwrite=overwrite)
     else:
-        try:
+        with exit_130_when_interrupted():
             result = run_bricks(survey, [operator], outputs, command=command, device=device,
                                 brick=parse_brick(brick), memory_fraction=memory_fraction, resume=resume,
                                 overwrite=overwrite)
-        except RunInterrupted as exc:
-            typer.echo(f"facies: {exc}", err=True)
-            raise typer.Exit(130) from None
     console.print(result.summary)
 
 
@@ -118,13 +116,10 @@ def kuwahara(store: Path = _STORE,
         raise FaciesError("give either --input NAME (repeatable) or --all, not both")
     if not all_ and not input:
         raise FaciesError("no input: pass --input NAME (repeatable) or --all")
-    try:
+    with exit_130_when_interrupted():
         result = filter_kuwahara(Survey.open(store), "all" if all_ else list(input), parse_radius(radius),
                                  mode=mode, stat=stat, suffix=suffix, device=device, brick=parse_brick(brick),
                                  memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask)
-    except RunInterrupted as exc:
-        typer.echo(f"facies: {exc}", err=True)
-        raise typer.Exit(130) from None
     console.print(result.summary)
 
 

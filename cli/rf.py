@@ -9,6 +9,7 @@ from rich.table import Table
 
 from facies.cli.console import console
 from facies.cli.options import int_tuple
+from facies.cli.runs import exit_130_when_interrupted
 from facies.engine.store import Survey
 
 app = typer.Typer(help="Random-forest facies classification (train on training voxels, predict the survey).",
@@ -69,8 +70,9 @@ def predict(store: Path = typer.Argument(..., help="Survey store holding the mod
     from facies.engine.forest.predict_survey import predict_survey  # noqa: PLC0415
 
     survey = Survey.open(store)
-    result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
-                            brick=int_tuple(brick, "--brick", lengths=(2, 3), example="256,256"))
+    with exit_130_when_interrupted():
+        result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
+                                brick=int_tuple(brick, "--brick", lengths=(2, 3), example="256,256"))
     console.print(result.run.summary)
     console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
                   f"confidence: {result.confidence}")

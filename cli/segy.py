@@ -11,6 +11,9 @@ from facies.cli.console import console
 from facies.cli.options import int_tuple
 from facies.engine.progress import human_rate
 
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
 
 def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
            survey: Path = typer.Option(..., "--survey", help="Store to create or add to (a .zarr folder)."),
@@ -33,10 +36,16 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
     from facies.engine.segy import ingest_segy
 
     start = time.perf_counter()
-    result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
-                         xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
-                         chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume, progress=progress,
-                         sample_axis=sample_axis, compression=compression)
+    try:
+        result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
+                             xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
+                             chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume,
+                             progress=progress, sample_axis=sample_axis, compression=compression)
+    except KeyboardInterrupt:
+        # Done columns are recorded in the store's ledger; the array stays incomplete until resumed.
+        typer.echo(f"interrupted: the array being ingested into {survey} is incomplete; run the same command "
+                   "again with --resume to continue where it stopped", err=True)
+        raise typer.Exit(INTERRUPTED) from None
     elapsed = time.perf_counter() - start
     g = result.geometry
     read = sum(f.stat().st_size for f in files)

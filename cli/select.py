@@ -67,8 +67,10 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
     else:
         console.print(f"best: {', '.join(result.best.attributes)} (score {result.best.score:.4g})")
         if survey is not None:
-            survey.group.attrs["selection"] = {"attributes": list(result.best.attributes),
-                                               "score": result.best.score, "out": str(Path(out).resolve()),
-                                               "training": training, "select_by": select_by}
+            from facies.engine.selection.record import record_selection  # noqa: PLC0415
+
+            record_selection(survey, {"attributes": list(result.best.attributes), "score": result.best.score,
+                                      "out": str(Path(out).resolve()), "training": training,
+                                      "select_by": select_by})
     for p in paths.values():
         console.print(f"wrote {p}")

@@ -17,6 +17,7 @@ from types import ModuleType
 import numpy as np
 
 from facies.engine.errors import FaciesError
+from facies.kernels.array_module import array_module  # noqa: F401 - re-exported for existing callers
 
 log = logging.getLogger("facies")
 
@@ -111,14 +112,3 @@ def get_backend(device: str = "auto") -> Backend:
     log.info("backend: %s", backend.reason)
     return backend
 
-
-def array_module(array) -> ModuleType:
-    """NumPy or CuPy, whichever owns ``array`` (without importing CuPy for NumPy input)."""
-    if isinstance(array, np.ndarray) or np.isscalar(array):
-        return np
-    module = type(array).__module__.split(".")[0]
-    if module == "cupy":
-        import cupy  # noqa: PLC0415
-
-        return cupy
-    return np

@@ -14,13 +14,20 @@ format version, sample axis, unit and interval and an index of every array's pro
 
 An array is created *incomplete* and marked complete only after all its chunks are written,
 so an interrupted command never leaves an array that looks finished.
+
+Group attributes are shared by every command (provenance index, SEG-Y facts, the latest
+attribute selection) and Zarr rewrites the group's whole ``zarr.json`` on every change, from
+the copy it read at open. So every change goes through :meth:`Survey.update_attrs`, which
+serialises writers across processes with a lock file and re-reads the attributes first.
 """
 
 from __future__ import annotations
 
+import copy
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,9 @@ KINDS = ("attribute", "label", "result")
 COMPRESSIONS = ("zstd", "none")
 _LATERAL = ("cdp_x", "cdp_y", "trace_mask")
 _RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
+#: Lock file serialising group-attribute writers. It lives in the ledger's ``_runs`` group (which
+#: already holds lock files) because a stray file at the root makes Zarr warn on every listing.
+ATTRS_LOCK = ("_runs", "group.lock")
 
 
 def _compressors(compression: str):
@@ -56,6 +66,18 @@ def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
     if len(chunks) != len(shape) or any(int(c) < 1 for c in chunks):
         raise FaciesError(f"chunks {tuple(chunks)} must be {len(shape)} positive integers")
     return tuple(max(1, min(int(c), int(s))) for c, s in zip(chunks, shape))
+
+
+def check_array_name(name: str) -> None:
+    """Raise FaciesError unless ``name`` can name a new 3D array of a store.
+
+    Commands call it before anything else (their lock files are named after their outputs), so a
+    bad name gets this message, not a traceback.
+    """
+    if not name or "/" in name or name.startswith((".", "_")):
+        raise FaciesError(f"array name {name!r} is not valid; use letters, digits and underscores")
+    if name in _RESERVED:
+        raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
 
 
 class Survey:
@@ -99,7 +121,9 @@ class Survey:
             What created the store (kept in the group attributes).
         """
         path = Path(path)
-        if path.exists():
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise FaciesError(f"{path} is a file, not a survey store; remove it or choose another path")
             if not overwrite:
                 raise FaciesError(f"{path} already exists; choose another path or remove it first")
             shutil.rmtree(path)
@@ -266,10 +290,7 @@ class Survey:
         attributes : mapping, optional
             Extra attributes (units, long_name, facies names...).
         """
-        if not name or "/" in name or name.startswith((".", "_")):
-            raise FaciesError(f"array name {name!r} is not valid; use letters, digits and underscores")
-        if name in _RESERVED:
-            raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
+        check_array_name(name)
         if kind not in KINDS:
             raise FaciesError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if name in self.group:
@@ -285,15 +306,61 @@ class Survey:
             compressors=_compressors(compression or self.meta["compression"]),
             dimension_names=list(self.dims), attributes=attrs)
 
+    def update_attrs(self, key: str, change: Callable[[dict], dict]) -> dict:
+        """Change one group attribute safely against other processes writing the store.
+
+        Zarr writes the group's attributes as one ``zarr.json`` built from the copy this object
+        read at open, so a plain ``group.attrs[key] = value`` erases what another process wrote
+        since (a ``facies select`` recorded while a long filter ran). This takes an exclusive
+        lock, re-reads the attributes from disk, applies ``change`` and writes them back.
+
+        Parameters
+        ----------
+        key : str
+            Group attribute to change (``"facies"``, ``"segy"``, ``"selection"``...).
+        change : callable
+            Gets a copy of the current value (``{}`` when absent) and returns the new value.
+
+        Returns
+        -------
+        dict
+            The value written. ``self.group`` is refreshed, so later reads see every writer's changes.
+        """
+        if self.group.read_only:
+            raise FaciesError(f"{self.path} is open read-only; cannot record {key!r}")
+        runs = self.path / ATTRS_LOCK[0]
+        if not (runs / "zarr.json").is_file():
+            self.group.require_group(ATTRS_LOCK[0])  # writes only _runs/zarr.json, never the root's
+        with open(runs / ATTRS_LOCK[1], "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+            fresh = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
+            current = copy.deepcopy(fresh.attrs.get(key, {}))
+            value = jsonable(change(dict(current) if isinstance(current, Mapping) else {}))
+            fresh.attrs[key] = value
+            self.group = fresh
+        return value
+
+    def mark_incomplete(self, name: str) -> zarr.Array:
+        """Flag ``name`` incomplete again (a resumed run is about to rewrite some of its chunks); return it."""
+        array = self.array(name, require_complete=False)
+        meta = dict(array.attrs.get("facies", {}))
+        if meta.get("complete", False):
+            meta["complete"] = False
+            array.attrs["facies"] = meta
+        return array
+
     def mark_complete(self, name: str) -> None:
         """Record that every chunk of ``name`` is written; index its provenance in the group."""
         node = self.group[name]
         meta = dict(node.attrs.get("facies", {}))
         meta["complete"] = True
         node.attrs["facies"] = meta
-        group_meta = self.meta
-        group_meta.setdefault("provenance", {})[name] = meta.get("provenance", {})
-        self.group.attrs["facies"] = group_meta
+
+        def index(group_meta: dict) -> dict:
+            group_meta.setdefault("provenance", {})[name] = meta.get("provenance", {})
+            return group_meta
+
+        self.update_attrs("facies", index)
 
     def add_volume(self, name: str, data: np.ndarray, *, provenance: Mapping[str, Any],
                    kind: str = "attribute", overwrite: bool = False, **kwargs) -> zarr.Array:
@@ -315,9 +382,12 @@ class Survey:
         """Remove a 3D array and its provenance entry."""
         self.array(name, require_complete=False)
         del self.group[name]
-        group_meta = self.meta
-        group_meta.get("provenance", {}).pop(name, None)
-        self.group.attrs["facies"] = group_meta
+
+        def unindex(group_meta: dict) -> dict:
+            group_meta.get("provenance", {}).pop(name, None)
+            return group_meta
+
+        self.update_attrs("facies", unindex)
 
     def __repr__(self) -> str:
         return f"Survey({str(self.path)!r}, shape={self.shape}, volumes={self.volumes()})"

@@ -8,7 +8,7 @@ underflow nor overflow.
 
 from __future__ import annotations
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 
 
 def _chol_logdet(cov):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from facies.kernels.cuda_build import get_module
+from facies.kernels.gmm_models import MAX_COMPONENTS
 from facies.kernels.gmm_ops import NumpyOps
 from facies.kernels.gmm_random import padded_length
 from facies.kernels.philox import key_for
@@ -22,7 +23,7 @@ from facies.kernels.philox import key_for
 SOURCE = "gmm"
 BLOCK = 256
 #: Largest K with a compiled specialisation (registers hold the K log-joints of a voxel).
-MAX_K = 8
+MAX_K = MAX_COMPONENTS
 
 #: Specialisations checked by tests/test_cuda_compile.py: K = 1..4 and the largest.
 CUDA_SPECIALISATIONS = [(SOURCE, {"GMM_K": k}, ()) for k in (1, 2, 3, 4, MAX_K)]

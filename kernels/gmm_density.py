@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 
 #: Smallest eigenvalue ratio (min/max) of a covariance treated as non-singular.
 DEFAULT_RCOND = 1e-10

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import DEFAULT_RCOND, covariance_checks, log_joint_coefficients
 from facies.kernels.gmm_models import m_step, scatter
 from facies.kernels.gmm_ops import NumpyOps
@@ -62,16 +62,6 @@ def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND):
     c = log_joint_coefficients(mix.weights, mix.means, mix.covariances, ok)  # (B, G, K, p)
     b, g, k, p = c.shape
     return c.reshape(b, g * k, p), ok
-
-
-def log_joint(q, coef, k: int):
-    """``log(pi_k f_k(x_i))`` for every model, component and voxel: (B, G, K, n)."""
-    return NumpyOps.log_joint(q, coef, k)
-
-
-def statistics(q, r, d: int):
-    """Sufficient statistics of responsibilities ``r`` (B, G, K, n): nk (B,G,K), sk, s2k."""
-    return NumpyOps.statistics(q, r, d)
 
 
 def maximise(models, nk, sk, s2k) -> Mixture:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 
 #: The nine closed-form models, in the canonical order (their index is used in random streams).
 MODELS = ("EII", "VII", "EEI", "EVI", "VVI", "EEE", "EEV", "EVV", "VVV")
 MODEL_ID = {m: i for i, m in enumerate(MODELS)}
 #: scikit-learn's names for the four models it has.
 SKLEARN_NAMES = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+#: Most components a fit may have: the CUDA kernels keep a voxel's K log-joints in registers and
+#: are specialised for K = 1..8 (kernels/gmm_cuda.py); random stream tags also need K < 64.
+MAX_COMPONENTS = 8
 #: Smallest component weight treated as non-empty (avoids 0/0; such a fit is invalid anyway).
 _TINY = 1e-300
 

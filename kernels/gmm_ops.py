@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import unpack_statistics
 
 #: 2**32: S-step draws compare ``w + 0.5`` with ``p * 2**32`` (exact in float64).

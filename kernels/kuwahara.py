@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from facies.kernels.array_module import is_cupy
 from facies.kernels.kuwahara_numpy import kuwahara_numpy
-from facies.kernels.kuwahara_windows import (check_mode, check_stat, kuwahara_halo, normalise_radius,
-                                             window_offsets)
+from facies.kernels.kuwahara_windows import (check_box_size, check_mode, check_stat, kuwahara_halo,
+                                             normalise_radius, window_offsets)
 
 __all__ = ["kuwahara", "kuwahara_halo", "window_offsets"]
-
-
-def _is_cupy(array) -> bool:
-    # Checked by module name so that CuPy is never imported on the CPU path.
-    return type(array).__module__.split(".")[0] == "cupy"
 
 
 def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=None, workers=None):
@@ -73,13 +69,16 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
     Raises
     ------
     ValueError
-        A volume that is not 3D, a negative radius, an unknown mode or statistic, a mask or
-        ``out`` of the wrong shape or dtype.
+        A volume that is not 3D, a negative radius, windows of more than 65,535 voxels
+        (``kuwahara_windows.MAX_BOX_VOXELS``), an unknown mode or statistic, a mask or ``out`` of
+        the wrong shape or dtype; on the GPU a radius whose shared tile exceeds 48 KiB
+        (``kuwahara_cuda.check_shared_memory``).
     TypeError
         A volume of complex or non-numeric dtype.
     """
     radius, mode, stat = normalise_radius(radius), check_mode(mode), check_stat(stat)
-    gpu = _is_cupy(volume)
+    check_box_size(radius, mode)
+    gpu = is_cupy(volume)
     if gpu:
         import cupy as xp  # noqa: PLC0415 - GPU path only
     else:
@@ -98,7 +97,7 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
                              f"got {mask.dtype} {mask.shape}")
     if out is None:
         out = xp.empty(volume.shape, dtype)
-    elif out.shape != volume.shape or out.dtype != dtype or _is_cupy(out) != gpu:
+    elif out.shape != volume.shape or out.dtype != dtype or is_cupy(out) != gpu:
         raise ValueError(f"out must be a {'cupy' if gpu else 'numpy'} array of shape {volume.shape} "
                          f"and dtype {dtype}, got {type(out).__name__} {out.dtype} {out.shape}")
     if xp.shares_memory(out, volume) if not gpu else _overlaps_gpu(out, volume):

@@ -4,12 +4,18 @@ Two launches per call (see the ``.cu`` header): ``kuwahara_box_stats`` writes th
 variance of every box (float64, shape ``n + B - 1`` per axis), then ``kuwahara_select_mean`` or
 ``kuwahara_select_median`` picks each voxel's window. Extra device memory: 16 bytes per box.
 
+The stats kernel stages a data tile in *static* shared memory, whose size grows with the box:
+:func:`check_shared_memory` refuses a radius whose tile exceeds the 48 KiB a block may declare
+statically (a ValueError before anything is compiled, instead of NVRTC's CompileException).
+
 ``CUDA_SPECIALISATIONS`` lists the preambles the NVRTC compile test (tests/test_cuda_compile.py)
 builds for sm_80 and sm_90; every ``kernels/*_cuda.py`` module exposes such a list of
 ``(source name, defines, name_expressions)``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -20,6 +26,10 @@ SOURCE = "kuwahara"
 #: Threads of the stats kernel (sample, crossline, inline): must match KUW_TILE_* in the .cu.
 STATS_BLOCK = (32, 4, 2)
 SELECT_BLOCK = 256
+#: Static shared memory one block may declare (CUDA's limit on every architecture; more needs
+#: dynamic shared memory and an opt-in attribute).
+SHARED_MEMORY_LIMIT = 48 * 1024
+MODES = ("octant", "shifted")
 
 
 def kuwahara_defines(dtype, radius: tuple[int, int, int], mode: str) -> dict[str, object]:
@@ -30,14 +40,43 @@ def kuwahara_defines(dtype, radius: tuple[int, int, int], mode: str) -> dict[str
             "KUW_R_IL": radius[0], "KUW_R_XL": radius[1], "KUW_R_T": radius[2]}
 
 
-#: Specialisations checked by the NVRTC compile test: both dtypes, both modes, radii 1-3 and an
-#: anisotropic one (the largest shared tile is shifted r=3 in double).
+def shared_memory_bytes(dtype, radius: tuple[int, int, int], mode: str) -> int:
+    """Bytes of the stats kernel's shared tile, by the ``.cu``'s own formula.
+
+    ``tile[KUW_SH_IL][KUW_SH_XL][KUW_SH_T]`` of ``KUW_T``, with ``KUW_SH_* = KUW_TILE_* + B - 1``
+    per axis: the box starts one block handles (:data:`STATS_BLOCK`, reversed to inline,
+    crossline, sample) plus the box size ``B`` minus one.
+    """
+    tile = STATS_BLOCK[::-1]  # (inline, crossline, sample) = (KUW_TILE_IL, KUW_TILE_XL, KUW_TILE_T)
+    return math.prod(t + b - 1 for t, b in zip(tile, box_shape(radius, mode))) * np.dtype(dtype).itemsize
+
+
+def check_shared_memory(dtype, radius: tuple[int, int, int], mode: str) -> None:
+    """Raise ValueError when the stats kernel's tile for ``radius`` exceeds :data:`SHARED_MEMORY_LIMIT`."""
+    need = shared_memory_bytes(dtype, radius, mode)
+    if need > SHARED_MEMORY_LIMIT:
+        raise ValueError(f"radius {','.join(map(str, radius))} ({mode}, {np.dtype(dtype).name}) is too large for "
+                         f"the GPU kernel (needs {need} bytes of shared memory, limit "
+                         f"{SHARED_MEMORY_LIMIT // 1024} KiB); use --device cpu or a smaller radius")
+
+
+def largest_gpu_radius(dtype, mode: str) -> int:
+    """The largest isotropic radius the GPU kernel accepts for ``dtype`` and ``mode``."""
+    r = 0
+    while shared_memory_bytes(dtype, (r + 1,) * 3, mode) <= SHARED_MEMORY_LIMIT:
+        r += 1
+    return r
+
+
+#: Specialisations checked by the NVRTC compile test: both dtypes, both modes, radii 1-3, an
+#: anisotropic one, and the largest isotropic radius each mode and dtype accepts (the largest
+#: shared tiles and the longest unrolled loops).
 CUDA_SPECIALISATIONS = [
     (SOURCE, kuwahara_defines(dtype, radius, mode), ())
     for dtype in (np.float32, np.float64)
-    for mode in ("octant", "shifted")
-    for radius in ((1, 1, 1), (3, 3, 3), (1, 0, 2))
-] + [(SOURCE, kuwahara_defines(np.float32, (2, 2, 2), mode), ()) for mode in ("octant", "shifted")]
+    for mode in MODES
+    for radius in ((1, 1, 1), (3, 3, 3), (1, 0, 2), (largest_gpu_radius(dtype, mode),) * 3)
+] + [(SOURCE, kuwahara_defines(np.float32, (2, 2, 2), mode), ()) for mode in MODES]
 
 
 def _blocks(n: int, per_block: int) -> int:
@@ -45,7 +84,15 @@ def _blocks(n: int, per_block: int) -> int:
 
 
 def kuwahara_cuda(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out):
-    """Filter a CuPy ``volume`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`)."""
+    """Filter a CuPy ``volume`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`).
+
+    Raises
+    ------
+    ValueError
+        A radius whose shared tile does not fit (:func:`check_shared_memory`), checked before
+        CuPy is imported or anything is compiled; a brick too large for one launch.
+    """
+    check_shared_memory(volume.dtype, radius, mode)
     import cupy as cp  # noqa: PLC0415 - GPU path only
 
     x = cp.ascontiguousarray(volume)

@@ -9,11 +9,13 @@ Algorithm (vectorised over whole arrays, no Python loop per voxel):
    sample, crossline, inline. Each box sum is the same ordered sequence of additions wherever the
    box sits in the array, so a brick (with its halo) gives bit-identical results to the whole
    volume; cumulative sums or a data-dependent shift would not.
-3. ``mean = S/n`` (rounded once to the output dtype) and ``var = (n*Q - S*S) / n**2``. Float32
-   values squared are exact in float64 and a box holds at most a few hundred voxels, so the
-   relative error of ``var`` is about ``1e-16 * mean**2 / var`` (1e-12 for coherence at
-   0.95 +- 0.01), and on integer-valued data the variances are exact rationals, correctly
-   rounded, so ties are exact too.
+3. ``mean = S/n`` (rounded once to the output dtype) and ``var = (n*Q - S*S) / n**2`` from raw
+   moments (not shifted data: see docs/kuwahara.md, "Precision", for why and what it means for
+   CPU/GPU parity). Float32 values squared are exact in float64 and a box usually holds a few
+   hundred voxels, so the relative error of ``var`` is about ``1e-16 * mean**2 / var`` (1e-12 for
+   coherence at 0.95 +- 0.01), and on integer-valued data the variances are exact rationals,
+   correctly rounded, so ties are exact too. Counts and window numbers are 16-bit: the caller
+   refuses boxes of more than ``MAX_BOX_VOXELS`` (65,535) voxels.
 4. The candidate windows of every voxel are shifted views of the box arrays. The first window of
    smallest variance (strict ``<``) is found separably: for every box start the best sample
    offset, then the best crossline offset of those, then inline (:func:`select_windows`), with

@@ -17,10 +17,15 @@ Boxes are clipped at the array edge, so box starts run from ``-(B-1)`` to ``n-1`
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 
 MODES = ("octant", "shifted")
 STATS = ("mean", "median")
+#: Most voxels a window may hold. The NumPy backend counts a box's valid voxels, and numbers a
+#: voxel's candidate windows (as many as a box holds voxels in shifted mode), in 16-bit integers:
+#: octant r <= 39 and shifted a <= 19 when the radius is the same on every axis.
+MAX_BOX_VOXELS = 65_535
 
 
 def normalise_radius(radius) -> tuple[int, int, int]:
@@ -51,6 +56,17 @@ def check_stat(stat: str) -> str:
     if stat not in STATS:
         raise ValueError(f"unknown Kuwahara statistic {stat!r}: use one of {', '.join(STATS)}")
     return stat
+
+
+def check_box_size(radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
+    """``radius`` unchanged, or ValueError when its windows hold more than :data:`MAX_BOX_VOXELS` voxels."""
+    size = box_shape(radius, mode)
+    voxels = math.prod(size)
+    if voxels > MAX_BOX_VOXELS:
+        raise ValueError(f"radius {','.join(map(str, radius))} makes {mode} windows of {voxels:,} voxels "
+                         f"({' x '.join(map(str, size))}); at most {MAX_BOX_VOXELS:,} are supported "
+                         f"(octant r <= 39, shifted a <= 19 on every axis): use a smaller radius")
+    return radius
 
 
 def box_shape(radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:

@@ -73,3 +73,24 @@ def test_no_module_imports_cupy_at_top_level():
     offenders = [str(p.relative_to(repo)) for folder in ("engine", "kernels", "cli")
                  for p in (repo / folder).rglob("*.py") if top_level.search(p.read_text())]
     assert offenders == []
+
+
+def test_kernels_never_import_engine_or_cli():
+    """DESIGN.md's import direction is cli -> engine -> kernels: kernels stand alone (lazy imports included)."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    upward = re.compile(r"^\s*(from\s+facies\.(engine|cli)\b|import\s+facies\.(engine|cli)\b"
+                        r"|from\s+facies\s+import\s+[^\n]*\b(engine|cli)\b)", re.MULTILINE)
+    offenders = [str(p.relative_to(repo)) for p in (repo / "kernels").rglob("*.py") if upward.search(p.read_text())]
+    assert offenders == []
+
+
+def test_array_module_lives_in_kernels_and_backend_reexports_it():
+    from facies.kernels import array_module as A
+
+    assert B.array_module is A.array_module
+    assert A.array_module(np.zeros(2)) is np and A.array_module(1.5) is np and A.array_module([1, 2]) is np
+    fake_cupy_array = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    assert A.is_cupy(fake_cupy_array) and not A.is_cupy(np.zeros(2))

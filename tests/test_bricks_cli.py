@@ -47,6 +47,9 @@ def test_mean_and_variance_commands_write_outputs_with_provenance(tmp_path, cpu_
     (["--brick", "8"], "--brick must be 2 or 3 comma-separated positive integers"),
     (["--boundary", "wrap"], "boundary must be one of"),
     (["--memory-fraction", "1.5"], "--memory-fraction must be in"),
+    (["--memory-fraction", "0", "--brick", "8,8"], "--memory-fraction must be in"),
+    (["--output", "bad/name"], "array name 'bad/name' is not valid"),
+    (["--output", "inline"], "'inline' is a coordinate name of the store"),
     (["--dask", "local", "--resume"], "--resume and --brick apply to local runs"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, cpu_only, args, message):
@@ -60,3 +63,29 @@ def test_missing_input_names_the_arrays(tmp_path, cpu_only):
     survey, _ = make_survey(tmp_path / "s.zarr")
     result = runner.invoke(app, ["filter", "mean", str(survey.path), "--input", "nope"])
     assert result.exit_code == 2 and "has no array 'nope'" in result.output
+
+
+def test_resume_of_a_finished_output_made_with_another_radius_is_refused(tmp_path, cpu_only):
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    assert runner.invoke(app, ["filter", "mean", str(survey.path), "-i", "amp"]).exit_code == 0
+    args = ["filter", "mean", str(survey.path), "-i", "amp", "-o", "amp_mean_r1", "--resume"]
+    result = runner.invoke(app, [*args, "--radius", "3"])
+    assert result.exit_code == 2, result.output
+    assert "cannot resume 'amp_mean_r1': it was made with other parameters" in result.output
+    assert "--overwrite" in result.output
+    result = runner.invoke(app, [*args, "--radius", "1"])
+    assert result.exit_code == 0 and "already complete" in result.output
+
+
+def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path, cpu_only, monkeypatch):
+    from facies.engine.bricks.run import RunInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise RunInterrupted("interrupted: 2 of 9 bricks are written and recorded; run the same command "
+                             "again with --resume to continue")
+
+    monkeypatch.setattr(filter_cli, "run_bricks", interrupted)
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    result = runner.invoke(app, ["filter", "mean", str(survey.path), "-i", "amp"])
+    assert result.exit_code == 130, result.output
+    assert "again with --resume" in result.output and "error:" not in result.output

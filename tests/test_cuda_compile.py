@@ -52,3 +52,24 @@ def test_compiles_without_spills(spec, arch):
                            name_expressions=name_expressions)
     assert report.functions, f"ptxas reported no kernel for {name}:\n{report.log}"
     assert not report.spills, f"{name} spills registers on {arch}: {report.spills}\n{report.log}"
+
+
+@pytest.mark.parametrize("mode", ["octant", "shifted"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kuwahara_gpu_radius_limit_is_the_compilers(dtype, mode):
+    """The largest radius the GPU path accepts compiles, its shared tile is what ptxas reports, and
+    one more is refused by ptxas too (so the Python formula is the .cu's, not merely cautious)."""
+    from facies.kernels.kuwahara_cuda import (CUDA_SPECIALISATIONS, SHARED_MEMORY_LIMIT, kuwahara_defines,
+                                              largest_gpu_radius, shared_memory_bytes)
+
+    r = largest_gpu_radius(dtype, mode)
+    defines = kuwahara_defines(dtype, (r, r, r), mode)
+    assert ("kuwahara", defines, ()) in CUDA_SPECIALISATIONS  # compiled on every arch by the test above
+    report = nvrtc_compile(full_source("kuwahara", defines), "sm_90", name="kuwahara.cu")
+    stats_section = report.log.split("'kuwahara_box_stats' for")[1].split("Compiling entry function")[0]
+    assert f"{shared_memory_bytes(dtype, (r, r, r), mode)} bytes smem" in stats_section
+    bigger = shared_memory_bytes(dtype, (r + 1,) * 3, mode)
+    assert bigger > SHARED_MEMORY_LIMIT
+    with pytest.raises(RuntimeError, match=f"too much shared data \\({bigger:#x} bytes"):
+        nvrtc_compile(full_source("kuwahara", kuwahara_defines(dtype, (r + 1,) * 3, mode)), "sm_90",
+                      name="kuwahara.cu")

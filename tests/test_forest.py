@@ -150,6 +150,19 @@ def test_resume_after_partial_run_is_identical(tmp_path, trained):
     np.testing.assert_array_equal(survey.read(first.classes), reference)
 
 
+def test_resume_after_the_model_was_retrained_is_refused(tmp_path, trained):
+    """``rf predict --resume`` after ``rf train --overwrite`` must not keep the old model's predictions."""
+    survey = tiny_store(tmp_path / "s.zarr", shape=(8, 6, 10), chunks=(2, 3, 5), names=ATTRS)
+    save_model(survey, trained.model)
+    predict_survey(survey, "m", device="cpu", progress=False)
+    assert predict_survey(survey, "m", device="cpu", resume=True, progress=False).run.summary == "already complete"
+    other = train_forest(make_table(seed=1), ATTRS, name="m", trees=(3,), max_depth=4, seed=1, n_jobs=1)
+    save_model(survey, other.model, overwrite=True)
+    with pytest.raises(FaciesError, match="cannot resume 'facies_m': it was made with other parameters "
+                                          r"\(.*sha256.*--overwrite"):
+        predict_survey(survey, "m", device="cpu", resume=True, progress=False)
+
+
 def test_model_on_missing_attribute_is_a_clear_error(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr", names=("a", "b"))
     save_model(survey, trained.model)

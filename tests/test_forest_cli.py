@@ -79,13 +79,34 @@ def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
 def test_default_attributes_follow_attribute_selection(tiny):
     from facies.engine.forest.workflow import train_model
 
+    from facies.engine.selection.record import SELECTION_KEY, record_selection
+
     survey = Survey.open(tiny)
-    # As cli/select.py records it after 'facies select'.
-    survey.group.attrs["selection"] = {"attributes": ["rms_amplitude", "similarity"], "score": 3.2,
-                                       "training": "picks", "select_by": "score"}
+    # As 'facies select' records it.
+    record_selection(survey, {"attributes": ["rms_amplitude", "similarity"], "score": 3.2,
+                              "training": "picks", "select_by": "score"})
     try:
         run = train_model(survey, "sel", trees=(3,), max_depth=4, n_jobs=1, figure=False, out_dir=tiny.parent / "r")
     finally:
-        del survey.group.attrs["selection"]
+        survey.update_attrs(SELECTION_KEY, lambda record: {})
     assert run.attribute_source == "selection"
     assert run.trained.model.attributes == ["rms_amplitude", "similarity"]
+
+
+def test_ctrl_c_in_predict_exits_130_with_the_resume_hint(tmp_path, monkeypatch):
+    from facies.cli.app import app as facies_app  # the real app: a FaciesError there would exit 2
+    from facies.engine.bricks.run import RunInterrupted
+    import importlib
+
+    module = importlib.import_module("facies.engine.forest.predict_survey")  # the module, not the function
+    from tests.helpers import tiny_store
+
+    def interrupted(*args, **kwargs):
+        raise RunInterrupted("interrupted: 2 of 9 bricks are written and recorded; run the same command "
+                             "again with --resume to continue")
+
+    monkeypatch.setattr(module, "predict_survey", interrupted)
+    store = tiny_store(tmp_path / "s.zarr").path
+    result = CliRunner().invoke(facies_app, ["rf", "predict", str(store), "--model", "m", "--device", "cpu"])
+    assert result.exit_code == 130, result.output
+    assert "again with --resume" in result.output and "error:" not in result.output

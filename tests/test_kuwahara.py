@@ -169,3 +169,49 @@ def test_bad_input_gives_a_clear_error(kwargs, match):
 def test_complex_input_is_refused():
     with pytest.raises(TypeError, match="real numbers"):
         kuwahara(np.zeros((3, 3, 3), complex), 1)
+
+
+@pytest.mark.parametrize("mode, too_large, voxels", [("shifted", 20, "68,921"), ("octant", 40, "68,921"),
+                                                     ("octant", (0, 0, 65535), "65,536")])
+def test_windows_beyond_the_16_bit_counts_are_refused(mode, too_large, voxels):
+    """Box counts and window numbers are 16-bit in the NumPy backend: larger windows would wrap."""
+    with pytest.raises(ValueError, match=f"windows of {voxels} voxels.*at most 65,535"):
+        kuwahara(np.zeros((2, 2, 2)), too_large, mode=mode)
+    from facies.engine.errors import FaciesError
+    from facies.engine.operators.kuwahara import KuwaharaOperator
+
+    with pytest.raises(FaciesError, match="at most 65,535"):
+        KuwaharaOperator("amp", too_large, mode)
+
+
+def test_largest_octant_box_counts_all_its_voxels():
+    # Voxel (39, 39, 39)'s first window, offset -39 on every axis, is the whole 40^3 volume: 64,000
+    # voxels, counted exactly. (At r = 40 on a 41^3 volume the 68,921-voxel count wrapped to 3,385
+    # in 16 bits and that voxel's mean became 20.36 instead of 1: hence the limit.)
+    x = np.full((40, 40, 40), 3.0, np.float32)
+    np.testing.assert_array_equal(kuwahara(x, 39, mode="octant", workers=1), x)
+
+
+def test_gpu_radius_limit_is_refused_before_cuda_is_touched():
+    """The shared tile of the stats kernel must fit 48 KiB: checked before CuPy or NVRTC are involved."""
+    from facies.kernels.kuwahara_cuda import (SHARED_MEMORY_LIMIT, check_shared_memory, kuwahara_cuda,
+                                              largest_gpu_radius, shared_memory_bytes)
+
+    assert SHARED_MEMORY_LIMIT == 48 * 1024
+    # (2 + B - 1) x (4 + B - 1) x (32 + B - 1) items, B the box size: the .cu's KUW_SH_* tile.
+    assert shared_memory_bytes(np.float32, (7, 7, 7), "shifted") == 16 * 18 * 46 * 4 == 52_992
+    assert shared_memory_bytes(np.float64, (5, 5, 5), "shifted") == 12 * 14 * 42 * 8 == 56_448
+    assert shared_memory_bytes(np.float32, (1, 0, 2), "octant") == 3 * 4 * 34 * 4
+    limits = {(np.dtype(d).name, m): largest_gpu_radius(d, m) for d in (np.float32, np.float64)
+              for m in ("octant", "shifted")}
+    assert limits == {("float32", "octant"): 13, ("float32", "shifted"): 6,
+                      ("float64", "octant"): 9, ("float64", "shifted"): 4}
+    for (dtype, mode), r in limits.items():
+        check_shared_memory(dtype, (r, r, r), mode)  # the limit itself is accepted
+        with pytest.raises(ValueError, match=r"too large for the GPU kernel \(needs \d+ bytes of shared memory, "
+                                             r"limit 48 KiB\); use --device cpu or a smaller radius"):
+            check_shared_memory(dtype, (r + 1, r + 1, r + 1), mode)
+    check_shared_memory(np.float32, (0, 0, 200), "shifted")  # long along samples only: 2 x 4 x 432 x 4 bytes
+    x = np.zeros((3, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="needs 52992 bytes"):  # NumPy input: would import CuPy next
+        kuwahara_cuda(x, (7, 7, 7), "shifted", "mean", None, np.empty_like(x))

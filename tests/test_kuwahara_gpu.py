@@ -2,16 +2,31 @@
 
 Fresh random inputs with NaNs and dead traces, odd shapes, every mode and stat, radii 1-3,
 outputs poisoned before the call so that a voxel the kernel forgets to write shows up.
+
+The two backends compute window variances differently (NumPy: raw moments, for bit-exact bricks;
+CUDA: data shifted by the box's first value; see docs/kuwahara.md, "CPU and GPU"), so two windows
+whose variances agree to ~1e-15 may be ordered differently: the voxel then takes the other
+window's mean. The random-data test allows such a flip only where it is a genuine near-tie (the
+GPU's value is the statistic of a window whose float64 two-pass variance is within 1e-9 of the
+smallest) and only rarely. The seed is printed and in every failure message; set
+``FACIES_TEST_SEED`` to replay a failure.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
 from facies.kernels.kuwahara import kuwahara
+from facies.kernels.kuwahara_reference import valid_voxels
+from facies.kernels.kuwahara_windows import box_shape, window_offsets
 
 pytestmark = pytest.mark.gpu
+
+#: Two window variances closer than this (relative) are a near-tie either backend may break its way.
+NEAR_TIE_RTOL = 1e-9
 
 
 def random_case(shape, seed, dtype):
@@ -23,6 +38,29 @@ def random_case(shape, seed, dtype):
     return x, mask
 
 
+def fresh_seed() -> int:
+    """A fresh seed per run (``FACIES_TEST_SEED`` replays one), printed for the failure report."""
+    seed = int(os.environ.get("FACIES_TEST_SEED") or np.random.SeedSequence().entropy % 2**32)
+    print(f"kuwahara GPU parity: seed {seed} (replay with FACIES_TEST_SEED={seed})")
+    return seed
+
+
+def near_tie_values(x, mask, p, radius, mode, stat) -> list[float]:
+    """The statistic of every window of voxel ``p`` whose two-pass variance is a near-tie with the smallest."""
+    x64 = np.asarray(x, np.float64)
+    valid = valid_voxels(x64, mask)
+    size = box_shape(radius, mode)
+    windows = []
+    for off in window_offsets(radius, mode):
+        region = tuple(slice(max(pi + o, 0), max(pi + o + b, 0)) for pi, o, b in zip(p, off, size))
+        values = x64[region][valid[region]]
+        if values.size:
+            mean = values.mean()
+            windows.append((np.mean((values - mean) ** 2), mean if stat == "mean" else np.median(values)))
+    smallest = min(var for var, _ in windows)
+    return [value for var, value in windows if var <= smallest + NEAR_TIE_RTOL * max(smallest, 1e-300)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mode", ["octant", "shifted"])
 @pytest.mark.parametrize("stat", ["mean", "median"])
@@ -31,22 +69,30 @@ def test_cuda_matches_numpy(dtype, mode, stat, radius):
     import cupy as cp
 
     shape = (13, 17, 37) if mode == "octant" else (9, 11, 23)
-    x, mask = random_case(shape, seed=np.random.SeedSequence().entropy % 2**32, dtype=dtype)
+    seed = fresh_seed()
+    why = f"seed {seed} (FACIES_TEST_SEED={seed} replays it)"
+    x, mask = random_case(shape, seed=seed, dtype=dtype)
     want = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    r3 = tuple(np.broadcast_to(radius, 3).tolist())
     for poison in (np.nan, 1e30):
         out = cp.full(shape, poison, dtype)
         got = kuwahara(cp.asarray(x), radius, mode=mode, stat=stat, mask=cp.asarray(mask), out=out)
         assert got is out
         got = cp.asnumpy(got)
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-        tol = 1e-6 if dtype == np.float32 else 1e-12
-        # Variances agree to ~1e-15, so a different window is chosen only at exact-rounding ties.
-        close = np.isclose(got, want, rtol=tol, atol=tol, equal_nan=True)
-        assert close.mean() > 0.9999 and close.sum() >= close.size - 2, np.argwhere(~close)[:5]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=why)
+        flips = np.argwhere(~np.isclose(got, want, rtol=tol, atol=tol, equal_nan=True))
+        assert len(flips) <= max(2, got.size // 1000), f"{len(flips)} voxels differ, e.g. {flips[:5].tolist()}; {why}"
+        for p in map(tuple, flips):
+            candidates = near_tie_values(x, mask, p, r3, mode, stat)
+            assert len(candidates) > 1 and np.isclose(candidates, got[p], rtol=tol, atol=tol).any(), (
+                f"voxel {p}: GPU {got[p]!r}, CPU {want[p]!r} is not a near-tie flip (near-tie values "
+                f"{candidates}); {why}")
 
 
 @pytest.mark.parametrize("mode", ["octant", "shifted"])
 def test_cuda_exact_on_integer_data_and_without_mask(mode):
+    # Small integers: both backends' variances are exact, so even ties are broken alike, bit for bit.
     import cupy as cp
 
     x = np.random.default_rng(5).integers(0, 4, (7, 12, 33)).astype(np.float32)
@@ -64,3 +110,16 @@ def test_cuda_non_contiguous_input_and_out():
     out = cp.full((10, 12, 40), np.nan, np.float32)[:, :, ::2]
     kuwahara(cp.asarray(x)[:, :, ::2], 2, mask=cp.asarray(mask), out=out)
     np.testing.assert_allclose(cp.asnumpy(out), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["octant", "shifted"])
+def test_cuda_refuses_a_radius_beyond_its_shared_memory(mode):
+    import cupy as cp
+
+    from facies.kernels.kuwahara_cuda import largest_gpu_radius
+
+    r = largest_gpu_radius(np.float32, mode)
+    x = cp.zeros((3, 4, 5), cp.float32)
+    assert cp.asnumpy(kuwahara(x, r, mode=mode)).sum() == 0  # the limit compiles and runs
+    with pytest.raises(ValueError, match="too large for the GPU kernel"):
+        kuwahara(x, r + 1, mode=mode)

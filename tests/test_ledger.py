@@ -68,3 +68,29 @@ def test_finish_removes_the_ledger(tmp_path):
     assert "out" not in survey.group["_runs"]
     with Ledger.start(survey, "out", (2,), {}, resume=True) as again:
         assert again.n_done == 0
+
+
+def test_finish_keeps_the_lock_file_so_a_run_that_opened_it_still_excludes_others(tmp_path):
+    """A run that opened the lock file just before the holder finished must not lock a deleted inode."""
+    import fcntl
+
+    survey = tiny_store(tmp_path / "s.zarr")
+    ledger = Ledger.start(survey, "out", (1,), {}, resume=False)
+    (lock_path,) = (tmp_path / "s.zarr" / "_runs").glob("out*.lock")
+    with open(lock_path, "a+") as waiting:  # the next run has opened the file, not yet locked it
+        ledger.finish()
+        fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...and now holds the lock
+        assert lock_path.exists()
+        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+            Ledger.start(survey, "out", (1,), {}, resume=False)
+
+
+def test_locks_name_every_array_and_a_refused_start_holds_none(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr")
+    holder = Ledger.start(survey, "b", (1,), {}, resume=False)
+    with pytest.raises(FaciesError, match="another facies run is writing 'b'"):
+        Ledger.start(survey, "a+b+c", (1,), {}, resume=False, locks=["c", "a", "b"])
+    holder.close()
+    # 'a' (taken before 'b' failed) was released; the ledger 'a+b+c' was never written.
+    Ledger.start(survey, "a", (1,), {}, resume=False).close()
+    assert "a+b+c" not in survey.group["_runs"]

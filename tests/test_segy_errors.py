@@ -93,3 +93,28 @@ def test_cli_error_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["ingest", str(tmp_path / "bad.sgy"), "--survey", str(tmp_path / "s.zarr"),
                                       "--chunks", "1,2"])
     assert result.exit_code == USER_ERROR and "--chunks" in result.output
+
+
+def test_cli_ingest_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    """Ctrl-C: exit 130 with the --resume hint (not click's bare 'Aborted!'); --resume then finishes."""
+    from facies.cli import segy
+    from facies.cli.app import _FaciesGroup
+    from facies.engine.segy import ingest
+
+    def interrupt(done):
+        raise KeyboardInterrupt
+
+    app = typer.Typer(cls=_FaciesGroup)
+    app.command("ingest")(segy.ingest)
+    app.command("export")(segy.export)
+    source = make_segy(tmp_path / "a.sgy", grid([10, 12, 14], [5, 6, 7, 8]))
+    args = ["ingest", str(source), "--survey", str(tmp_path / "s.zarr"), "--chunks", "1,2,6", "--no-progress"]
+    monkeypatch.setattr(ingest, "_after_column_hook", interrupt)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output and "--resume" in result.output and "Aborted" not in result.output
+    assert Survey.open(tmp_path / "s.zarr").volumes() == []
+    monkeypatch.setattr(ingest, "_after_column_hook", None)
+    result = CliRunner().invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert Survey.open(tmp_path / "s.zarr").volumes() == ["amplitude"]

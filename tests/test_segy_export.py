@@ -104,3 +104,18 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
         export_segy(survey, "nope", target)
     with pytest.raises(FaciesError, match="format must be"):
         export_segy(survey, "amp", target, format="int16")
+
+
+def test_export_target_is_checked_before_writing(tmp_path, monkeypatch):
+    """A folder as target or a missing parent folder: refused before any trace is written."""
+    survey = _synthetic_store(tmp_path / "s.zarr")
+    written = []
+    monkeypatch.setattr(export, "_fill_headers", lambda *a, **k: written.append(1))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(FaciesError, match=r"out is a folder; give the SEG-Y file's name, e\.g\. .*out/amp\.sgy"):
+        export_segy(survey, "amp", folder)
+    with pytest.raises(FaciesError, match=r"folder .*missing does not exist; create it first"):
+        export_segy(survey, "amp", tmp_path / "missing" / "amp.sgy")
+    assert written == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.zarr"]
+    assert list(folder.iterdir()) == []

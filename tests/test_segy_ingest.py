@@ -119,6 +119,22 @@ def test_second_file_is_another_attribute(shared_data, tmp_path):
         ingest_segy(shared_data / "ex2_complete_3d_75x71x26.segy", store)
 
 
+def test_one_command_equals_separate_ingests(tmp_path):
+    """b is zeroed on a's dead trace whether a and b are ingested by one command or by two."""
+    traces = grid([10, 12, 14], [5, 6, 7, 8])
+    a = make_segy(tmp_path / "a.sgy", traces, zero=[(14, 5)])
+    b = make_segy(tmp_path / "b.sgy", traces)  # live everywhere, also on a's dead trace
+    together = ingest_segy([a, b], tmp_path / "one.zarr", chunks=(2, 3, 4))
+    ingest_segy(a, tmp_path / "two.zarr", chunks=(2, 3, 4))
+    separate = ingest_segy(b, tmp_path / "two.zarr", chunks=(2, 3, 4))
+    assert together.volumes() == separate.volumes() == ["amplitude", "b"]
+    assert not together.geometry.trace_mask[2, 0] and np.all(together.read("b")[2, 0] == 0)
+    for name in ("amplitude", "b"):
+        assert together.read(name).tobytes() == separate.read(name).tobytes()
+    np.testing.assert_array_equal(together.geometry.trace_mask, separate.geometry.trace_mask)
+    assert dict(together.group.attrs["segy"]) == dict(separate.group.attrs["segy"])
+
+
 def _hook_raising_after(k):
     def hook(done):
         if done >= k:

@@ -130,3 +130,63 @@ def test_device_records_what_computed(monkeypatch):
         run_selection(data, NAMES, settings=settings, dims=[1], backend=gpu, require_gpu=True)
     res = run_selection(data, NAMES, settings=settings, dims=[1], backend=gpu)
     assert res.device == "cpu"
+
+
+@pytest.mark.parametrize("holdout, match", [
+    (0.99999, r"facies 1 keeps 0 fitting voxel\(s\) of 30 with --holdout 0.99999; "
+              r"fitting needs at least 2: lower --holdout"),
+    (0.97, r"facies 1 keeps 1 fitting voxel\(s\) of 30 with --holdout 0.97; .*lower --holdout"),
+    (0.01, r"facies 1 has no held-out voxel of 30 with --holdout 0.01; validation needs at least 1 per facies"),
+])
+def test_holdout_leaving_a_facies_without_voxels_is_a_clear_error(holdout, match):
+    settings = SelectionSettings(sem_iter=2, kmeans_starts=1, holdout=holdout)
+    with pytest.raises(FaciesError, match=match):
+        run_selection(synthetic(n=30), NAMES, settings=settings, dims=[1])
+
+
+def test_a_facies_with_one_voxel_is_refused_even_without_holdout():
+    data = synthetic(n=30)
+    data[2] = data[2][:1]
+    with pytest.raises(FaciesError, match=r"facies 3 keeps 1 fitting voxel\(s\) of 1 .*give it more training voxels"):
+        run_selection(data, NAMES, settings=SelectionSettings(holdout=0.0), dims=[1])
+
+
+def test_max_clusters_is_bounded_by_the_gpu_kernels():
+    from facies.kernels.gmm_cuda import MAX_K
+
+    assert SelectionSettings(max_clusters=MAX_K).max_clusters == 8
+    for bad in (0, 9, 64):
+        with pytest.raises(FaciesError, match=f"--max-clusters must be between 1 and 8, not {bad}"):
+            SelectionSettings(max_clusters=bad)
+
+
+def test_unknown_attribute_in_combinations_is_named():
+    with pytest.raises(FaciesError, match=r"unknown attribute\(s\) 'inf3' in combination inf1\+inf3; "
+                                          r"known: inf1, inf2, redundant, noise1, noise2"):
+        run_selection(synthetic(n=30), NAMES, combinations=[["inf1", "inf2"], ["inf1", "inf3"]])
+    with pytest.raises(FaciesError, match="combination is empty"):
+        run_selection(synthetic(n=30), NAMES, combinations=[[]])
+    res = run_selection(synthetic(n=30), NAMES, combinations=["inf1", ["inf2", "inf1"]],
+                        settings=SelectionSettings(sem_iter=2, kmeans_starts=1, holdout=0.0))
+    assert [r.attributes for r in res.combinations] == [("inf1",), ("inf1", "inf2")]
+
+
+def test_blas_threads_are_limited_once_from_the_calling_thread(monkeypatch):
+    """threadpoolctl's limits are process-wide and not thread-safe: entered around the pool, not per batch."""
+    import contextlib
+    import threading
+
+    import threadpoolctl
+
+    calls = []
+
+    @contextlib.contextmanager
+    def recording_limits(limits=None, user_api=None):
+        calls.append((limits, threading.get_ident()))
+        yield
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", recording_limits)
+    settings = SelectionSettings(sem_iter=2, kmeans_starts=1, holdout=0.0, workers=2, max_clusters=2)
+    res = run_selection(synthetic(n=30), NAMES, settings=settings, dims=[1, 2])
+    assert len(res.combinations) == 15
+    assert calls == [(1, threading.get_ident())] * 2  # once per dimension, never inside a worker

@@ -123,3 +123,64 @@ def test_xarray_reads_the_store(tmp_path):
     assert "cdp_x" in ds.coords
     picked = ds["amplitude"].sel(inline=102, crossline=9).values
     np.testing.assert_array_equal(picked, survey.read("amplitude", inline=1, crossline=2))
+
+
+# ------------------------------------------------------------------------------ group attributes
+def test_stale_survey_does_not_erase_another_writers_attrs(tmp_path):
+    """Two handles on one store (two processes): the one opened first must not undo the other's record."""
+    tiny_store(tmp_path / "s.zarr")
+    stale, other = Survey.open(tmp_path / "s.zarr"), Survey.open(tmp_path / "s.zarr")
+    stale.meta  # noqa: B018 - the stale handle has read the group attributes
+    other.update_attrs("selection", lambda old: {**old, "attributes": ["a", "b"]})
+    stale.add_volume("late", np.zeros(stale.shape, np.float32), provenance=make_provenance("filter"))
+    stale.delete("amplitude")
+    fresh = Survey.open(tmp_path / "s.zarr")
+    assert dict(fresh.group.attrs["selection"]) == {"attributes": ["a", "b"]}
+    assert sorted(fresh.meta["provenance"]) == ["late"]
+    assert dict(stale.group.attrs["selection"]) == {"attributes": ["a", "b"]}  # refreshed after writing
+
+
+def test_update_attrs_serialises_concurrent_writers(tmp_path):
+    """Read-modify-write under the lock: no increment is lost between handles writing at once."""
+    import threading
+
+    tiny_store(tmp_path / "s.zarr")
+    handles = [Survey.open(tmp_path / "s.zarr") for _ in range(4)]
+
+    def bump(survey):
+        for _ in range(8):
+            survey.update_attrs("counter", lambda old: {"n": old.get("n", 0) + 1})
+
+    threads = [threading.Thread(target=bump, args=(h,)) for h in handles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Survey.open(tmp_path / "s.zarr").group.attrs["counter"] == {"n": 32}
+
+
+def test_attrs_lock_is_invisible_to_zarr_and_xarray(tmp_path):
+    import warnings
+
+    xr = pytest.importorskip("xarray")
+    survey = tiny_store(tmp_path / "s.zarr")
+    survey.update_attrs("selection", lambda old: {"attributes": ["amplitude"]})
+    assert (tmp_path / "s.zarr" / "_runs" / "group.lock").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zarr warns about files it does not recognise in a listed group
+        again = Survey.open(tmp_path / "s.zarr")
+        assert again.volumes() == ["amplitude"]
+        assert sorted(name for name, _ in again.group.members()) == sorted(
+            ["_runs", "amplitude", "cdp_x", "cdp_y", "crossline", "inline", "time", "trace_mask"])
+        assert sorted(xr.open_zarr(tmp_path / "s.zarr", consolidated=False).data_vars) == ["amplitude", "trace_mask"]
+    with pytest.raises(FaciesError, match="read-only"):
+        Survey.open(tmp_path / "s.zarr", mode="r").update_attrs("selection", lambda old: old)
+
+
+def test_create_over_a_regular_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.zarr"
+    path.write_text("not a store")
+    for overwrite in (False, True):
+        with pytest.raises(FaciesError, match="is a file, not a survey store"):
+            Survey.create(path, tiny_geometry(), overwrite=overwrite)
+    assert path.read_text() == "not a store"

@@ -63,6 +63,58 @@ def test_store_round_trip_is_exact(tmp_path):
         table.save(survey, "mine")
 
 
+def _kill_before_the_attributes(monkeypatch):
+    """Make a save die where a kill would hurt most: every column written, the attributes not yet."""
+    import facies.engine.training.table as table_module
+
+    def killed(value):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(table_module, "jsonable", killed)
+
+
+def test_interrupted_save_never_looks_like_a_table(tmp_path, monkeypatch):
+    survey = tiny_store(tmp_path / "s.zarr", names=("amplitude", "envelope"))
+    old, new = random_table(seed=0), random_table(n=20, seed=1)
+    old.save(survey, "picks")
+    with monkeypatch.context() as m:
+        _kill_before_the_attributes(m)
+        with pytest.raises(KeyboardInterrupt):
+            new.save(survey, "fresh")
+        with pytest.raises(KeyboardInterrupt):
+            new.save(survey, "picks", overwrite=True)
+    again = Survey.open(tmp_path / "s.zarr")
+    assert list_tables(again) == ["picks"]
+    assert_same_rows(old, TrainingTable.load(again, "picks"))  # the interrupted overwrite kept the old table
+    with pytest.raises(FaciesError, match="no training table 'fresh' \\(tables: picks\\)"):
+        TrainingTable.load(again, "fresh")
+    new.save(again, "picks", overwrite=True)  # a later save of a name clears what a killed one left
+    new.save(again, "fresh")
+    assert_same_rows(new, TrainingTable.load(Survey.open(tmp_path / "s.zarr"), "picks"))
+    assert sorted(p.name for p in (tmp_path / "s.zarr" / "training").iterdir()) == ["fresh", "picks", "zarr.json"]
+
+
+def test_incomplete_table_is_not_listed_and_load_says_so(tmp_path):
+    """A table folder without its attributes (a save from an older facies, killed): hidden, and named as such."""
+    survey = tiny_store(tmp_path / "s.zarr", names=("amplitude", "envelope"))
+    random_table().save(survey, "good")
+    survey.group.require_group("training").create_group("half").create_array("facies", shape=(3,), dtype="uint8")
+    assert list_tables(survey) == ["good"]
+    with pytest.raises(FaciesError, match="training table 'half' .* is incomplete .*again with --overwrite"):
+        TrainingTable.load(survey, "half")
+    random_table(n=5).save(survey, "half")  # junk is replaced without --overwrite
+    assert list_tables(survey) == ["good", "half"] and len(TrainingTable.load(survey, "half")) == 5
+
+
+def test_csv_target_folder_or_missing_parent(tmp_path):
+    table = random_table()
+    with pytest.raises(FaciesError, match="is a folder; give the CSV file's name"):
+        table.to_csv(tmp_path)
+    with pytest.raises(FaciesError, match="folder .*missing does not exist; create it first"):
+        table.to_csv(tmp_path / "missing" / "t.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_csv_facies_order_and_explicit_order(tmp_path):
     (tmp_path / "t.csv").write_text("facies,inline,crossline,time,amplitude\n"
                                     "mtd,100,7,8,1.5\nsalt,102,8,12,2\nmtd,104,9,16,-3\n")
@@ -206,3 +258,8 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.exit_code == USER_ERROR and "--attributes A,B,... or take every one with --all" in result.output
     result = runner.invoke(app, ["training", "show", str(store)])
     assert result.exit_code == USER_ERROR and "no training table 'picks' (tables: none)" in result.output
+    random_table().save(Survey.open(store), "picks")
+    result = runner.invoke(app, ["training", "export", str(store), str(tmp_path / "missing" / "t.csv")])
+    assert result.exit_code == USER_ERROR
+    missing = tmp_path / "missing"
+    assert result.output.strip().splitlines() == [f"error: folder {missing} does not exist; create it first"]

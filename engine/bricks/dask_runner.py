@@ -115,7 +115,8 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
         raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it")
     key = "+".join(sorted(outputs.values()))
     parameters = {"operators": chain.describe(), "outputs": outputs, "dask": True}
-    ledger = Ledger.start(survey, key, (1,), parameters, resume=False)  # the lock; one task: the whole graph
+    # The locks (one per output array); one task: the whole graph.
+    ledger = Ledger.start(survey, key, (1,), parameters, resume=False, locks=sorted(outputs.values()))
     cluster = None
     try:
         if scheduler == "local":

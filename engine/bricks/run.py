@@ -7,6 +7,11 @@ creates the outputs *incomplete*, streams the pending bricks through the
 its chunks are written, then marks the outputs complete. A run killed at any moment (even
 SIGKILL) and resumed with ``resume=True`` gives a bit-identical result: done bricks are skipped,
 the others are rewritten whole, and each output chunk belongs to exactly one brick.
+
+The run's parameters (operators, outputs, brick, device) are the ledger's, and they are also
+kept in each output's provenance: ``resume=True`` on outputs that are already complete compares
+them (same values -> nothing to do; others -> an error), and a resumed run refuses an output
+that another run has rewritten since the interruption.
 """
 
 from __future__ import annotations
@@ -21,12 +26,18 @@ from facies.engine.bricks.operator import Chain, Operator
 from facies.engine.bricks.plan import BrickPlan, align_brick, brick_for_budget, region_slices
 from facies.engine.bricks.scheduler import LocalScheduler, SchedulerStats
 from facies.engine.errors import FaciesError
-from facies.engine.ledger import RUNS_GROUP, Ledger
+from facies.engine.ledger import RUNS_GROUP, Ledger, parameter_diff
 from facies.engine.memory import DEFAULT_FRACTION, brick_budget, gpu_memory, host_memory
 from facies.engine.progress import WorkProgress, human_rate
-from facies.engine.provenance import make_provenance
+from facies.engine.provenance import jsonable, make_provenance
+from facies.engine.store import check_array_name
 
 log = logging.getLogger("facies")
+
+#: The run parameters that determine the values of the outputs. Brick shape and device do not
+#: (every brick computes exact values), so a finished output made with another brick or on
+#: another device is still "already complete" for ``resume``.
+RESULT_PARAMETERS = ("operators", "outputs")
 
 
 class RunInterrupted(FaciesError):
@@ -57,12 +68,17 @@ def choose_brick(shape, chunks, chain: Chain, itemsizes: Mapping[str, int], back
                  memory_fraction: float, in_flight: int, lanes: int) -> tuple[int, ...]:
     """Brick shape from free memory: ``memory_fraction`` of free host memory shared by the
     bricks in flight, and on the GPU of free device memory shared by the lanes."""
-    if not 0 < memory_fraction <= 1:
-        raise FaciesError(f"--memory-fraction must be in (0, 1], not {memory_fraction}")
+    check_memory_fraction(memory_fraction)
     per_brick = brick_budget(host_memory()[1], memory_fraction) // in_flight
     if backend.is_gpu:
         per_brick = min(per_brick, brick_budget(gpu_memory(backend.xp)[1], memory_fraction) // lanes)
     return brick_for_budget(shape, chunks, per_brick, chain.bytes_per_voxel(itemsizes), chain.total_halo())
+
+
+def check_memory_fraction(memory_fraction: float) -> None:
+    """Raise FaciesError unless ``0 < memory_fraction <= 1``."""
+    if not 0 < memory_fraction <= 1:
+        raise FaciesError(f"--memory-fraction must be in (0, 1], not {memory_fraction}")
 
 
 def _previous_brick(survey, key: str) -> tuple[int, ...] | None:
@@ -122,6 +138,7 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     RunInterrupted
         On Ctrl-C, after in-flight writes finish; done bricks stay recorded for ``resume``.
     """
+    check_memory_fraction(memory_fraction)
     backend = get_backend(device)
     chain = Chain(operators, survey.shape)
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
@@ -148,20 +165,30 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     if existing and not (resume or overwrite):
         raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it"
                           + ("" if survey.is_complete(existing[0]) else " or --resume to continue the interrupted run"))
+    parameters = {"operators": chain.describe(), "outputs": outputs, "brick": list(brick_shape),
+                  "device": backend.name}
     if resume and all(survey.is_complete(n) for n in outputs.values()) and _previous_brick(survey, key) is None:
+        _check_made_with(survey, outputs.values(), parameters, RESULT_PARAMETERS,
+                         "it was made with other parameters")
         log.info("outputs %s are already complete; nothing to resume", ", ".join(outputs.values()))
         return RunResult(outputs, brick_shape, backend.name, len(plan), len(plan), SchedulerStats(),
                          "already complete")
 
-    parameters = {"operators": chain.describe(), "outputs": outputs, "brick": list(brick_shape),
-                  "device": backend.name}
-    ledger = Ledger.start(survey, key, plan.grid, parameters, resume=resume)
+    # One lock per output array: runs with different output sets still exclude each other.
+    ledger = Ledger.start(survey, key, plan.grid, parameters, resume=resume, locks=sorted(outputs.values()))
     try:
         provenance = make_provenance(command, parameters, inputs=chain.sources)
+        # Continue writing into the existing arrays only when the ledger has done bricks for them;
+        # with none done (e.g. an --overwrite run killed before it created its outputs), an
+        # existing array may be an older, complete one: make every output anew.
+        reuse = resume and ledger.n_done > 0
+        if reuse:
+            _check_made_with(survey, outputs.values(), parameters, tuple(parameters),
+                             "it was rewritten by another run since this one was interrupted")
         targets = {}
         for name, store_name in outputs.items():
-            if resume and survey.has(store_name):
-                targets[store_name] = survey.array(store_name, require_complete=False)
+            if reuse:
+                targets[store_name] = survey.mark_incomplete(store_name)  # before any brick is written
             else:
                 targets[store_name] = survey.create_volume(store_name, dtype=chain.produced[name].dtype, kind=kind,
                                                            provenance=provenance, overwrite=True,
@@ -208,7 +235,20 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     return RunResult(outputs, brick_shape, backend.name, len(plan), skipped, scheduler.stats, summary, per_brick)
 
 
+def _check_made_with(survey, names, parameters: Mapping, keys: Sequence[str], reason: str) -> None:
+    """Raise FaciesError unless each array's provenance holds ``parameters`` (compared on ``keys``)."""
+    wanted = {k: v for k, v in jsonable(dict(parameters)).items() if k in keys}
+    for name in names:
+        made = survey.provenance(name).get("parameters") or {}
+        made = {k: v for k, v in made.items() if k in keys}
+        if made != wanted:
+            raise FaciesError(f"cannot resume {name!r}: {reason} ({parameter_diff(made, wanted)}); "
+                              "run again without --resume (add --overwrite)")
+
+
 def _check_names(survey, chain: Chain, outputs: Mapping[str, str]) -> None:
+    for store_name in outputs.values():
+        check_array_name(store_name)
     for name in outputs:
         if name not in chain.produced or not chain.produced[name].per_voxel:
             raise FaciesError(f"{name!r} is not a per-voxel output of the operators "

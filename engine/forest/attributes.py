@@ -6,19 +6,17 @@ import logging
 from collections.abc import Sequence
 
 from facies.engine.errors import FaciesError
+from facies.engine.selection.record import SELECTION_KEY
 
 log = logging.getLogger("facies")
-
-#: Key of the survey group attribute where attribute selection records its latest result.
-SELECTION_KEY = "selection"
 
 
 def selected_attributes(survey) -> list[str] | None:
     """The best combination recorded by the latest attribute selection in ``survey``, or None.
 
     ``facies select`` records the overall best combination under ``survey.group.attrs["selection"]``
-    as ``{"attributes": [...], "score": ..., ...}``; the nested form of the selection summary,
-    ``{"best": {"attributes": [...]}}``, is read too.
+    as ``{"attributes": [...], "score": ..., ...}`` (see :mod:`facies.engine.selection.record`);
+    the nested form of the selection summary, ``{"best": {"attributes": [...]}}``, is read too.
     """
     if survey is None:
         return None

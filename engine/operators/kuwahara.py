@@ -24,7 +24,7 @@ from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
 from facies.engine.progress import human_rate
 from facies.kernels.kuwahara import kuwahara
-from facies.kernels.kuwahara_windows import check_mode, check_stat, kuwahara_halo, normalise_radius
+from facies.kernels.kuwahara_windows import check_box_size, check_mode, check_stat, kuwahara_halo, normalise_radius
 
 #: The store's lateral array of live traces (True) and dead ones (False).
 TRACE_MASK = "trace_mask"
@@ -59,7 +59,9 @@ class KuwaharaOperator(Operator):
     Raises
     ------
     FaciesError
-        A negative or malformed radius, an unknown mode or statistic.
+        A negative or malformed radius, windows of more than 65,535 voxels, an unknown mode or
+        statistic. (A radius too large for the GPU kernel's shared memory is refused by
+        :meth:`compute` on the first GPU brick, where the device is known.)
     """
 
     boundary = "nan"
@@ -73,6 +75,7 @@ class KuwaharaOperator(Operator):
         self.radius = _checked(normalise_radius, radius)
         self.mode = _checked(check_mode, mode)
         self.stat = _checked(check_stat, stat)
+        _checked(check_box_size, self.radius, self.mode)  # refused before any brick is read
         self.use_mask = bool(use_mask)
         self.input_name = input_name
         self.output_name = output_name or f"{input_name}_kuw"

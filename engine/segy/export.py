@@ -66,6 +66,9 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
     if array.ndim != 3:
         raise FaciesError(f"array {name!r} is not a 3D volume; only 3D arrays can be exported as SEG-Y")
     out_path = Path(out_path)
+    # Checked before any work: the file is written whole, then renamed over the target.
+    if out_path.is_dir():
+        raise FaciesError(f"{out_path} is a folder; give the SEG-Y file's name, e.g. {out_path / (name + '.sgy')}")
     if not out_path.parent.is_dir():
         raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
     g = survey.geometry

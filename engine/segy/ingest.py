@@ -106,7 +106,10 @@ def ingest_segy(paths, survey_path, *, names: Sequence[str] | None = None, prese
             scanned = _match_survey(survey, scanned, path)
         name = names[k] if names is not None else _default_name(survey, path, first=(k == 0))
         _ingest_file(survey, scanned, name, chunks=chunks, resume=resume, progress=progress, workers=workers)
-    return Survey.open(survey_path)
+        # Reopen: the first file's columns rewrote trace_mask (dead traces), and the next file must be
+        # checked and zeroed against that mask, not the one cached before, to equal a separate ingest.
+        survey = Survey.open(survey_path)
+    return survey
 
 
 def _default_name(survey: Survey, path: Path, *, first: bool) -> str:
@@ -161,13 +164,17 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
                              provenance=make_provenance("facies ingest", parameters, [str(layout.path)]),
                              attributes={"long_name": name, "units": ""})
     array = survey.array(name, require_complete=False)
-    if defines_mask:
-        segy.update(_survey_facts(scanned, name))
-    segy.setdefault("volumes", {})[name] = _volume_facts(scanned)
-    survey.group.attrs[SEGY_ATTRS] = segy
+
+    def record_facts(segy: dict) -> dict:
+        if defines_mask:
+            segy.update(_survey_facts(scanned, name))
+        segy.setdefault("volumes", {})[name] = _volume_facts(scanned)
+        return segy
+
+    survey.update_attrs(SEGY_ATTRS, record_facts)
     ci, cx = array.chunks[:2]
     grid = (-(-survey.shape[0] // ci), -(-survey.shape[1] // cx))
-    ledger = Ledger.start(survey, f"ingest-{name}", grid, parameters, resume=resume)
+    ledger = Ledger.start(survey, f"ingest-{name}", grid, parameters, resume=resume, locks=[name])
     live = survey.geometry.trace_mask
     try:
         fd = os.open(layout.path, os.O_RDONLY)

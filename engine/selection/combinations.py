@@ -34,3 +34,26 @@ def combinations_of(n_attributes: int, dim: int) -> np.ndarray:
 def bitmask(combination) -> int:
     """The combination as a bit mask (bit i = attribute i): its identity in random streams."""
     return int(sum(1 << int(i) for i in combination))
+
+
+def combinations_from_names(combinations, names) -> dict[int, np.ndarray]:
+    """User combinations (lists of attribute names) as index arrays grouped by dimension.
+
+    Raises
+    ------
+    FaciesError
+        An unknown attribute name (naming the known ones), or an empty combination.
+    """
+    index = {a: i for i, a in enumerate(names)}
+    groups: dict[int, list] = {}
+    for combo in combinations:
+        combo = [combo] if isinstance(combo, str) else list(combo)  # a bare name: a one-attribute combination
+        unknown = [a for a in combo if a not in index]
+        if unknown:
+            raise FaciesError(f"unknown attribute(s) {', '.join(map(repr, unknown))} in combination "
+                              f"{'+'.join(map(str, combo))}; known: {', '.join(names)}")
+        ids = sorted({index[a] for a in combo})
+        if not ids:
+            raise FaciesError("an attribute combination is empty; give at least one attribute name")
+        groups.setdefault(len(ids), []).append(ids)
+    return {dim: np.array(c, dtype=np.intp) for dim, c in sorted(groups.items())}

@@ -7,6 +7,9 @@ import numpy as np
 from facies.engine.errors import FaciesError
 from facies.kernels.philox import key_for, uniforms
 
+#: Fewest fitting voxels a facies may keep after the split: a one-attribute Gaussian needs two.
+MIN_FIT_VOXELS = 2
+
 
 def holdout_split(per_facies, fraction: float, seed: int):
     """Stratified split: per facies, the ``round(fraction * n)`` voxels with the smallest Philox uniforms are held out.
@@ -45,3 +48,20 @@ def check_inputs(per_facies, names):
             raise FaciesError(f"facies {f + 1} has no training voxels; draw a polygon for it or drop it")
         if not np.isfinite(x).all():
             raise FaciesError(f"facies {f + 1} has NaN or infinite attribute values; mask them before selecting")
+
+
+def check_split(fit, held, holdout: float, facies_names) -> None:
+    """After :func:`holdout_split`: every facies keeps enough voxels to fit, and to validate with.
+
+    Each facies needs :data:`MIN_FIT_VOXELS` fitting voxels, and at least one held-out voxel when
+    ``holdout > 0`` (validation then scores every facies). FaciesError, saying how many it has.
+    """
+    for name, x, h in zip(facies_names, fit, held):
+        total = len(x) + len(h)
+        if len(x) < MIN_FIT_VOXELS:
+            fix = "lower --holdout" if total >= MIN_FIT_VOXELS else "give it more training voxels"
+            raise FaciesError(f"{name} keeps {len(x)} fitting voxel(s) of {total} with --holdout {holdout:.6g}; "
+                              f"fitting needs at least {MIN_FIT_VOXELS}: {fix}")
+        if holdout > 0 and len(h) == 0:
+            raise FaciesError(f"{name} has no held-out voxel of {total} with --holdout {holdout:.6g}; validation "
+                              "needs at least 1 per facies: raise --holdout, or use --holdout 0 for no validation")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facies.engine.backend import array_module
+from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import feature_columns, quadratic_features
 from facies.kernels.gmm_fit import fit_mixtures
 from facies.kernels.gmm_models import MODEL_ID, free_parameters
@@ -31,7 +31,7 @@ class FacieFit:
 
 
 def bic(loglik, n_params, n):
-    """mclust's BIC: ``2 logL - k ln n`` (higher is better)."""
+    """mclust's BIC: ``2 logL - k ln n`` (higher is better); element-wise on arrays."""
     return 2.0 * loglik - n_params * math.log(n)
 
 
@@ -104,23 +104,26 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
     def run(job):
         f, k, sl = job
         data = facies[f]
+        # tag 64 f + k is distinct per (facies, K) because K <= MAX_COMPONENTS < 64 (SelectionSettings)
         draws = PhiloxDraws(settings.seed, masks[sl], tag=64 * f + k, model_ids=[MODEL_ID[m] for m in models],
                             n=len(data.x))
-        with threadpool_limits(1):
-            res = fit_mixtures(data.batch(combos[sl]), k, models, draws, sem_iter=settings.sem_iter,
-                               kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
-                               cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
-                               ops=ops)
+        res = fit_mixtures(data.batch(combos[sl]), k, models, draws, sem_iter=settings.sem_iter,
+                           kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
+                           cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
+                           ops=ops)
         if on_batch:
             on_batch((sl.stop - sl.start) * g)
         return job, _to_host(res)
 
     results = {}
-    if workers == 1:
-        finished = [run(job) for job in jobs]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            finished = list(pool.map(run, jobs))
+    # Single-threaded BLAS: the parallelism is the batches'. threadpoolctl changes process-wide
+    # state and is not thread-safe, so it is entered once, here, around the whole pool.
+    with threadpool_limits(1):
+        if workers == 1:
+            finished = [run(job) for job in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                finished = list(pool.map(run, jobs))
     for job, res in finished:
         results[(job[0], job[1], job[2].start, job[2].stop)] = res
     for f, data in enumerate(facies):
@@ -132,7 +135,7 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
                 continue
             sl = slice(start, stop)
             counts = np.array([free_parameters(m, d, k) for m in models])
-            scores = np.where(res.valid, 2.0 * res.loglik - counts * math.log(n), -np.inf)
+            scores = np.where(res.valid, bic(res.loglik, counts, n), -np.inf)
             invalid[sl] += (~res.valid).sum(axis=1)
             for i, c in enumerate(range(sl.start, sl.stop)):
                 j = int(np.argmax(scores[i]))

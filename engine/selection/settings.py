@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from facies.engine.errors import FaciesError
-from facies.kernels.gmm_models import MODELS
+from facies.kernels.gmm_models import MAX_COMPONENTS, MODELS
 
 
 @dataclass(frozen=True)
 class SelectionSettings:
     """What to fit and how.
 
-    ``models``: mclust names; ``max_clusters``: J; ``sem_iter``: SEM iterations; ``kmeans_starts``:
-    seeded starts; ``cem_tol``/``cem_max_iter``: CEM stopping rule; ``holdout``: held-out fraction per
-    facies (0 disables validation); ``select_by``: ``"score"`` or ``"validation"``; ``rcond``: smallest
-    eigenvalue ratio of a usable covariance; ``chunk_bytes``: memory bound of one batch on the CPU
-    (small enough for a batch's work arrays to stay in cache); ``gpu_chunk_bytes``: the same on a GPU
-    (large batches keep the device busy); ``workers``: CPU threads (0: one per core, at most 8).
+    ``models``: mclust names; ``max_clusters``: J, 1..8 (the GPU kernels' limit); ``sem_iter``: SEM
+    iterations; ``kmeans_starts``: seeded starts; ``cem_tol``/``cem_max_iter``: CEM stopping rule;
+    ``holdout``: held-out fraction per facies (0 disables validation); ``select_by``: ``"score"`` or
+    ``"validation"``; ``rcond``: smallest eigenvalue ratio of a usable covariance; ``chunk_bytes``:
+    memory bound of one batch on the CPU (small enough for a batch's work arrays to stay in cache);
+    ``gpu_chunk_bytes``: the same on a GPU (large batches keep the device busy); ``workers``: CPU
+    threads (0: one per core, at most 8).
     """
 
     models: tuple = MODELS
@@ -35,14 +36,13 @@ class SelectionSettings:
     chunk_bytes: int = 256 * 2**20
     gpu_chunk_bytes: int = 4 * 2**30
     workers: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         bad = [m for m in self.models if m not in MODELS]
         if bad or not self.models:
             raise FaciesError(f"unknown covariance model(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODELS)}")
-        if self.max_clusters < 1:
-            raise FaciesError(f"--max-clusters must be at least 1, not {self.max_clusters}")
+        if not 1 <= self.max_clusters <= MAX_COMPONENTS:
+            raise FaciesError(f"--max-clusters must be between 1 and {MAX_COMPONENTS}, not {self.max_clusters}")
         if self.sem_iter < 0:
             raise FaciesError(f"--sem-iter must be 0 or more, not {self.sem_iter}")
         if not 0 <= self.holdout < 1:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facies.engine.selection.combinations import combinations_of
-from facies.engine.selection.data import check_inputs, holdout_split, standardisation
+from facies.engine.selection.combinations import combinations_from_names, combinations_of
+from facies.engine.selection.data import check_inputs, check_split, holdout_split, standardisation
 from facies.engine.selection.device import fitting_ops
 from facies.engine.selection.fitting import FacieData, fit_dimension
 from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
@@ -67,24 +67,19 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     names = list(attribute_names)
     facies_names = list(facies_names or [f"facies {i + 1}" for i in range(len(per_facies))])
     check_inputs(per_facies, names)
+    if combinations is not None:
+        batches = combinations_from_names(combinations, names)
+    else:
+        batches = {dim: combinations_of(len(names), dim) for dim in (dims or range(1, len(names) + 1))}
     t0 = time.perf_counter()
     fit_x, held_x = holdout_split([np.asarray(x, np.float64) for x in per_facies], settings.holdout, settings.seed)
+    check_split(fit_x, held_x, settings.holdout, facies_names)
     mean, std = standardisation(fit_x)
     ops, device = fitting_ops(backend, require_gpu=require_gpu)
     facies = [FacieData((x - mean) / std, xp=backend.xp if device == "gpu" else np) for x in fit_x]
     held = [(x - mean) / std for x in held_x]
     priors = np.array([len(x) for x in per_facies], float)
     priors /= priors.sum()
-    n_attr = len(names)
-    if combinations is not None:
-        index = {a: i for i, a in enumerate(names)}
-        groups = {}
-        for combo in combinations:
-            ids = sorted({index[a] for a in combo})
-            groups.setdefault(len(ids), []).append(ids)
-        batches = {dim: np.array(c, dtype=np.intp) for dim, c in sorted(groups.items())}
-    else:
-        batches = {dim: combinations_of(n_attr, dim) for dim in (dims or range(1, n_attr + 1))}
     results, best_per_dim, validation = [], {}, {}
     n_fits = sum(len(c) for c in batches.values()) * len(facies) * len(settings.models) * settings.max_clusters
     bar = progress(n_fits) if progress else None

@@ -5,11 +5,17 @@ Stored in the survey as ``training/<name>``, a Zarr group of 1D arrays ``facies`
 float32 array per attribute, with the facies names, attribute order, polygon source and
 provenance in the group's ``facies`` attribute. Exchanged as CSV with the header
 ``facies,inline,crossline,time|depth,<attribute>...`` (facies by name).
+
+A table is written whole under ``training/_partial-<name>``, its ``facies`` attribute (with
+``"complete": true``) last, and only then moved to ``training/<name>``: a save killed half way
+never leaves a table that looks real, and an overwritten table stays readable until the move.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,8 @@ TRAINING_GROUP = "training"
 POSITION_COLUMNS = ("facies", "inline", "crossline", "polygon", "time", "depth")
 #: Format of float columns in CSV: 9 significant digits read back to the same float32.
 _CSV_FLOAT = "%.9g"
+#: Prefixes of the folders a save writes before the move (table names never start with "_").
+_PARTIAL, _REPLACED = "_partial-", "_replaced-"
 
 
 @dataclass(eq=False)
@@ -132,12 +140,14 @@ class TrainingTable:
         """
         check_table_name(name)
         root = survey.group.require_group(TRAINING_GROUP)
-        if name in root:
-            if not overwrite:
-                raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
-                                  "pass --overwrite or choose another --name")
-            del root[name]
-        group = root.create_group(name)
+        if name in list_tables(survey) and not overwrite:
+            raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
+                              "pass --overwrite or choose another --name")
+        folder = Path(survey.path) / TRAINING_GROUP
+        partial, replaced, final = (folder / f"{_PARTIAL}{name}", folder / f"{_REPLACED}{name}", folder / name)
+        for leftover in (partial, replaced):  # from a save killed before it finished
+            shutil.rmtree(leftover, ignore_errors=True)
+        group = root.create_group(partial.name)
         n = len(self)
         chunks = (max(1, min(n, 1 << 20)),)
         columns = {"facies": self.codes, "inline": self.inline, "crossline": self.crossline,
@@ -150,8 +160,13 @@ class TrainingTable:
             "facies_names": self.facies_names, "attributes": self.attribute_names,
             "sample_axis": self.sample_axis, "source": self.source, "rows": n,
             "report": self.report, "provenance": dict(provenance or {}),
-            "polygons": self.report.get("polygons_file", {}),
+            "polygons": self.report.get("polygons_file", {}), "complete": True,
         })
+        # A folder cannot be renamed over a non-empty one: move the old table aside, then the new one in.
+        if final.exists():
+            os.replace(final, replaced)
+        os.replace(partial, final)
+        shutil.rmtree(replaced, ignore_errors=True)
 
     @classmethod
     def load(cls, survey: Survey, name: str = "picks") -> TrainingTable:
@@ -171,6 +186,11 @@ class TrainingTable:
     # -------------------------------------------------------------------------------------- CSV
     def to_csv(self, path: str | Path) -> None:
         """Write ``facies,inline,crossline,time|depth,<attribute>...`` with facies names; floats round-trip."""
+        path = Path(path)
+        if path.is_dir():
+            raise FaciesError(f"{path} is a folder; give the CSV file's name, e.g. {path / 'training.csv'}")
+        if not path.parent.is_dir():
+            raise FaciesError(f"folder {path.parent} does not exist; create it first")
         names = np.array(self.facies_names, dtype=object)
         columns = [names[self.codes.astype(np.intp) - 1] if len(self) else np.zeros(0, object),
                    self.inline.astype(str), self.crossline.astype(str),
@@ -247,16 +267,28 @@ def check_table_name(name: str) -> None:
         raise FaciesError(f"training table name {name!r} is not valid; use letters, digits and underscores")
 
 
+def _is_complete(group: zarr.Group) -> bool:
+    """Whether a save finished: the ``facies`` attribute is written last (tables saved before the
+    ``complete`` flag existed have the attribute without it)."""
+    meta = group.attrs.get("facies")
+    return isinstance(meta, dict) and meta.get("complete", True) is True
+
+
 def list_tables(survey: Survey) -> list[str]:
-    """Names of the training tables stored in the survey, sorted."""
+    """Names of the complete training tables stored in the survey, sorted."""
     if TRAINING_GROUP not in survey.group:
         return []
-    return sorted(name for name, _ in survey.group[TRAINING_GROUP].groups())
+    return sorted(name for name, group in survey.group[TRAINING_GROUP].groups()
+                  if not name.startswith("_") and _is_complete(group))
 
 
 def _table_group(survey: Survey, name: str) -> zarr.Group:
+    path = f"{TRAINING_GROUP}/{name}"
     if name not in list_tables(survey):
+        if not name.startswith("_") and path in survey.group and not _is_complete(survey.group[path]):
+            raise FaciesError(f"training table {name!r} in {survey.path} is incomplete (an interrupted save); "
+                              "run 'facies training extract' or 'facies training import' again with --overwrite")
         have = ", ".join(list_tables(survey)) or "none"
         raise FaciesError(f"survey {survey.path} has no training table {name!r} (tables: {have}); "
                           "make one with 'facies training extract' or 'facies training import'")
-    return survey.group[f"{TRAINING_GROUP}/{name}"]
+    return survey.group[path]
