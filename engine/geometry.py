@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,7 +39,6 @@ class Geometry:
     cdp_x: np.ndarray | None = None
     cdp_y: np.ndarray | None = None
     trace_mask: np.ndarray | None = None
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

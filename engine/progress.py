@@ -7,8 +7,8 @@ stderr is not a terminal unless asked for (CI logs stay short).
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn,
@@ -54,6 +54,7 @@ class WorkProgress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.unit = unit
         self.work_done = 0
+        self._lock = threading.Lock()  # workers of several commands advance the bar from their threads
         self.start = time.perf_counter()
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
@@ -70,8 +71,9 @@ class WorkProgress:
 
     def advance(self, tasks: int = 1, work: int = 0) -> None:
         """Count ``tasks`` finished tasks holding ``work`` units."""
-        self.work_done += int(work)
-        self._progress.update(self._task, advance=tasks, work_done=self.work_done)
+        with self._lock:
+            self.work_done += int(work)
+            self._progress.update(self._task, advance=tasks, work_done=self.work_done)
 
     def skip(self, tasks: int) -> None:
         """Count tasks already done by an earlier run (no work, so the rate stays honest)."""
@@ -85,10 +87,3 @@ class WorkProgress:
         """One line with totals and throughput, for the end of a run."""
         rate = self.work_done / self.elapsed if self.elapsed > 0 else 0.0
         return f"{human_rate(self.work_done, self.unit)} in {self.elapsed:.1f} s ({human_rate(rate, self.unit)}/s)"
-
-
-@contextmanager
-def progress(description: str, total_tasks: int, unit: str = "vox", enabled: bool | None = None):
-    """Context manager form of :class:`WorkProgress`."""
-    with WorkProgress(description, total_tasks, unit, enabled) as bar:
-        yield bar
