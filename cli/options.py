@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import typer
+
 from facies.engine.errors import FaciesError
+from facies.engine.memory import DEFAULT_FRACTION
+
+# Options several commands share: one definition each, so their names, defaults and help agree.
+STORE = typer.Argument(..., help="Survey store (a .zarr folder).")
+DEVICE = typer.Option("auto", "--device", help="auto (GPU when one answers), cpu or gpu.")
+BRICK = typer.Option(None, "--brick", help="Brick size IL,XL[,S] in voxels, rounded up to whole chunks "
+                                           "(default: from free memory).")
+MEMORY_FRACTION = typer.Option(DEFAULT_FRACTION, "--memory-fraction",
+                               help="Share of free host/GPU memory the bricks may use.")
+RESUME = typer.Option(False, "--resume", help="Continue an interrupted run (same parameters), skipping finished work.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace the outputs if they exist.")
+DASK = typer.Option(None, "--dask", help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'.")
+DASK_GPU = typer.Option(False, "--dask-gpu", help="With --dask: compute on CuPy chunks (dask-cuda workers).")
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
 def int_tuple(text: str | None, option: str, *, lengths: Collection[int] | None = None,
@@ -38,3 +54,15 @@ def int_tuple(text: str | None, option: str, *, lengths: Collection[int] | None 
         raise FaciesError(f"{option} must be{count} comma-separated positive integers, e.g. {option} {example}, "
                           f"not {text!r}")
     return values
+
+
+def parse_brick(text: str | None) -> tuple[int, ...] | None:
+    """``"64,64"`` -> ``(64, 64)``; ``"64,64,128"`` -> ``(64, 64, 128)`` (the ``--brick`` option)."""
+    return int_tuple(text, "--brick", lengths=(2, 3), example="256,256")
+
+
+def name_list(text: str | None) -> list[str] | None:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``; None (option not given) stays None."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]

@@ -98,6 +98,40 @@ class Geometry:
         """Index of a time or depth value; a clear error if it falls between samples."""
         return _index_of(self.samples, value, self.sample_axis, tolerance=1e-3 * max(self.sample_interval, 1e-9))
 
+    def indices(self, axis: str, values) -> np.ndarray:
+        """Indices of many line numbers or sample values on one axis (vectorised ``*_index``).
+
+        Parameters
+        ----------
+        axis : {"inline", "crossline", "sample"}
+            The axis the values lie on.
+        values : array-like
+            Line numbers, or time/depth values.
+
+        Returns
+        -------
+        ndarray of int64
+
+        Raises
+        ------
+        FaciesError
+            Naming the first value that is not on the grid.
+        """
+        grid, name, tolerance = {
+            "inline": (self.inlines, "inline", 1e-6),
+            "crossline": (self.crosslines, "crossline", 1e-6),
+            "sample": (self.samples, self.sample_axis, 1e-3 * max(self.sample_interval, 1e-9)),
+        }[axis]
+        values = np.asarray(values, dtype=np.float64)
+        grid = grid.astype(np.float64)
+        right = np.clip(np.searchsorted(grid, values), 0, grid.size - 1)
+        left = np.clip(right - 1, 0, grid.size - 1)
+        nearest = np.where(np.abs(grid[left] - values) < np.abs(grid[right] - values), left, right)
+        off = np.abs(grid[nearest] - values) > tolerance
+        if off.any():
+            _index_of(grid, float(values[np.argmax(off)]), name, tolerance)  # raises with the usual message
+        return nearest.astype(np.int64)
+
     def differences(self, other: Geometry) -> list[str]:
         """Human-readable differences with another geometry (empty if they match)."""
         out = []

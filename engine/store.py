@@ -68,14 +68,23 @@ def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
     return tuple(max(1, min(int(c), int(s))) for c, s in zip(chunks, shape))
 
 
+def check_name(name: str, what: str = "array") -> None:
+    """Raise FaciesError unless ``name`` can name an array, training table or model of a store.
+
+    Names become Zarr keys and parts of array names (``facies_<model>``): letters, digits, '_' and
+    '-', not starting with '_', '-' or '.' (those are the store's own, like ``_runs``).
+    """
+    if not name or name[0] in "_-." or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise FaciesError(f"{what} name {name!r} is not valid; use letters, digits, '_' and '-' (not first)")
+
+
 def check_array_name(name: str) -> None:
     """Raise FaciesError unless ``name`` can name a new 3D array of a store.
 
     Commands call it before anything else (their lock files are named after their outputs), so a
     bad name gets this message, not a traceback.
     """
-    if not name or "/" in name or name.startswith((".", "_")):
-        raise FaciesError(f"array name {name!r} is not valid; use letters, digits and underscores")
+    check_name(name, "array")
     if name in _RESERVED:
         raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
 
@@ -225,6 +234,33 @@ class Survey:
     def attributes(self) -> list[str]:
         """Names of the complete attribute volumes (the candidates for classification)."""
         return self.volumes(kind="attribute")
+
+    def resolve_attributes(self, names=None) -> list[str]:
+        """The attribute volumes a command works on: ``names`` checked, or every complete attribute.
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Attribute names (duplicates dropped, order kept); None means all complete attributes.
+
+        Raises
+        ------
+        FaciesError
+            For an empty choice, an unknown or incomplete attribute, or a survey with none.
+        """
+        available = self.attributes()
+        if names is None:
+            if not available:
+                raise FaciesError(f"survey {self.path} has no complete attribute volume; ingest or make some first")
+            return available
+        names = list(dict.fromkeys(names))
+        if not names:
+            raise FaciesError("no attribute chosen; name at least one (or ask for all of them)")
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise FaciesError(f"unknown attribute {unknown[0]!r}; the survey's attributes are "
+                              f"{', '.join(available) or 'none'}")
+        return names
 
     def has(self, name: str) -> bool:
         """Whether an array (complete or not) of that name exists."""

@@ -38,3 +38,17 @@ def shared_data() -> Path:
 def cpu_only(monkeypatch):
     """Force the CPU backend for one test."""
     monkeypatch.setenv("FACIES_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+    """Path of the built-in synthetic survey at size tiny (seed 0), made once per test session.
+
+    Treat it as read-only; a test that writes into a survey copies it first (``tests.helpers.writable_copy``).
+    """
+    from facies.engine.synth import make_synthetic
+
+    path = tmp_path_factory.mktemp("synthetic") / "tiny.zarr"
+    make_synthetic(path, size="tiny", seed=0, progress=False)
+    return path
+

@@ -33,3 +33,30 @@ def tiny_store(path, shape=(6, 5, 12), chunks=(4, 4, 8), seed=0, names=("amplitu
         data[~g.trace_mask] = 0
         survey.add_volume(name, data, provenance=make_provenance("test", {"seed": seed}))
     return survey
+
+
+def training_table(codes, attributes: dict, facies_names=("salt", "mtd", "background"), *, position=(100, 7, 8.0)):
+    """A TrainingTable from codes (1..M) and attribute columns, every row at one placeholder position.
+
+    For tests of the learners (selection, forest) that do not care where the voxels lie.
+    """
+    from facies.engine.training import TrainingTable
+
+    codes = np.asarray(codes, dtype=np.uint8)
+    n = codes.size
+    return TrainingTable(facies_names=list(facies_names), codes=codes, inline=np.full(n, position[0]),
+                         crossline=np.full(n, position[1]), sample=np.full(n, position[2]), sample_axis="time",
+                         attributes={name: np.asarray(values, np.float32) for name, values in attributes.items()},
+                         polygon=np.zeros(n))
+
+
+def writable_copy(store, folder):
+    """Copy a store and its polygon file into ``folder`` (for tests that write into the survey)."""
+    import shutil
+
+    from facies.engine.synth import polygons_path
+
+    target = folder / store.name
+    shutil.copytree(store, target)
+    shutil.copy(polygons_path(store), polygons_path(target))
+    return target

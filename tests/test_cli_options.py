@@ -17,3 +17,12 @@ def test_int_tuple_parses_and_passes_none():
 def test_int_tuple_errors_name_the_option(text, message):
     with pytest.raises(FaciesError, match=message):
         int_tuple(text, "--chunks", lengths=(3,))
+
+
+def test_name_list_and_parse_brick():
+    from facies.cli.options import name_list, parse_brick
+
+    assert name_list("a, b,,c,") == ["a", "b", "c"] and name_list(None) is None
+    assert parse_brick("64,64") == (64, 64) and parse_brick(None) is None
+    with pytest.raises(FaciesError, match="--brick must be 2 or 3"):
+        parse_brick("1,2,3,4")

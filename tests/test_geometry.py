@@ -45,3 +45,13 @@ def test_defaults_and_properties():
     g = Geometry(inlines=[10], crosslines=[1, 2], samples=[0.0])
     assert g.shape == (1, 2, 1) and g.trace_mask.all() and np.isnan(g.cdp_x).all()
     assert g.sample_interval == 0.0 and g.line_step(g.inlines) == 1
+
+
+def test_vectorised_indices_match_the_scalar_lookups():
+    g = tiny_geometry((6, 5, 12))
+    np.testing.assert_array_equal(g.indices("inline", [104, 100, 110]), [2, 0, 5])
+    np.testing.assert_array_equal(g.indices("sample", [8.0, 16.0001]), [0, 2])
+    with pytest.raises(FaciesError, match="crossline 12 is not in the survey"):
+        g.indices("crossline", [7, 12])
+    with pytest.raises(FaciesError, match="inline 103 is not in the survey"):
+        g.indices("inline", [100, 103])

@@ -184,3 +184,22 @@ def test_create_over_a_regular_file_is_a_clear_error(tmp_path):
         with pytest.raises(FaciesError, match="is a file, not a survey store"):
             Survey.create(path, tiny_geometry(), overwrite=overwrite)
     assert path.read_text() == "not a store"
+
+
+def test_resolve_attributes(tmp_path):
+    survey = tiny_store(tmp_path / "s.zarr", names=("a", "b"))
+    survey.create_volume("half", provenance={})
+    assert survey.resolve_attributes() == ["a", "b"]
+    assert survey.resolve_attributes(["b", "a", "b"]) == ["b", "a"]
+    with pytest.raises(FaciesError, match="unknown attribute 'half'; the survey's attributes are a, b"):
+        survey.resolve_attributes(["half"])
+    with pytest.raises(FaciesError, match="no attribute chosen"):
+        survey.resolve_attributes([])
+
+
+@pytest.mark.parametrize("name", ["a/b", "_x", "-x", ".x", "a b", ""])
+def test_one_name_rule_for_arrays_tables_and_models(name):
+    from facies.engine.store import check_name
+
+    with pytest.raises(FaciesError, match="model name .* is not valid"):
+        check_name(name, "model")
