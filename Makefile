@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	bash scripts/demo.sh $(DEMO) $(SIZE)
+	FACIES=$(BIN)/facies bash scripts/demo.sh $(DEMO) $(SIZE)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
