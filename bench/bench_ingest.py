@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import machine, write_result
 
 N_SAMPLES = 1000
 
@@ -164,11 +164,9 @@ def main() -> None:
         for kind in ("ingest_zstd", "ingest_none"):
             results[kind]["time_vs_segyio_raw_read"] = results[kind]["seconds"] / results["segyio"]["seconds"]
         report = {"benchmark": "segy ingest", "segy_bytes": size, "input": source, "results": results,
-                  "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                              "python": platform.python_version()},
+                  "machine": machine(),
                   "page_cache": "warm (file read once before timing)"}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+        write_result(args.out, report)
         print(f"input {size / 1e9:.2f} GB ({source['made_by']}); {os.cpu_count()} CPUs")
         for kind, r in results.items():
             ratio = f", {r['time_vs_segyio_raw_read']:.2f}x segyio time" if "time_vs_segyio_raw_read" in r else ""

@@ -3,11 +3,12 @@
 CPU (always): the fast NumPy backend against
   - a straightforward SciPy implementation (``uniform_filter`` box means of count, value and
     square, all windows stacked, ``argmin``), and
-  - the brute-force float64 reference, timed on a tiny volume and extrapolated per voxel (it
-    is far too slow for the benchmark volume; the JSON says so).
+  - the brute-force float64 reference, timed on a small volume (``2 * halo + 1`` voxels per axis,
+    so that some voxels have every window inside it) and extrapolated per voxel (it is far too
+    slow for the benchmark volume; the JSON says so).
 GPU (when CuPy and a device answer): the CUDA kernel's voxels/s and effective bandwidth (one
 read + one write of float32 per voxel) against a device-to-device copy of the same volume,
-CUDA events after warm-up, and the GPU / CPU ratio.
+CUDA events after warm-up, and the GPU / CPU ratio with the CPU timed on the same volume.
 Engine (``--engine``): the whole-survey filter through the brick engine
 (:func:`facies.engine.operators.filter_kuwahara`, store -> store, resumable runs) on a temporary
 store, against the same kernel on the volume in memory and against a plain copy through the
@@ -23,19 +24,17 @@ kuwahara_engine_cpu.json (and kuwahara_engine_gpu.json).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from common import best_time, machine, write_result
 from scipy import ndimage
 
 from facies.kernels.kuwahara import kuwahara
 from facies.kernels.kuwahara_reference import kuwahara_reference
-from facies.kernels.kuwahara_windows import box_shape, window_offsets
+from facies.kernels.kuwahara_windows import box_shape, kuwahara_halo, window_offsets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [(r, mode, "mean") for mode in ("octant", "shifted") for r in (1, 2, 3)] + [
@@ -65,16 +64,6 @@ def scipy_kuwahara(x: np.ndarray, r: int, mode: str) -> np.ndarray:
     return np.where(valid, result, x)
 
 
-def best_time(fn, repeat: int) -> float:
-    fn()  # warm-up (thread pool, page faults)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def test_volume(shape, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=shape).astype(np.float32)
@@ -84,28 +73,29 @@ def test_volume(shape, seed=0) -> np.ndarray:
 
 def bench_cpu(shape, repeat: int) -> dict:
     x = test_volume(shape)
-    tiny = test_volume((5, 6, 9), seed=1)
     rows = []
     for r, mode, stat in CASES:
+        small = test_volume(tuple(2 * h + 1 for h in kuwahara_halo(r, mode)), seed=1)
         fast = x.size / best_time(lambda: kuwahara(x, r, mode=mode, stat=stat), repeat)
         one = x.size / best_time(lambda: kuwahara(x, r, mode=mode, stat=stat, workers=1), repeat)
-        ref = tiny.size / best_time(lambda: kuwahara_reference(tiny, r, mode=mode, stat=stat), 1)
+        ref = small.size / best_time(lambda: kuwahara_reference(small, r, mode=mode, stat=stat), 1, warmup=False)
         row = dict(radius=r, mode=mode, stat=stat, fast_voxels_per_s=fast, fast_1_thread_voxels_per_s=one,
-                   reference_voxels_per_s_extrapolated=ref, speedup_vs_reference=fast / ref)
+                   reference_shape=list(small.shape), reference_voxels_per_s_extrapolated=ref,
+                   speedup_vs_reference=fast / ref)
         if stat == "mean":
-            scipy_rate = x.size / best_time(lambda: scipy_kuwahara(x, r, mode), 1)
+            scipy_rate = x.size / best_time(lambda: scipy_kuwahara(x, r, mode), 1, warmup=False)
             row.update(scipy_uniform_filter_voxels_per_s=scipy_rate, speedup_vs_scipy=fast / scipy_rate)
         rows.append(row)
         print(f"r={r} {mode:7s} {stat:6s} fast {fast / 1e6:7.2f} Mvox/s (1 thread {one / 1e6:6.2f})  "
               f"x{row['speedup_vs_reference']:8.0f} vs reference"
               + (f"  x{row['speedup_vs_scipy']:5.2f} vs scipy uniform_filter" if stat == "mean" else ""))
-    return dict(machine=dict(platform=platform.platform(), cpus=os.cpu_count(), numpy=np.__version__),
-                shape=list(shape), dtype="float32", nan_fraction=0.01, repeat=repeat,
-                note="reference timed on a 5x6x9 volume and extrapolated per voxel; best of `repeat` runs",
+    return dict(machine=machine(), shape=list(shape), dtype="float32", nan_fraction=0.01, repeat=repeat,
+                note="reference timed on a (2 halo + 1)^3 volume (reference_shape) and extrapolated per voxel; "
+                     "best of `repeat` runs after a warm-up",
                 results=rows)
 
 
-def bench_gpu(shape, repeat: int, cpu_rates: dict) -> dict | None:
+def bench_gpu(shape, repeat: int) -> dict | None:
     from facies.engine.backend import probe_cupy
 
     cp, reason = probe_cupy()
@@ -126,7 +116,8 @@ def bench_gpu(shape, repeat: int, cpu_rates: dict) -> dict | None:
             best = min(best, cp.cuda.get_elapsed_time(start, stop) / 1e3)
         return best
 
-    x = cp.asarray(test_volume(shape))
+    host = test_volume(shape)
+    x = cp.asarray(host)
     out = cp.empty_like(x)
     copy_s = event_time(lambda: cp.copyto(out, x))
     floor = x.size / copy_s
@@ -134,14 +125,16 @@ def bench_gpu(shape, repeat: int, cpu_rates: dict) -> dict | None:
     for r, mode, stat in CASES:
         t = event_time(lambda: kuwahara(x, r, mode=mode, stat=stat, out=out))
         rate = x.size / t
-        row = dict(radius=r, mode=mode, stat=stat, gpu_voxels_per_s=rate,
+        # the CPU on this very volume: rates on different shapes differ by their edges and caches
+        cpu_rate = host.size / best_time(lambda: kuwahara(host, r, mode=mode, stat=stat), 1)
+        row = dict(radius=r, mode=mode, stat=stat, gpu_voxels_per_s=rate, cpu_voxels_per_s=cpu_rate,
                    effective_bandwidth_GBps=2 * x.nbytes / t / 1e9, fraction_of_copy=rate / floor,
-                   gpu_over_cpu=rate / cpu_rates[(r, mode, stat)])
+                   gpu_over_cpu=rate / cpu_rate)
         rows.append(row)
         print(f"GPU r={r} {mode:7s} {stat:6s} {rate / 1e9:7.2f} Gvox/s  {row['effective_bandwidth_GBps']:7.1f} GB/s  "
               f"{row['fraction_of_copy']:.2f} of copy  x{row['gpu_over_cpu']:.0f} vs CPU")
     props = cp.cuda.runtime.getDeviceProperties(0)
-    return dict(device=props["name"].decode(), shape=list(shape), dtype="float32",
+    return dict(device=props["name"].decode(), machine=machine(), shape=list(shape), dtype="float32",
                 copy_voxels_per_s=floor, copy_bandwidth_GBps=2 * x.nbytes / copy_s / 1e9,
                 note="CUDA events, best of `repeat` after 2 warm-up runs; copy = cupy.copyto d2d", results=rows)
 
@@ -201,30 +194,22 @@ def main() -> None:
     parser.add_argument("--survey-shape", type=int, nargs=3, default=(128, 128, 512))
     parser.add_argument("--inputs", type=int, default=2)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.engine:
         from facies.engine.backend import probe_cupy
 
-        machine = dict(platform=platform.platform(), cpus=os.cpu_count(), numpy=np.__version__,
-                       loadavg=open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None)
         for device in ("cpu", "gpu"):
             if device == "gpu" and probe_cupy()[0] is None:
                 print("GPU engine part skipped: no GPU answers")
                 continue
             row = bench_engine(tuple(args.survey_shape), args.inputs, device, args.repeat)
-            row["machine"] = machine
-            (RESULTS / f"kuwahara_engine_{device}.json").write_text(json.dumps(row, indent=2))
-            print(f"wrote {RESULTS / f'kuwahara_engine_{device}.json'}")
+            row["machine"] = machine()
+            write_result(RESULTS / f"kuwahara_engine_{device}.json", row)
         if args.skip_kernel:
             return
-    cpu = bench_cpu(tuple(args.shape), args.repeat)
-    (RESULTS / "kuwahara_cpu.json").write_text(json.dumps(cpu, indent=2))
-    print(f"wrote {RESULTS / 'kuwahara_cpu.json'}")
-    rates = {(row["radius"], row["mode"], row["stat"]): row["fast_voxels_per_s"] for row in cpu["results"]}
-    gpu = bench_gpu(tuple(args.gpu_shape), max(args.repeat, 5), rates)
+    write_result(RESULTS / "kuwahara_cpu.json", bench_cpu(tuple(args.shape), args.repeat))
+    gpu = bench_gpu(tuple(args.gpu_shape), max(args.repeat, 5))
     if gpu is not None:
-        (RESULTS / "kuwahara_gpu.json").write_text(json.dumps(gpu, indent=2))
-        print(f"wrote {RESULTS / 'kuwahara_gpu.json'}")
+        write_result(RESULTS / "kuwahara_gpu.json", gpu)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
-import typer
-
-from facies.cli.console import console
+from facies.cli.console import console, print_json
+from facies.cli.options import JSON
 from facies.engine.doctor import report
 from facies.engine.progress import human_rate
 
 
-def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+def doctor(as_json: bool = JSON) -> None:
     """Report Python and package versions, the GPU, its memory, and the tier facies will use."""
     rep = report()
     if as_json:
-        typer.echo(json.dumps(rep, indent=2))
+        print_json(rep)
         return
     console.print(f"[bold]facies[/] {rep['packages']['facies']}  Python {rep['python']}  {rep['platform']}")
     installed = [f"{k} {v}" for k, v in rep["packages"].items() if v and k != "facies"]

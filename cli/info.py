@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from facies.cli.console import console
+from facies.cli.console import console, fmt_number, print_json
+from facies.cli.options import JSON, STORE
 from facies.engine.info import describe
 from facies.engine.progress import human_rate
 from facies.engine.store import Survey
 
 
-def _fmt(value) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
-def info(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."),
-         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+def info(store: Path = STORE,
+         as_json: bool = JSON,
          stats: bool = typer.Option(True, "--stats/--no-stats", help="Read every array for min/max/mean.")) -> None:
     """Print geometry, sample axis, and every array with dtype, chunks, compression, size and statistics."""
     rep = describe(Survey.open(store, mode="r"), stats=stats)
     if as_json:
-        typer.echo(json.dumps(rep, indent=2))
+        print_json(rep)
         return
     il, xl, s = rep["inline"], rep["crossline"], rep["sample"]
     console.print(f"[bold]{rep['path']}[/]  shape {' x '.join(map(str, rep['shape']))} ({', '.join(rep['dims'])})")
@@ -36,6 +32,6 @@ def info(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."
     for a in rep["arrays"]:
         name = a["name"] if a["complete"] else f"{a['name']} [red](incomplete)[/]"
         table.add_row(name, a["kind"], a["dtype"], "x".join(map(str, a["chunks"])), a["compression"],
-                      human_rate(a["disk_bytes"], "B"), _fmt(a.get("min")), _fmt(a.get("max")), _fmt(a.get("mean")),
+                      human_rate(a["disk_bytes"], "B"), *(fmt_number(a.get(k)) for k in ("min", "max", "mean")),
                       a["provenance"] or "")
     console.print(table)

@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from facies.cli.console import console
-from facies.cli.options import int_tuple
+from facies.cli.console import console, print_json
+from facies.cli.options import (BRICK, DEVICE, JSON, MEMORY_FRACTION, OVERWRITE, RESUME, STORE, int_tuple, name_list,
+                                parse_brick)
 from facies.cli.runs import exit_130_when_interrupted
 from facies.engine.store import Survey
 
@@ -17,7 +18,7 @@ app = typer.Typer(help="Random-forest facies classification (train on training v
 
 
 @app.command("train")
-def train(store: Path = typer.Argument(..., help="Survey store (a .zarr folder); the model is saved in it."),
+def train(store: Path = STORE,
           name: str = typer.Option(..., "--name", help="Model name (models/<name> in the store)."),
           training: str = typer.Option(None, "--training", help="Training table in the store (default: picks)."),
           csv: Path = typer.Option(None, "--csv", help="Training table as CSV instead of one in the store."),
@@ -28,14 +29,14 @@ def train(store: Path = typer.Argument(..., help="Survey store (a .zarr folder);
           normalize: bool = typer.Option(False, "--normalize", help="Z-score every attribute (stats stored with the model)."),
           seed: int = typer.Option(0, "--seed", help="Seed of the folds and the forests."),
           out: Path = typer.Option(None, "--out", help="Folder of the CSV and PNG report (default: beside the store)."),
-          overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model of the same name.")) -> None:
+          overwrite: bool = OVERWRITE) -> None:
     """Cross-validate tree counts, refit on all training voxels, store the forest; print CV and importances."""
     from facies.engine.forest.workflow import train_model  # noqa: PLC0415 - scikit-learn loads only when used
 
     survey = Survey.open(store)
-    names = [a.strip() for a in attributes.split(",")] if attributes else None
-    run = train_model(survey, name, training=training, csv=csv, attributes=names, trees=list(int_tuple(trees, "--trees", example="50,100,200")),
-                      max_depth=max_depth, normalize=normalize, seed=seed, out_dir=out, overwrite=overwrite)
+    run = train_model(survey, name, training=training, csv=csv, attributes=name_list(attributes),
+                      trees=list(int_tuple(trees, "--trees", example="50,100,200")), max_depth=max_depth,
+                      normalize=normalize, seed=seed, out_dir=out, overwrite=overwrite)
     report, model = run.trained.report, run.trained.model
     console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
                   f"({run.attribute_source}): {', '.join(model.attributes)}")
@@ -60,41 +61,37 @@ def train(store: Path = typer.Argument(..., help="Survey store (a .zarr folder);
 
 
 @app.command("predict")
-def predict(store: Path = typer.Argument(..., help="Survey store holding the model and its attributes."),
+def predict(store: Path = STORE,
             model: str = typer.Option(..., "--model", help="Model name (models/<name> in the store)."),
-            device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
-            resume: bool = typer.Option(False, "--resume", help="Continue an interrupted prediction."),
-            overwrite: bool = typer.Option(False, "--overwrite", help="Replace earlier outputs of this model."),
-            brick: str = typer.Option(None, "--brick", help="Brick shape IL,XL[,S] (default: from free memory).")) -> None:
+            device: str = DEVICE, resume: bool = RESUME, overwrite: bool = OVERWRITE, brick: str = BRICK,
+            memory_fraction: float = MEMORY_FRACTION) -> None:
     """Write facies_<model> (uint8, 0 = no data), prob_<model>_<facies> and confidence_<model> over the survey."""
     from facies.engine.forest.predict_survey import predict_survey  # noqa: PLC0415
 
     survey = Survey.open(store)
     with exit_130_when_interrupted():
         result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
-                                brick=int_tuple(brick, "--brick", lengths=(2, 3), example="256,256"))
+                                brick=parse_brick(brick), memory_fraction=memory_fraction)
     console.print(result.run.summary)
     console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
                   f"confidence: {result.confidence}")
 
 
 @app.command("evaluate")
-def evaluate(store: Path = typer.Argument(..., help="Survey store holding facies_<model> and a label volume."),
+def evaluate(store: Path = STORE,
              model: str = typer.Option(..., "--model", help="Model name whose facies_<model> is scored."),
              labels: str = typer.Option("truth", "--labels", help="Label volume with the true facies codes."),
              training: str = typer.Option("picks", "--training", help="Training table whose voxels are left out."),
              min_distance: float = typer.Option(3.0, "--min-distance",
                                                 help="Count only voxels farther than this from training voxels."),
-             as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+             as_json: bool = JSON) -> None:
     """Accuracy of facies_<model> against known labels (e.g. the synthetic truth), away from the training voxels."""
-    import json  # noqa: PLC0415
-
     from facies.engine.forest.evaluate import evaluate_model  # noqa: PLC0415
 
     score = evaluate_model(Survey.open(store, mode="r"), model, labels=labels, training=training,
                            min_distance=min_distance)
     if as_json:
-        typer.echo(json.dumps(score, indent=2))
+        print_json(score)
         return
     recall = ", ".join(f"{name} {value:.3f}" for name, value in score["recall"].items())
     console.print(f"facies_{model} vs {labels}: accuracy {score['accuracy']:.3f} on {score['voxels']} voxels farther "

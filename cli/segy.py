@@ -8,11 +8,9 @@ from pathlib import Path
 import typer
 
 from facies.cli.console import console
-from facies.cli.options import int_tuple
+from facies.cli.options import RESUME, STORE, int_tuple
+from facies.cli.runs import exit_130_when_interrupted
 from facies.engine.progress import human_rate
-
-#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED = 130
 
 
 def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
@@ -29,23 +27,18 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
            sample_axis: str = typer.Option(None, "--sample-axis", help="time or depth (default: decided from "
                                            "the headers and file name, see docs/segy.md)."),
            compression: str = typer.Option("zstd", "--compression", help="zstd or none (new stores only)."),
-           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted ingest."),
+           resume: bool = RESUME,
            progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
            ) -> None:
     """Ingest post-stack 3D SEG-Y files into a survey store."""
     from facies.engine.segy import ingest_segy
 
     start = time.perf_counter()
-    try:
+    with exit_130_when_interrupted():
         result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
                              xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
                              chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume,
                              progress=progress, sample_axis=sample_axis, compression=compression)
-    except KeyboardInterrupt:
-        # Done columns are recorded in the store's ledger; the array stays incomplete until resumed.
-        typer.echo(f"interrupted: the array being ingested into {survey} is incomplete; run the same command "
-                   "again with --resume to continue where it stopped", err=True)
-        raise typer.Exit(INTERRUPTED) from None
     elapsed = time.perf_counter() - start
     g = result.geometry
     read = sum(f.stat().st_size for f in files)
@@ -57,7 +50,7 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
     console.print(f"read {human_rate(read, 'B')} in {elapsed:.1f} s ({human_rate(read / max(elapsed, 1e-9), 'B')}/s)")
 
 
-def export(store: Path = typer.Argument(..., help="Survey store."),
+def export(store: Path = STORE,
            array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
            out: Path = typer.Argument(..., help="SEG-Y file to write."),
            format: str = typer.Option("ieee", "--format", help="Sample format: ieee (exact) or ibm."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -10,10 +9,11 @@ from typing import Optional
 import typer
 
 from facies.cli.console import console
-from facies.cli.options import int_tuple
-from facies.engine.synth import make_synthetic, polygons_path
+from facies.cli.options import OVERWRITE, int_tuple, name_list
+from facies.engine.synth import FACIES_NAMES, make_synthetic
 
 
+# The store argument is not options.STORE: synth creates a new store rather than reading one.
 def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr folder)."),
           shape: Optional[tuple[int, int, int]] = typer.Option(
               None, "--shape", metavar="IL XL NS", help="Explicit shape (exclusive with --size)."),
@@ -24,19 +24,19 @@ def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr fold
           segy_volumes: Optional[str] = typer.Option(
               None, "--segy-volumes", help="Comma list of volumes to write with --segy-dir (default: all)."),
           chunks: Optional[str] = typer.Option(None, "--chunks", help="Storage chunks IL,XL,S (default 128,128,128)."),
-          overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store.")) -> None:
+          overwrite: bool = OVERWRITE) -> None:
     """Make a synthetic survey with known facies (background, salt, MTD), amplitude, 10 attributes and polygons."""
     start = time.perf_counter()
+    polygons = []
     survey = make_synthetic(store, shape=shape, size=size, seed=seed,
                             chunks=int_tuple(chunks, "--chunks", lengths=(3,)),
-                            segy_dir=segy_dir, overwrite=overwrite,
-                            segy_volumes=[v.strip() for v in segy_volumes.split(",")] if segy_volumes else None,
-                            on_volume=lambda path: console.print(f"wrote {path}"))
+                            segy_dir=segy_dir, overwrite=overwrite, segy_volumes=name_list(segy_volumes) or None,
+                            on_volume=lambda path: console.print(f"wrote {path}"),
+                            on_polygons=lambda path, count: polygons.append((path, count)))
     elapsed = time.perf_counter() - start
-    poly = polygons_path(store)
-    n_polygons = len(json.loads(poly.read_text())["polygons"])
     console.print(f"[bold]{survey.path}[/]  shape {' x '.join(map(str, survey.shape))}, seed {seed}, "
                   f"{len(survey.volumes())} volumes in {elapsed:.1f} s")
     console.print(f"attributes: {', '.join(survey.attributes())}")
-    console.print("truth: facies codes 1..3 = background, salt, mtd (0 = dead trace)")
-    console.print(f"polygons: {poly} ({n_polygons} polygons)")
+    console.print(f"truth: facies codes 1..{len(FACIES_NAMES)} = {', '.join(FACIES_NAMES)} (0 = dead trace)")
+    for path, count in polygons:
+        console.print(f"polygons: {path} ({count} polygons)")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from facies.cli.console import console
+from facies.cli.console import console, fmt_number, print_json
+from facies.cli.options import JSON, OVERWRITE, STORE, name_list
 from facies.engine.errors import FaciesError
 from facies.engine.store import Survey
 from facies.engine.training import TrainingTable, extract_training, import_training, summarize
@@ -20,11 +20,10 @@ app = typer.Typer(help="Training voxels from interpreter polygons: extract, show
 def _attribute_list(attributes: str | None, use_all: bool) -> list[str] | None:
     if use_all == (attributes is not None):
         raise FaciesError("choose the attributes with --attributes A,B,... or take every one with --all (exactly one)")
-    return None if use_all else [a.strip() for a in attributes.split(",") if a.strip()]
-
-
-def _fmt(value) -> str:
-    return "" if value is None else f"{value:.6g}"
+    names = name_list(attributes)
+    if names == []:
+        raise FaciesError("no attribute chosen; pass --attributes A,B,... or --all")
+    return names
 
 
 def _print_summary(rep: dict) -> None:
@@ -45,19 +44,19 @@ def _print_summary(rep: dict) -> None:
     stats = Table("facies", "attribute", "mean", "std", "min", "max", title="attribute statistics per facies")
     for name, per_attr in rep["statistics"].items():
         for attr, s in per_attr.items():
-            stats.add_row(name, attr, _fmt(s["mean"]), _fmt(s["std"]), _fmt(s["min"]), _fmt(s["max"]))
+            stats.add_row(name, attr, *(fmt_number(s[k]) for k in ("mean", "std", "min", "max")))
     console.print(stats)
     for w in rep["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
 
 
 @app.command("extract")
-def extract(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."),
+def extract(store: Path = STORE,
             polygons: Path = typer.Argument(..., help="Polygon file (.json or .csv), in survey units."),
             attributes: str | None = typer.Option(None, "--attributes", "-a", help="Comma-separated attribute names."),
             use_all: bool = typer.Option(False, "--all", help="Use every attribute volume of the survey."),
             name: str = typer.Option("picks", "--name", help="Name of the training table in the store."),
-            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing table of that name.")) -> None:
+            overwrite: bool = OVERWRITE) -> None:
     """Rasterise the polygons, read the attributes there and store the table as training/NAME."""
     table = extract_training(Survey.open(store), polygons, _attribute_list(attributes, use_all), name,
                              overwrite=overwrite)
@@ -66,19 +65,19 @@ def extract(store: Path = typer.Argument(..., help="Survey store (a .zarr folder
 
 
 @app.command("show")
-def show(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."),
+def show(store: Path = STORE,
          name: str = typer.Option("picks", "--name", help="Name of the training table."),
-         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+         as_json: bool = JSON) -> None:
     """Voxels per facies and per polygon, and attribute mean/std/min/max per facies."""
     rep = summarize(TrainingTable.load(Survey.open(store, mode="r"), name))
     if as_json:
-        typer.echo(json.dumps(rep, indent=2))
+        print_json(rep)
     else:
         _print_summary(rep)
 
 
 @app.command("export")
-def export(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."),
+def export(store: Path = STORE,
            out: Path = typer.Argument(..., help="CSV file to write."),
            name: str = typer.Option("picks", "--name", help="Name of the training table.")) -> None:
     """Write the table as CSV: facies,inline,crossline,time|depth,<attribute>..."""
@@ -88,14 +87,14 @@ def export(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)
 
 
 @app.command("import")
-def import_(store: Path = typer.Argument(..., help="Survey store (a .zarr folder)."),
+def import_(store: Path = STORE,
             csv_path: Path = typer.Argument(..., help="CSV file: facies,inline,crossline,time|depth,<attribute>..."),
             name: str = typer.Option("picks", "--name", help="Name of the training table in the store."),
             facies: str | None = typer.Option(None, "--facies",
                                               help="Facies names in code order (default: order of first appearance)."),
-            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing table of that name.")) -> None:
+            overwrite: bool = OVERWRITE) -> None:
     """Store a table made elsewhere, after checking its attributes and positions against the survey."""
-    order = [f.strip() for f in facies.split(",")] if facies else None
+    order = name_list(facies) or None
     table = import_training(Survey.open(store), csv_path, name, facies_names=order, overwrite=overwrite)
     console.print(f"stored training/{name} ({len(table)} rows) in {store}")
     _print_summary(summarize(table))

@@ -7,6 +7,7 @@ when the array already is a CuPy array, so the CPU path never imports it.
 
 from __future__ import annotations
 
+import contextlib
 from types import ModuleType
 
 import numpy as np
@@ -24,3 +25,14 @@ def array_module(array) -> ModuleType:
 
         return cupy
     return np
+
+
+def quiet(xp):
+    """A context that silences NumPy's overflow/invalid/divide warnings; a no-op for CuPy (which never warns).
+
+    The kernels meet such values only in fits or windows that are flagged invalid afterwards, so
+    the warnings would be noise.
+    """
+    if xp is np:
+        return np.errstate(invalid="ignore", over="ignore", divide="ignore")
+    return contextlib.nullcontext()

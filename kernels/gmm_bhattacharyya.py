@@ -9,12 +9,7 @@ underflow nor overflow.
 from __future__ import annotations
 
 from facies.kernels.array_module import array_module
-
-
-def _chol_logdet(cov):
-    xp = array_module(cov)
-    chol = xp.linalg.cholesky(cov)
-    return chol, 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+from facies.kernels.gmm_density import chol_logdet
 
 
 def bhattacharyya(mean1, cov1, mean2, cov2):
@@ -31,9 +26,9 @@ def bhattacharyya(mean1, cov1, mean2, cov2):
     """
     xp = array_module(mean1)
     cov = 0.5 * (cov1 + cov2)
-    chol, logdet = _chol_logdet(cov)
-    _, logdet1 = _chol_logdet(cov1)
-    _, logdet2 = _chol_logdet(cov2)
+    chol, logdet = chol_logdet(cov)
+    _, logdet1 = chol_logdet(cov1)
+    _, logdet2 = chol_logdet(cov2)
     diff = xp.broadcast_to(mean1 - mean2, chol.shape[:-1])
     z = xp.linalg.solve(chol, diff[..., None])[..., 0]
     return 0.125 * xp.sum(z * z, axis=-1) + 0.5 * (logdet - 0.5 * (logdet1 + logdet2))

@@ -83,6 +83,12 @@ class CudaOps(NumpyOps):
         return ll_voxel.sum(axis=-1), resp
 
     @staticmethod
+    def loglik(lj):
+        # The posterior kernel's per-voxel log-likelihood; its responsibilities are dropped (a
+        # kernel writing only the log-likelihood would save that write).
+        return CudaOps.posterior(lj)[0]
+
+    @staticmethod
     def sstep(lj, draws, iteration: int):
         import cupy as cp  # noqa: PLC0415
 
@@ -91,8 +97,7 @@ class CudaOps(NumpyOps):
         head = cp.empty((b, g, k - 1, n), cp.float64)
         ll_voxel = cp.empty((b, g, n), cp.float64)
         seed, purpose = key_for(draws.seed, "sstep")
-        stream_ids = cp.asarray(np.asarray(draws.stream_ids, dtype=np.uint64))
-        model_ids = cp.asarray(np.asarray(draws.model_ids, dtype=np.int64))
+        stream_ids, model_ids = draws.ids_on(cp)  # uploaded once per fit batch
         CudaOps._launch("gmm_sstep", k, b * g * n,
                         (lj, head, ll_voxel, stream_ids, model_ids, np.int64(g), np.int64(b * g), np.int64(n),
                          np.int64(padded_length(draws.n)), np.uint64(seed), np.uint64(purpose),

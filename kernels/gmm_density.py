@@ -12,6 +12,7 @@ attributes; a combination selects its columns by index (:func:`feature_columns`)
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,11 +27,46 @@ def n_features(d: int) -> int:
     return 1 + d + d * (d + 1) // 2
 
 
+def feature_dimension(p: int) -> int:
+    """The ``d`` with ``n_features(d) == p`` (the inverse of :func:`n_features`)."""
+    d = int(round((-3 + math.sqrt(9 - 8 * (1 - p))) / 2))
+    if n_features(d) != p:
+        raise ValueError(f"{p} is not a number of quadratic features (1 + d + d(d+1)/2)")
+    return d
+
+
+def triu(d: int, xp=np):
+    """Row and column indices of the upper triangle of a ``d x d`` matrix (row-major), and the weight
+    of each entry in ``x^T P x`` halved (0.5 on the diagonal, 1 off it), as ``xp`` arrays.
+
+    Cached per dimension and device, so the feature and coefficient steps of every iteration do
+    not rebuild them (nor, on CuPy, upload them again).
+    """
+    device = None
+    if xp is not np:
+        device = xp.cuda.Device().id
+    return _triu(int(d), xp.__name__, device)
+
+
+@lru_cache(maxsize=None)
+def _triu(d: int, module: str, device):
+    iu, ju = np.triu_indices(d)
+    weights = np.where(iu == ju, 0.5, 1.0)
+    if module == "numpy":
+        for a in (iu, ju, weights):
+            a.setflags(write=False)  # shared by every caller
+        return iu, ju, weights
+    import cupy  # noqa: PLC0415 - only reached for CuPy arrays
+
+    with cupy.cuda.Device(device):
+        return cupy.asarray(iu), cupy.asarray(ju), cupy.asarray(weights)
+
+
 def quadratic_features(x):
     """``(n, d)`` data -> ``(n, 1 + d + d(d+1)/2)`` features ``[1, x, x_i x_j (i <= j, row-major)]``."""
     xp = array_module(x)
     n, d = x.shape
-    iu, ju = (xp.asarray(i) for i in np.triu_indices(d))  # device index arrays for CuPy
+    iu, ju, _ = triu(d, xp)
     return xp.concatenate([xp.ones((n, 1), dtype=x.dtype), x, x[:, iu] * x[:, ju]], axis=1)
 
 
@@ -52,7 +88,7 @@ def unpack_statistics(s, d: int):
     xp = array_module(s)
     nk = s[..., 0, :]
     sk = xp.swapaxes(s[..., 1:1 + d, :], -1, -2)
-    iu, ju = (xp.asarray(i) for i in np.triu_indices(d))
+    iu, ju, _ = triu(d, xp)
     tri = xp.swapaxes(s[..., 1 + d:, :], -1, -2)  # (..., K, T)
     s2k = xp.zeros(tri.shape[:-1] + (d, d), dtype=s.dtype)
     s2k[..., iu, ju] = tri
@@ -72,14 +108,22 @@ def covariance_checks(cov, rcond: float = DEFAULT_RCOND):
     return finite & (ev[..., 0] > rcond * ev[..., -1]) & (ev[..., -1] > 0)
 
 
+def chol_logdet(cov):
+    """Cholesky factors of a stack of positive definite matrices and their log-determinants.
+
+    ``log|S|`` is twice the sum of the log-diagonal of the factor: no determinant is formed, so
+    high-dimensional or tightly clustered covariances neither underflow nor overflow.
+    """
+    xp = array_module(cov)
+    chol = xp.linalg.cholesky(cov)
+    return chol, 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+
+
 def cholesky_factors(cov, ok):
     """Cholesky factors and log-determinants; unusable covariances (``~ok``) are replaced by the identity."""
     xp = array_module(cov)
     d = cov.shape[-1]
-    safe = xp.where(ok[..., None, None], cov, xp.eye(d))
-    chol = xp.linalg.cholesky(safe)
-    logdet = 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    return chol, logdet
+    return chol_logdet(xp.where(ok[..., None, None], cov, xp.eye(d)))
 
 
 def log_joint_coefficients(weights, means, cov, ok):
@@ -106,10 +150,9 @@ def log_joint_coefficients(weights, means, cov, ok):
     lin = (prec @ means[..., None])[..., 0]
     quad_form = xp.sum(lin * means, axis=-1)
     const = xp.log(xp.maximum(weights, 1e-300)) - 0.5 * (d * math.log(2 * math.pi) + logdet + quad_form)
-    iu_host, ju_host = np.triu_indices(d)
-    iu, ju = xp.asarray(iu_host), xp.asarray(ju_host)
+    iu, ju, half = triu(d, xp)
     # x^T P x = sum_i P_ii x_i^2 + 2 sum_{i<j} P_ij x_i x_j; the log-density carries -1/2 of it.
-    quad = -prec[..., iu, ju] * xp.asarray(np.where(iu_host == ju_host, 0.5, 1.0))
+    quad = -prec[..., iu, ju] * half
     return xp.concatenate([const[..., None], lin, quad], axis=-1)
 
 
@@ -120,8 +163,7 @@ def log_density(x, means, cov):
     """
     xp = array_module(x)
     d = x.shape[-1]
-    chol = xp.linalg.cholesky(cov)
+    chol, logdet = chol_logdet(cov)
     diff = x - means[..., None, :]  # (..., n, d)
     z = xp.swapaxes(xp.linalg.solve(chol, xp.swapaxes(diff, -1, -2)), -1, -2)
-    logdet = 2.0 * xp.sum(xp.log(xp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return -0.5 * (d * math.log(2 * math.pi) + logdet[..., None] + xp.sum(z * z, axis=-1))

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from facies.kernels.array_module import array_module
-from facies.kernels.gmm_density import DEFAULT_RCOND, covariance_checks, log_joint_coefficients
+from facies.kernels.gmm_density import (DEFAULT_RCOND, covariance_checks, feature_dimension,
+                                        log_joint_coefficients)
 from facies.kernels.gmm_models import m_step, scatter
 from facies.kernels.gmm_ops import NumpyOps
 
@@ -43,45 +42,69 @@ class Mixture:
 class FitResult:
     """Outcome of :func:`fit_mixtures` for a batch.
 
-    ``loglik`` is the observed log-likelihood (B, G), ``-inf`` for invalid fits; ``valid`` (B, G);
-    ``sizes`` (B, G, K) the voxels of each cluster under the final classification;
-    ``sem_loglik`` the best SEM log-likelihood; ``cem_iterations`` (B, G).
+    ``loglik`` is the observed log-likelihood (B, G), ``-inf`` for invalid fits; ``valid`` (B, G).
     """
 
     mixture: Mixture
     loglik: object
     valid: object
-    sizes: object
-    sem_loglik: object
-    cem_iterations: object
 
 
-def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND):
-    """E-step coefficient matrix (B, G*K, p) and the per-component covariance checks (B, G, K)."""
-    ok = covariance_checks(mix.covariances, rcond)
+def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND, ok=None):
+    """E-step coefficient matrix (B, G*K, p) and the per-component covariance checks (B, G, K).
+
+    ``ok`` is ``covariance_checks(mix.covariances, rcond)`` when the caller already has it.
+    """
+    if ok is None:
+        ok = covariance_checks(mix.covariances, rcond)
     c = log_joint_coefficients(mix.weights, mix.means, mix.covariances, ok)  # (B, G, K, p)
     b, g, k, p = c.shape
     return c.reshape(b, g * k, p), ok
 
 
-def maximise(models, nk, sk, s2k) -> Mixture:
-    """Closed-form M-step of each model on its slice of the statistics."""
+def maximise(models, nk, sk, s2k, scattered=None) -> Mixture:
+    """Closed-form M-step of each model on its slice of the statistics.
+
+    ``scattered`` is ``scatter(nk, sk, s2k)`` when the caller already has it.
+    """
     xp = array_module(nk)
-    parts = [m_step(model, nk[:, g], sk[:, g], s2k[:, g]) for g, model in enumerate(models)]
+    means, w = scatter(nk, sk, s2k) if scattered is None else scattered
+    parts = [m_step(model, nk[:, g], sk[:, g], s2k[:, g], scattered=(means[:, g], w[:, g]))
+             for g, model in enumerate(models)]
     return Mixture(*(xp.stack([p[i] for p in parts], axis=1) for i in range(3)))
 
 
-def usable(nk, sk, s2k, ok, rcond: float = DEFAULT_RCOND):
+def usable(nk, w, ok, rcond: float = DEFAULT_RCOND):
     """A fit is usable when every cluster holds at least ``d + 1`` voxels, its own sample covariance
-    (scatter / size) is non-singular, and every model covariance ``ok`` passes the checks.
+    (scatter ``w`` / size) is non-singular, and every model covariance ``ok`` passes the checks.
 
     Checking the cluster's sample covariance too keeps spherical models from hiding a constant
     attribute: data on a hyperplane make the combination invalid whatever the model.
     """
-    d = sk.shape[-1]
-    _, w = scatter(nk, sk, s2k)
+    d = w.shape[-1]
     sample_ok = covariance_checks(w, rcond)
     return ((nk >= d + 1) & sample_ok & ok).all(axis=-1)
+
+
+def m_step_checked(models, nk, sk, s2k, rcond: float = DEFAULT_RCOND):
+    """Every model's M-step on the statistics of a partition, and whether its result can be used.
+
+    The scatter matrices serve both the M-steps and :func:`usable`, and the covariance checks
+    both :func:`usable` and the next E-step: each is computed once.
+
+    Returns
+    -------
+    (Mixture, ok (B, G, K), usable (B, G))
+    """
+    scattered = scatter(nk, sk, s2k)
+    mix = maximise(models, nk, sk, s2k, scattered)
+    ok = covariance_checks(mix.covariances, rcond)
+    return mix, ok, usable(nk, scattered[1], ok, rcond)
+
+
+def _keep(mask, new, old):
+    """Checks ``new`` (B, G, K) where ``mask`` (B, G) holds, else ``old``: the checks of ``Mixture.where``'s result."""
+    return array_module(new).where(mask[..., None], new, old)
 
 
 def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, ops=NumpyOps):
@@ -109,7 +132,7 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
     """
     xp = array_module(q)
     b, n, _ = q.shape
-    d = int(round((-3 + np.sqrt(9 - 8 * (1 - q.shape[-1]))) / 2))
+    d = feature_dimension(q.shape[-1])
     lin = q[..., :1 + d]
     x = q[..., 1:1 + d]
     rows = xp.arange(b)[:, None]
@@ -134,59 +157,60 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
     return xp.ascontiguousarray(xp.swapaxes(best_labels, 1, 2)), xp.isfinite(best_inertia)
 
 
-def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, rcond: float = DEFAULT_RCOND, ops=NumpyOps,
-        total=None):
+def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: float = DEFAULT_RCOND,
+        ops=NumpyOps, total=None):
     """Stochastic EM: ``n_iter`` S-steps; returns the iterate with the best observed log-likelihood.
 
     A draw whose partition is not usable (a cluster with at most ``d`` voxels or a singular
     covariance) is rejected: the fit keeps its previous parameters for that iteration.
-    ``total`` is ``q.sum(1)`` (computed when not given).
+    ``ok`` is ``covariance_checks(mix.covariances)`` and ``total`` is ``q.sum(1)`` (computed when
+    not given). Returns the best mixture, its log-likelihood (B, G) and its covariance checks.
     """
     xp = array_module(q)
     d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
-    best, best_ll = mix, xp.full(alive.shape, -xp.inf)
+    ok = covariance_checks(mix.covariances, rcond) if ok is None else ok
+    best, best_ll, best_ok = mix, xp.full(alive.shape, -xp.inf), ok
     for t in range(n_iter + 1):
-        coef, ok = coefficients(mix, rcond)
+        coef, _ = coefficients(mix, rcond, ok)
         lj = ops.log_joint(q, coef, k)
         if t == n_iter:
-            ll, _ = ops.posterior(lj)
+            ll = ops.loglik(lj)
         else:
             ll, head = ops.sstep(lj, draws, t)
         del lj
         better = alive & ok.all(-1) & (ll > best_ll)
-        best, best_ll = mix.where(better, best), xp.where(better, ll, best_ll)
+        best, best_ll, best_ok = mix.where(better, best), xp.where(better, ll, best_ll), _keep(better, ok, best_ok)
         if t == n_iter:
             break
-        nk, sk, s2k = ops.hard_statistics(q, head, total, d)
-        new = maximise(models, nk, sk, s2k)
-        accept = usable(nk, sk, s2k, covariance_checks(new.covariances, rcond), rcond)
-        mix = new.where(accept, mix)
-    return best, best_ll
+        new, new_ok, accept = m_step_checked(models, *ops.hard_statistics(q, head, total, d), rcond)
+        mix, ok = new.where(accept, mix), _keep(accept, new_ok, ok)
+    return best, best_ll, best_ok
 
 
 def _take(mix: Mixture, rows) -> Mixture:
     return Mixture(mix.weights[rows], mix.means[rows], mix.covariances[rows])
 
 
-def cem(q, mix: Mixture, alive, models, *, tol: float = 1e-8, max_iter: int = 100,
+def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter: int = 100,
         rcond: float = DEFAULT_RCOND, ops=NumpyOps, total=None):
     """Classification EM from ``mix`` until the classification log-likelihood changes by less than ``tol`` (relative).
 
     A fit whose C-step partition is not usable stops at its previous parameters. Iterations run
     only on the batch items that still have an active fit: CEM converges in a few iterations for
     most fits but has a long tail, so the working set is compacted whenever it has shrunk by a
-    quarter (each item's arithmetic is unchanged by this).
-    Returns the mixture and the number of iterations per fit.
+    quarter (each item's arithmetic is unchanged by this). ``mix`` is updated in place; ``ok`` is
+    ``covariance_checks(mix.covariances)`` (computed when not given).
+    Returns the mixture and its covariance checks (B, G, K).
     """
     xp = array_module(q)
     d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
+    ok = covariance_checks(mix.covariances, rcond) if ok is None else ok.copy()
     active = alive.copy()
     previous = xp.full(alive.shape, -xp.inf)
-    iterations = xp.zeros(alive.shape, dtype=xp.int64)
     rows = xp.arange(q.shape[0])
     qs, ts = q, total
     for _ in range(max_iter):
@@ -197,21 +221,20 @@ def cem(q, mix: Mixture, alive, models, *, tol: float = 1e-8, max_iter: int = 10
         if n_live <= 0.75 * rows.size:
             rows = rows[live]
             qs, ts = q[rows], total[rows]
-        sub = _take(mix, rows)
+        sub, sub_ok = _take(mix, rows), ok[rows]
         act = active[rows]
-        coef, _ = coefficients(sub, rcond)
+        coef, _ = coefficients(sub, rcond, sub_ok)
         head, cl = ops.classify(ops.log_joint(qs, coef, k))
         converged = xp.abs(cl - previous[rows]) <= tol * xp.abs(cl)
         act &= ~converged
         previous[rows] = cl
-        nk, sk, s2k = ops.hard_statistics(qs, head, ts, d)
-        new = maximise(models, nk, sk, s2k)
-        accept = act & usable(nk, sk, s2k, covariance_checks(new.covariances, rcond), rcond)
+        new, new_ok, good = m_step_checked(models, *ops.hard_statistics(qs, head, ts, d), rcond)
+        accept = act & good
         active[rows] = accept
-        iterations[rows] += accept
         sub = new.where(accept, sub)
         mix.weights[rows], mix.means[rows], mix.covariances[rows] = sub.weights, sub.means, sub.covariances
-    return mix, iterations
+        ok[rows] = _keep(accept, new_ok, sub_ok)
+    return mix, ok
 
 
 def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts: int = 3, kmeans_iter: int = 20,
@@ -226,28 +249,27 @@ def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts
     xp = array_module(q)
     b, n, p = q.shape
     g = len(models)
-    d = int(round((-3 + np.sqrt(9 - 8 * (1 - p))) / 2))
+    d = feature_dimension(p)
     total = q.sum(axis=1)
     if k == 1:
         labels = xp.ones((b, 1, n), dtype=q.dtype)
         alive = xp.full(b, n >= d + 1)
     else:
         labels, alive = kmeans(q, k, draws, starts=kmeans_starts, n_iter=kmeans_iter)
-    head = xp.broadcast_to(labels[:, None, :k - 1], (b, g, k - 1, n))
-    nk, sk, s2k = ops.hard_statistics(q, head, total, d)
-    mix = maximise(models, nk, sk, s2k)
-    alive = alive[:, None] & usable(nk, sk, s2k, covariance_checks(mix.covariances, rcond), rcond)
-    sem_ll = xp.full((b, g), -xp.inf)
-    iterations = xp.zeros((b, g), dtype=xp.int64)
+    # One partition for every model: its statistics once, broadcast to the G models.
+    start = ops.hard_statistics(q, labels[:, None, :k - 1], total, d)
+    nk, sk, s2k = (xp.broadcast_to(a, (b, g) + a.shape[2:]) for a in start)
+    mix, ok, good = m_step_checked(models, nk, sk, s2k, rcond)
+    alive = alive[:, None] & good
     if k > 1:
-        mix, sem_ll = sem(q, mix, alive, models, sem_iter, draws, rcond=rcond, ops=ops, total=total)
+        mix, sem_ll, ok = sem(q, mix, alive, models, sem_iter, draws, ok=ok, rcond=rcond, ops=ops, total=total)
         alive &= xp.isfinite(sem_ll)
-        mix, iterations = cem(q, Mixture(*(a.copy() for a in (mix.weights, mix.means, mix.covariances))), alive, models, tol=cem_tol, max_iter=cem_max_iter,
-                              rcond=rcond, ops=ops, total=total)
-    coef, ok = coefficients(mix, rcond)
+        mix, ok = cem(q, Mixture(*(a.copy() for a in (mix.weights, mix.means, mix.covariances))), alive, models,
+                      ok=ok, tol=cem_tol, max_iter=cem_max_iter, rcond=rcond, ops=ops, total=total)
+    coef, _ = coefficients(mix, rcond, ok)
     lj = ops.log_joint(q, coef, k)
-    ll, _ = ops.posterior(lj)
+    ll = ops.loglik(lj)
     head, _ = ops.classify(lj)
     nk, sk, s2k = ops.hard_statistics(q, head, total, d)
-    valid = alive & usable(nk, sk, s2k, ok, rcond) & xp.isfinite(ll)
-    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid, nk, sem_ll, iterations)
+    valid = alive & usable(nk, scatter(nk, sk, s2k)[1], ok, rcond) & xp.isfinite(ll)
+    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid)

@@ -13,9 +13,7 @@ moments. The data are standardised upstream, so raw moments lose no useful preci
 
 from __future__ import annotations
 
-import numpy as np
-
-from facies.kernels.array_module import array_module
+from facies.kernels.array_module import array_module, quiet
 
 #: The nine closed-form models, in the canonical order (their index is used in random streams).
 MODELS = ("EII", "VII", "EEI", "EVI", "VVI", "EEE", "EEV", "EVV", "VVV")
@@ -79,7 +77,7 @@ def _ratio(num, den):
     return num / xp.where(den > 0, den, 1.0)
 
 
-def m_step(model: str, nk, sk, s2k):
+def m_step(model: str, nk, sk, s2k, *, scattered=None):
     """Closed-form M-step of one model for a stack of fits.
 
     Parameters
@@ -89,6 +87,9 @@ def m_step(model: str, nk, sk, s2k):
     nk : array, shape (F, K)
     sk : array, shape (F, K, d)
     s2k : array, shape (F, K, d, d)
+    scattered : (means, scatter matrices), optional
+        ``scatter(nk, sk, s2k)`` when the caller already has it (it is element-wise, so a slice of
+        the whole batch's equals the slice's own).
 
     Returns
     -------
@@ -97,17 +98,15 @@ def m_step(model: str, nk, sk, s2k):
     covariances : (F, K, d, d)
     """
     xp = array_module(nk)
-    if xp is np:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _m_step(xp, model, nk, sk, s2k)
-    return _m_step(xp, model, nk, sk, s2k)
+    with quiet(xp):
+        means, w = scatter(nk, sk, s2k) if scattered is None else scattered
+        return _m_step(xp, model, nk, means, w)
 
 
-def _m_step(xp, model, nk, sk, s2k):
-    d = sk.shape[-1]
+def _m_step(xp, model, nk, means, w):
+    d = means.shape[-1]
     n = xp.sum(nk, axis=-1)  # (F,)
     weights = nk / n[:, None]
-    means, w = scatter(nk, sk, s2k)
     eye = xp.eye(d)
     safe = xp.maximum(nk, _TINY)
     if model == "EII":  # lambda I, lambda = tr(W) / (n d)

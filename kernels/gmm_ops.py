@@ -19,26 +19,11 @@ steps by RawKernels.
 
 from __future__ import annotations
 
-import numpy as np
-
-from facies.kernels.array_module import array_module
+from facies.kernels.array_module import array_module, quiet
 from facies.kernels.gmm_density import unpack_statistics
 
 #: 2**32: S-step draws compare ``w + 0.5`` with ``p * 2**32`` (exact in float64).
 TWO32 = 4294967296.0
-
-
-def _quiet(xp):
-    """Silence overflow/invalid warnings on NumPy (they only happen in fits flagged invalid)."""
-    return np.errstate(invalid="ignore", over="ignore", divide="ignore") if xp is np else _Null()
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class NumpyOps:
@@ -70,7 +55,7 @@ class NumpyOps:
     def posterior(lj):
         """Observed log-likelihood per fit (B, G) and responsibilities (B, G, K, n)."""
         xp = array_module(lj)
-        with _quiet(xp):
+        with quiet(xp):
             if lj.shape[-2] == 2:
                 l0, l1 = lj[..., 0, :], lj[..., 1, :]
                 low = l1 <= l0
@@ -80,6 +65,16 @@ class NumpyOps:
                 return ll, xp.stack([p0, 1.0 - p0], axis=-2)
             lse = NumpyOps._logsumexp(lj)
             return lse.sum(axis=-1), xp.exp(lj - lse[..., None, :])
+
+    @staticmethod
+    def loglik(lj):
+        """Observed log-likelihood per fit (B, G): the first result of :meth:`posterior`, without the responsibilities."""
+        xp = array_module(lj)
+        with quiet(xp):
+            if lj.shape[-2] == 2:
+                l0, l1 = lj[..., 0, :], lj[..., 1, :]
+                return (xp.maximum(l0, l1) + xp.log1p(xp.exp(-xp.abs(l1 - l0)))).sum(axis=-1)
+            return NumpyOps._logsumexp(lj).sum(axis=-1)
 
     # ------------------------------------------------------------------ hard partitions
     @staticmethod
@@ -93,7 +88,7 @@ class NumpyOps:
         k = lj.shape[-2]
         scaled = xp.asarray(draws.sstep(iteration))
         scaled += 0.5  # u * 2**32, exact in float64
-        with _quiet(xp):
+        with quiet(xp):
             if k == 2:
                 l0, l1 = lj[..., 0, :], lj[..., 1, :]
                 delta = l1 - l0

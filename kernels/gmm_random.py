@@ -9,15 +9,16 @@ and number of components), so its draws do not depend on how fits are batched. S
   ``[m * n8, m * n8 + n)`` with ``n8`` = n rounded up to a multiple of 8 (a block boundary), so
   any subset of models draws the same numbers.
 
-:class:`PhiloxDraws` is the NumPy implementation; ``gmm_cuda.CudaDraws`` makes the same numbers
-on a GPU.
+:class:`PhiloxDraws` makes the numbers with NumPy; on a GPU the S-step kernel of
+:mod:`facies.kernels.gmm_cuda` draws the very same words in-kernel from these keys and counters
+(it takes the ids from :meth:`PhiloxDraws.ids_on`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facies.kernels.philox import key_for, stream_words32, to_unit  # noqa: F401
+from facies.kernels.philox import key_for, stream_words32, uniforms
 
 
 def padded_length(n: int) -> int:
@@ -47,11 +48,19 @@ class PhiloxDraws:
         self.tag = int(tag)
         self.model_ids = np.asarray(model_ids, dtype=np.intp)
         self.n = int(n)
+        self._ids = {}
+
+    def ids_on(self, xp):
+        """``stream_ids`` (uint64) and ``model_ids`` (int64) as arrays of ``xp``, made (uploaded) once."""
+        if xp.__name__ not in self._ids:
+            self._ids[xp.__name__] = (xp.asarray(np.asarray(self.stream_ids, dtype=np.uint64)),
+                                      xp.asarray(self.model_ids.astype(np.int64)))
+        return self._ids[xp.__name__]
 
     def kmeans(self, start: int, k: int) -> np.ndarray:
         """``(B, k)`` uniforms choosing the initial centres of start ``start``."""
         key = key_for(self.seed, "kmeans")
-        return np.stack([to_unit(stream_words32(key, start, s, self.tag, k)) for s in self.stream_ids])
+        return np.stack([uniforms(key, start, s, self.tag, k) for s in self.stream_ids])
 
     def sstep(self, iteration: int) -> np.ndarray:
         """``(B, G, n)`` 32-bit words (as float64) for the S-step of ``iteration``; ``u = (w + 0.5) / 2**32``."""

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from facies.kernels.cuda_build import get_module
-from facies.kernels.kuwahara_windows import box_shape
+from facies.kernels.kuwahara_windows import MODES, box_shape
 
 SOURCE = "kuwahara"
 #: Threads of the stats kernel (sample, crossline, inline): must match KUW_TILE_* in the .cu.
@@ -29,7 +29,6 @@ SELECT_BLOCK = 256
 #: Static shared memory one block may declare (CUDA's limit on every architecture; more needs
 #: dynamic shared memory and an opt-in attribute).
 SHARED_MEMORY_LIMIT = 48 * 1024
-MODES = ("octant", "shifted")
 
 
 def kuwahara_defines(dtype, radius: tuple[int, int, int], mode: str) -> dict[str, object]:

@@ -40,7 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from facies.kernels.kuwahara_windows import axis_offsets, box_shape, kuwahara_halo, window_offsets
+from facies.kernels.box_stats import sliding_sums
+from facies.kernels.kuwahara_windows import axis_offsets, box_shape, kuwahara_halo, valid_voxels, window_offsets
 
 #: Output voxels per tile: large enough to amortise the halo of the box sums, small enough
 #: that a tile's box arrays stay in the caches.
@@ -121,9 +122,7 @@ def filter_block(x: np.ndarray, radius, mode: str, stat: str, mask: np.ndarray |
     if out is None:
         out = np.empty(shape, np.float64)
     size = box_shape(radius, mode)
-    valid = np.isfinite(x)
-    if mask is not None:
-        valid &= mask[:, :, None]
+    valid = valid_voxels(x, mask)
     values, counts = padded_values(x, valid, size)
     # Box starts lo-(B-1) .. hi-1 per axis: the padded voxels they cover are [lo, hi + 2(B-1)).
     needed = tuple(slice(a, b + 2 * (s - 1)) for (a, b), s in zip(region, size))
@@ -159,28 +158,6 @@ def padded_values(x: np.ndarray, valid: np.ndarray, size) -> tuple[np.ndarray, n
     counts = np.zeros(padded_shape, np.uint8 if np.prod(size) < 256 else np.uint16)
     counts[inner] = valid
     return values, counts
-
-
-def sliding_sums(a: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
-    """Sums of ``a`` over every box of ``size`` ("valid" mode: shape ``n - B + 1`` per axis).
-
-    Direct sums in a fixed order (sample, then crossline, then inline axis; along an axis the
-    terms in index order), so that a box's sum does not depend on where the array starts.
-    """
-    for axis, b in reversed(list(enumerate(size))):
-        if b == 1:
-            continue
-        n = a.shape[axis] - (b - 1)
-        take = [slice(None)] * 3
-        take[axis] = slice(0, n)
-        first = a[tuple(take)]
-        take[axis] = slice(1, 1 + n)
-        acc = np.add(first, a[tuple(take)])  # a fresh array: the first two terms in one pass
-        for d in range(2, b):
-            take[axis] = slice(d, d + n)
-            acc += a[tuple(take)]
-        a = acc
-    return a
 
 
 def box_mean_var(count: np.ndarray, total: np.ndarray, squares: np.ndarray,

@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from facies.kernels.kuwahara_windows import (box_shape, check_mode, check_stat, normalise_radius,
+from facies.kernels.kuwahara_windows import (box_shape, check_mode, check_stat, normalise_radius, valid_voxels,
                                              window_offsets)
 
 #: Two variances closer than this (relative) count as a tie. Two-pass variances of windows
 #: whose exact variances are equal can differ by a few ulps; this keeps "first window wins"
 #: exact on integer-valued data, where distinct variances differ far more than this.
 TIE_RTOL = 1e-12
-
-
-def valid_voxels(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Boolean array: finite and not on a dead trace."""
-    valid = np.isfinite(volume)
-    if mask is not None:
-        valid &= np.asarray(mask, dtype=bool)[:, :, None]
-    return valid
 
 
 def kuwahara_reference(volume, radius=2, *, mode="octant", stat="mean", mask=None) -> np.ndarray:

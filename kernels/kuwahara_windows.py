@@ -20,6 +20,8 @@ import itertools
 import math
 import numbers
 
+import numpy as np
+
 MODES = ("octant", "shifted")
 STATS = ("mean", "median")
 #: Most voxels a window may hold. The NumPy backend counts a box's valid voxels, and numbers a
@@ -44,6 +46,14 @@ def normalise_radius(radius) -> tuple[int, int, int]:
     if any(v < 0 for v in values):
         raise ValueError(f"radius must be >= 0 along every axis, got {radius!r}")
     return tuple(int(v) for v in values)
+
+
+def valid_voxels(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Which voxels the filter uses: finite and not on a dead trace (``mask`` False), as a bool array."""
+    valid = np.isfinite(volume)
+    if mask is not None:
+        valid &= np.asarray(mask, dtype=bool)[:, :, None]
+    return valid
 
 
 def check_mode(mode: str) -> str:

@@ -1,27 +1,17 @@
-"""``facies filter mean|variance`` through Typer's CliRunner (registered on a local app as cli/app.py will)."""
+"""``facies filter mean|variance`` through Typer's CliRunner, on the real app."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from facies.cli import filter as filter_cli
-from facies.cli.app import _FaciesGroup
+from facies.cli.app import app
 from facies.engine.bricks.operator import Chain
 from facies.engine.operators import LocalMean, LocalVariance
 from facies.engine.store import Survey
 from tests.test_bricks_helpers import make_survey
-
-app = typer.Typer(cls=_FaciesGroup)
-app.add_typer(filter_cli.app, name="filter")
-
-
-@app.callback()
-def _root() -> None:
-    """Test root."""
-
 
 runner = CliRunner()
 
@@ -45,18 +35,21 @@ def test_mean_and_variance_commands_write_outputs_with_provenance(tmp_path, cpu_
 
 @pytest.mark.parametrize("args,message", [
     (["--brick", "8"], "--brick must be 2 or 3 comma-separated positive integers"),
-    (["--boundary", "wrap"], "boundary must be one of"),
+    (["--boundary", "wrap"], "has boundary 'wrap'; use one of nan, reflect, nearest"),
     (["--memory-fraction", "1.5"], "--memory-fraction must be in"),
     (["--memory-fraction", "0", "--brick", "8,8"], "--memory-fraction must be in"),
     (["--output", "bad/name"], "array name 'bad/name' is not valid"),
     (["--output", "inline"], "'inline' is a coordinate name of the store"),
     (["--dask", "local", "--resume"], "--resume and --brick apply to local runs"),
+    (["--dask", "local", "--device", "cpu"], "--device cpu applies to local runs"),
+    (["--dask-gpu"], "--dask-gpu applies to Dask runs"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, cpu_only, args, message):
     survey, _ = make_survey(tmp_path / "s.zarr")
     result = runner.invoke(app, ["filter", "mean", str(survey.path), "--input", "amp", *args])
     assert result.exit_code == 2
     assert message in result.output
+    assert not Survey.open(survey.path).has("amp_mean_r1")
 
 
 def test_missing_input_names_the_arrays(tmp_path, cpu_only):
@@ -84,7 +77,7 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path, cpu_only, monkeypatch):
         raise RunInterrupted("interrupted: 2 of 9 bricks are written and recorded; run the same command "
                              "again with --resume to continue")
 
-    monkeypatch.setattr(filter_cli, "run_bricks", interrupted)
+    monkeypatch.setattr(filter_cli, "run_operators", interrupted)
     survey, _ = make_survey(tmp_path / "s.zarr")
     result = runner.invoke(app, ["filter", "mean", str(survey.path), "-i", "amp"])
     assert result.exit_code == 130, result.output

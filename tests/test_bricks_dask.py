@@ -1,43 +1,82 @@
-"""The same operators on Dask (LocalCluster, one in-process worker) give the local scheduler's result."""
+"""The same operators on Dask (one in-process LocalCluster per session) give the local scheduler's result."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from facies.engine.bricks.operator import Chain, Output
 from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.operators import LocalMean, LocalVariance
 from facies.engine.store import Survey
+from tests.dask_fixtures import dask_local_cluster  # noqa: F401 - the session fixture
 from tests.test_bricks_helpers import make_survey
 
 pytest.importorskip("distributed")
 
-LIGHT = {"processes": False, "n_workers": 1, "threads_per_worker": 2, "dashboard_address": None}
+
+class MeanAndClass(LocalMean):
+    """LocalMean with a second, uint8 output (1 above 0.95, 2 below, 0 where NaN); counts its calls."""
+
+    calls = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outputs = (*self.outputs, Output("c", "uint8"))
+
+    def compute(self, inputs, xp):
+        type(self).calls += 1
+        mean = super().compute(inputs, xp)[self.outputs[0].name]
+        codes = xp.where(xp.isnan(mean), 0, xp.where(mean > 0.95, 1, 2)).astype(xp.uint8)
+        return {self.outputs[0].name: mean, "c": codes}
 
 
 def _ops():
-    # Halo 9 > chunk 8 on axis 0 (Dask must rechunk), a chained variance, and two boundary rules.
+    # Halo 9 > chunk 8 on axis 0 (Dask must rechunk), a chained variance, the three boundary rules,
+    # and an operator with two outputs of different dtypes.
     return [LocalMean("amp", "m", radius=(9, 1, 2)), LocalVariance("m", "v", radius=1, boundary="reflect"),
-            LocalVariance("amp", "w", radius=(1, 2, 1), boundary="nearest")]
+            MeanAndClass("amp", "n", radius=(1, 2, 1), boundary="nearest")]
 
 
 @pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")  # tiny arrays: one chunk per axis
-def test_dask_equals_local_scheduler(tmp_path):
+def test_dask_equals_local_scheduler(tmp_path, dask_local_cluster):  # noqa: F811 - the fixture
     from facies.engine.bricks.dask_runner import run_dask
 
     survey, _ = make_survey(tmp_path / "s.zarr")
-    outputs = {"m": "mean", "v": "var_of_mean", "w": "var"}
+    outputs = {"m": "mean", "v": "var_of_mean", "n": "mean_n", "c": "classes"}
     run_bricks(survey, _ops(), {k: f"local_{v}" for k, v in outputs.items()}, device="cpu", brick=(8, 8, 16),
                progress=False)
-    result = run_dask(survey, _ops(), outputs, scheduler="local", cluster_options=LIGHT)
+    result = run_dask(survey, _ops(), outputs, scheduler=dask_local_cluster)
     survey = Survey.open(survey.path)
     for name in outputs.values():
         assert survey.is_complete(name)
+        assert survey.read(name).dtype == survey.read(f"local_{name}").dtype, name
         assert np.array_equal(survey.read(name), survey.read(f"local_{name}"), equal_nan=True), name
+    assert {1, 2} <= set(np.unique(survey.read("classes")).tolist())  # the uint8 output holds real codes
     assert result.device == "dask"
     with pytest.raises(FaciesError, match="already exists"):
-        run_dask(survey, _ops(), outputs, scheduler="local", cluster_options=LIGHT)
+        run_dask(survey, _ops(), outputs, scheduler=dask_local_cluster)
+
+
+def test_an_operator_with_several_outputs_computes_each_block_once(tmp_path):
+    import dask
+    import dask.array as da
+
+    from facies.engine.bricks.dask_runner import dask_chain
+
+    survey, volume = make_survey(tmp_path / "s.zarr")
+    op = MeanAndClass("amp", "n", radius=1)
+    chain = Chain([op], survey.shape)
+    results = dask_chain(chain, {"amp": da.from_zarr(survey.array("amp"))})
+    MeanAndClass.calls = 0
+    with dask.config.set(scheduler="synchronous"):
+        mean, codes = dask.compute(results["n"], results["c"])
+    blocks = results["n"].npartitions
+    assert MeanAndClass.calls == blocks, f"{MeanAndClass.calls} calls for {blocks} blocks"
+    whole = chain.run_whole({"amp": volume})
+    assert codes.dtype == np.uint8 and np.array_equal(codes, whole["c"])
+    assert mean.dtype == np.float32 and np.array_equal(mean, whole["n"], equal_nan=True)
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path):

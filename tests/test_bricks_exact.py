@@ -35,7 +35,7 @@ def _bricked(chain, volume, chunks, brick, wanted):
     for b in BrickPlan(volume.shape, chunks, brick):
         regions, _ = chain.plan_regions(b.region, wanted)
         sources = {name: (volume[region_slices(r)], r) for name, r in regions.items()}
-        result, _ = chain.run(b.region, sources, np, wanted)
+        result = chain.run(b.region, sources, np, wanted)
         for name in wanted:
             out[name][region_slices(b.region)] = result[name]
     return out

@@ -55,9 +55,9 @@ def test_resume_of_a_finished_output_compares_its_parameters(tmp_path):
     with pytest.raises(FaciesError, match=r"cannot resume 'out': it was made with other parameters "
                                           r"\(.*radius.*\); run again without --resume \(add --overwrite\)"):
         _mean(survey, 3, resume=True)
-    assert _mean(survey, 1, resume=True).summary == "already complete"
+    assert _mean(survey, 1, resume=True).already_complete
     # Brick shape and device do not change the values: still complete.
-    assert _mean(survey, 1, resume=True, brick=(16, 16, 32)).summary == "already complete"
+    assert _mean(survey, 1, resume=True, brick=(16, 16, 32)).already_complete
 
 
 def test_resume_of_an_array_not_made_by_a_run_is_refused(tmp_path):

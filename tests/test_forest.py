@@ -1,4 +1,8 @@
-"""Random forest: training report, safe model storage, nvForest/treelite == scikit-learn, survey prediction."""
+"""Random forest: training report, safe model storage, nvForest/treelite == scikit-learn, survey prediction.
+
+Training, cross-validation, storage and prediction need treelite (its checkpoint is the stored model);
+only the tests of nvForest itself need nvForest (elsewhere the treelite engine stands in for it).
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,24 @@ from sklearn.ensemble import RandomForestClassifier
 
 from facies.engine import FaciesError
 from facies.engine.bricks.operator import Chain
-from facies.engine.forest import (ForestOperator, ForestPredictor, classify_rows, load_model, predict_survey,
-                                  save_model, train_forest)
+from facies.engine.bricks.run import RunInterrupted
+from facies.engine.forest import (ForestOperator, ForestPredictor, Normalization, classify_rows, load_model,
+                                  predict_survey, save_model, train_forest)
 from facies.engine.forest.train import cumulative_tree_proba
 from facies.engine.provenance import make_provenance
-from facies.engine.training import TrainingTable
-from tests.helpers import tiny_store
+from tests.helpers import tiny_store, training_table
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
-nvforest = pytest.importorskip("nvforest")
+pytest.importorskip("treelite")
 ATTRS = ("a", "b", "c")
 
 
-def make_table(n=600, seed=0, names=("sand", "shale", "salt")) -> TrainingTable:
+def make_table(n=600, seed=0, names=("sand", "shale", "salt")):
     """Three facies separated by thresholds on a and b; c is noise."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 3)).astype(np.float32)
-    codes = np.where(x[:, 0] > 0.3, 1, np.where(x[:, 1] > 0, 2, 3)).astype(np.uint8)
-    codes = np.minimum(codes, len(names))
-    return TrainingTable(facies_names=list(names), codes=codes, inline=np.zeros(n), crossline=np.zeros(n),
-                         sample=np.zeros(n), sample_axis="time", attributes=dict(zip(ATTRS, x.T)),
-                         polygon=np.zeros(n))
+    codes = np.where(x[:, 0] > 0.3, 1, np.where(x[:, 1] > 0, 2, 3))
+    return training_table(np.minimum(codes, len(names)), dict(zip(ATTRS, x.T)), names)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def test_first_k_trees_are_the_k_tree_forest():
 
 
 def test_nvforest_cpu_equals_sklearn_predict_proba(trained):
+    pytest.importorskip("nvforest")
     x = np.random.default_rng(9).standard_normal((2000, 3)).astype(np.float32) * 2
     predictor = ForestPredictor(trained.model, "cpu", engine="nvforest")
     assert predictor.engine == "nvforest"
@@ -114,7 +116,7 @@ def test_chunked_prediction_equals_whole_and_dead_traces_are_zero(tmp_path, trai
     result = predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
     assert result.run.bricks_total == 5 * 3 * 3
     volumes = {a: survey.read(a) for a in ATTRS}
-    volumes["trace_mask"] = np.broadcast_to(survey.geometry.trace_mask[:, :, None], survey.shape)
+    volumes["trace_mask"] = survey.geometry.trace_mask  # 2D, as the store keeps it
     whole = Chain([ForestOperator(trained.model)], survey.shape).run_whole(volumes)
     for name in [result.classes, *result.probabilities, result.confidence]:
         np.testing.assert_array_equal(survey.read(name), whole[name], err_msg=name)
@@ -126,28 +128,29 @@ def test_chunked_prediction_equals_whole_and_dead_traces_are_zero(tmp_path, trai
     assert survey.group[result.classes].attrs["facies_codes"] == {"1": "sand", "2": "shale", "3": "salt"}
 
 
-def test_resume_after_partial_run_is_identical(tmp_path, trained):
+def test_interrupted_prediction_resumes_to_the_uninterrupted_result(tmp_path, trained, monkeypatch):
     survey = tiny_store(tmp_path / "s.zarr", shape=(8, 6, 10), chunks=(2, 3, 5), names=ATTRS)
     save_model(survey, trained.model)
-    first = predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
-    reference = survey.read(first.classes)
-    # Pretend a run died after the bricks of inlines 0..3: those recorded done, inlines 4..5 garbled.
-    from facies.engine.ledger import Ledger
+    compute, calls = ForestOperator.compute, []
 
-    survey.group[first.classes][4:6, :, :] = 7
-    key = "+".join(sorted([first.classes, *first.probabilities, first.confidence]))
-    op = ForestOperator(trained.model)
-    grid = (4, 2, 2)
-    parameters = {"operators": Chain([op], survey.shape).describe(),
-                  "outputs": {n: n for n in [first.classes, *first.probabilities, first.confidence]},
-                  "brick": [2, 3, 5], "device": "cpu"}
-    ledger = Ledger.start(survey, key, grid, parameters, resume=False)
-    for index in [(i, j, k) for i in range(2) for j in range(2) for k in range(2)]:
-        ledger.mark_done(index)
-    ledger.close()
+    def interrupt_on_fifth_brick(self, inputs, xp):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # as Ctrl-C would
+        return compute(self, inputs, xp)
+
+    monkeypatch.setattr(ForestOperator, "compute", interrupt_on_fifth_brick)
+    with pytest.raises(RunInterrupted, match="--resume"):
+        predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
+    monkeypatch.setattr(ForestOperator, "compute", compute)
+    assert not survey.is_complete("facies_m")
     again = predict_survey(survey, "m", device="cpu", resume=True, progress=False)
-    assert again.run.bricks_skipped == 8
-    np.testing.assert_array_equal(survey.read(first.classes), reference)
+    assert 0 < again.run.bricks_skipped < again.run.bricks_total == 16
+    volumes = {a: survey.read(a) for a in ATTRS}
+    volumes["trace_mask"] = survey.geometry.trace_mask
+    whole = Chain([ForestOperator(trained.model)], survey.shape).run_whole(volumes)
+    for name in [again.classes, *again.probabilities, again.confidence]:
+        np.testing.assert_array_equal(survey.read(name), whole[name], err_msg=name)
 
 
 def test_resume_after_the_model_was_retrained_is_refused(tmp_path, trained):
@@ -155,7 +158,7 @@ def test_resume_after_the_model_was_retrained_is_refused(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr", shape=(8, 6, 10), chunks=(2, 3, 5), names=ATTRS)
     save_model(survey, trained.model)
     predict_survey(survey, "m", device="cpu", progress=False)
-    assert predict_survey(survey, "m", device="cpu", resume=True, progress=False).run.summary == "already complete"
+    assert predict_survey(survey, "m", device="cpu", resume=True, progress=False).run.already_complete
     other = train_forest(make_table(seed=1), ATTRS, name="m", trees=(3,), max_depth=4, seed=1, n_jobs=1)
     save_model(survey, other.model, overwrite=True)
     with pytest.raises(FaciesError, match="cannot resume 'facies_m': it was made with other parameters "
@@ -204,3 +207,33 @@ def test_provenance_kept(tmp_path):
                            provenance=make_provenance("test", {"x": 1}))
     save_model(survey, trained.model)
     assert load_model(survey, "p").provenance["parameters"] == {"x": 1}
+
+
+def test_normalization_keeps_a_constant_column_at_scale_one():
+    x = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]], np.float32)
+    norm = Normalization.fit(x)
+    np.testing.assert_array_equal(norm.mean, [3.0, 5.0])
+    np.testing.assert_allclose(norm.std, [np.sqrt(8 / 3), 1.0], rtol=1e-7)
+    np.testing.assert_array_equal(norm.apply(x)[:, 1], 0)
+
+
+@pytest.mark.parametrize("name", ["", "_m", "-m", "a/b", "a.b"])
+def test_bad_model_names_are_refused(tmp_path, trained, name):
+    from dataclasses import replace
+
+    survey = tiny_store(tmp_path / "s.zarr")
+    with pytest.raises(FaciesError, match="model name .* is not valid"):
+        save_model(survey, replace(trained.model, name=name))
+
+
+def test_training_mask_marks_the_table_voxels_and_refuses_off_grid_rows(tmp_path):
+    from facies.engine.forest.evaluate import training_mask
+
+    survey = tiny_store(tmp_path / "s.zarr")  # inlines 100, 102..., crosslines 7, 8..., samples 8, 12... ms
+    table = training_table([1, 2], {"a": [0.0, 1.0]})
+    table.inline[1], table.crossline[1], table.sample[1] = 104, 9, 20.0
+    mask = training_mask(survey, table)
+    assert mask.sum() == 2 and mask[0, 0, 0] and mask[2, 2, 3]
+    table.inline[1] = 101
+    with pytest.raises(FaciesError, match="inline 101"):
+        training_mask(survey, table)

@@ -1,19 +1,24 @@
-"""``facies rf train`` / ``facies rf predict`` through Typer, on the tiny synthetic survey, and held-out accuracy."""
+"""``facies rf train`` / ``facies rf predict`` through the real app, on the tiny synthetic survey, and held-out accuracy."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from facies.cli.app import app
 from facies.engine import Survey
+from facies.engine.bricks.run import RunInterrupted
+from facies.engine.forest.evaluate import holdout_accuracy, training_mask
+from facies.engine.synth import polygons_path
+from facies.engine.training import TrainingTable, extract_training
+from tests.helpers import tiny_store, writable_copy
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
-pytest.importorskip("nvforest")
-synth = pytest.importorskip("facies.engine.synth")
+pytest.importorskip("treelite")  # the stored model is a treelite checkpoint; nvForest is optional
 
 #: Held-out accuracy threshold on the tiny synthetic survey (voxels > 3 voxels from every training voxel).
 #: Measured with these settings (trees 5,10, depth 8, seed 0): 0.934 for synthetic seed 0, 0.909 for seed 1
@@ -22,36 +27,27 @@ MIN_HOLDOUT_ACCURACY = 0.85
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from facies.engine.training import extract_training
-
-    path = tmp_path_factory.mktemp("rf") / "tiny.zarr"
-    synth.make_synthetic(path, size="tiny", seed=0)
-    extract_training(Survey.open(path), synth.polygons_path(path))
+def tiny(tiny_synthetic, tmp_path_factory):
+    """A writable copy of the session's tiny synthetic survey, with its training table ``picks``."""
+    path = writable_copy(tiny_synthetic, tmp_path_factory.mktemp("rf"))
+    extract_training(Survey.open(path), polygons_path(path))
     return path
 
 
-def cli() -> typer.Typer:
-    from facies.cli import rf
-
-    app = typer.Typer()
-    app.add_typer(rf.app, name="rf")
-    return app
-
-
 def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
-    from facies.engine.forest.evaluate import holdout_accuracy, training_mask
-    from facies.engine.training import TrainingTable
-
     runner = CliRunner()
     out = tmp_path / "report"
-    res = runner.invoke(cli(), ["rf", "train", str(tiny), "--name", "t", "--trees", "5,10", "--max-depth", "8",
-                                "--out", str(out)])
+    attributes = TrainingTable.load(Survey.open(tiny)).attribute_names
+    # Every attribute of the table (the default), with a trailing comma: empty names are dropped.
+    res = runner.invoke(app, ["rf", "train", str(tiny), "--name", "t", "--trees", "5,10", "--max-depth", "8",
+                              "--out", str(out), "--attributes", ",".join(attributes) + ","])
     assert res.exit_code == 0, res.output
     assert "cross-validation accuracy" in res.output and "normalised Gini importance" in res.output
+    assert f"{len(attributes)} attributes (user)" in res.output
     assert {p.name for p in out.iterdir()} == {"t_cv.csv", "t_facies.csv", "t_importance.csv", "t_training.png"}
     assert (out / "t_training.png").read_bytes()[:4] == b"\x89PNG"
-    res = runner.invoke(cli(), ["rf", "predict", str(tiny), "--model", "t", "--device", "cpu"])
+    res = runner.invoke(app, ["rf", "predict", str(tiny), "--model", "t", "--device", "cpu", "--brick", "16,16",
+                              "--memory-fraction", "0.3"])
     assert res.exit_code == 0, res.output
     survey = Survey.open(tiny)
     assert {"facies_t", "prob_t_background", "prob_t_salt", "prob_t_mtd", "confidence_t"} <= set(survey.volumes())
@@ -61,14 +57,12 @@ def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
     print(f"held-out accuracy on tiny synthetic: {score}")
     assert score["voxels"] > 50_000
     assert score["accuracy"] > MIN_HOLDOUT_ACCURACY
-    res = runner.invoke(cli(), ["rf", "evaluate", str(tiny), "--model", "t", "--json"])
+    res = runner.invoke(app, ["rf", "evaluate", str(tiny), "--model", "t", "--json"])
     assert res.exit_code == 0, res.output
     reported = json.loads(res.stdout)
     assert reported["accuracy"] == score["accuracy"] and reported["voxels"] == score["voxels"]
     assert set(reported["recall"]) == {"background", "salt", "mtd"}
-    from facies.cli.app import app as facies_app  # the real app turns FaciesError into exit 2
-
-    res = runner.invoke(facies_app, ["rf", "evaluate", str(tiny), "--model", "t", "--labels", "amplitude"])
+    res = runner.invoke(app, ["rf", "evaluate", str(tiny), "--model", "t", "--labels", "amplitude"])
     assert res.exit_code == 2 and "no label volume 'amplitude'" in res.output
     probs = np.stack([survey.read(f"prob_t_{f}") for f in ("background", "salt", "mtd")])
     live = truth > 0
@@ -78,7 +72,6 @@ def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
 
 def test_default_attributes_follow_attribute_selection(tiny):
     from facies.engine.forest.workflow import train_model
-
     from facies.engine.selection.record import SELECTION_KEY, record_selection
 
     survey = Survey.open(tiny)
@@ -94,12 +87,7 @@ def test_default_attributes_follow_attribute_selection(tiny):
 
 
 def test_ctrl_c_in_predict_exits_130_with_the_resume_hint(tmp_path, monkeypatch):
-    from facies.cli.app import app as facies_app  # the real app: a FaciesError there would exit 2
-    from facies.engine.bricks.run import RunInterrupted
-    import importlib
-
     module = importlib.import_module("facies.engine.forest.predict_survey")  # the module, not the function
-    from tests.helpers import tiny_store
 
     def interrupted(*args, **kwargs):
         raise RunInterrupted("interrupted: 2 of 9 bricks are written and recorded; run the same command "
@@ -107,6 +95,6 @@ def test_ctrl_c_in_predict_exits_130_with_the_resume_hint(tmp_path, monkeypatch)
 
     monkeypatch.setattr(module, "predict_survey", interrupted)
     store = tiny_store(tmp_path / "s.zarr").path
-    result = CliRunner().invoke(facies_app, ["rf", "predict", str(store), "--model", "m", "--device", "cpu"])
+    result = CliRunner().invoke(app, ["rf", "predict", str(store), "--model", "m", "--device", "cpu"])
     assert result.exit_code == 130, result.output
     assert "again with --resume" in result.output and "error:" not in result.output

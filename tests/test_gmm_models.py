@@ -123,3 +123,31 @@ def test_bhattacharyya_affine_invariance():
     after = bhattacharyya(a @ m1 + 4, a @ s1 @ a.T, a @ m2 + 4, a @ s2 @ a.T)
     assert after == pytest.approx(before, rel=1e-11)
     assert before > 0
+
+
+def test_feature_dimension_inverts_n_features_and_triu_is_cached():
+    from facies.kernels.gmm_density import feature_dimension, n_features, triu
+
+    assert [feature_dimension(n_features(d)) for d in range(1, 15)] == list(range(1, 15))
+    with pytest.raises(ValueError, match="not a number of quadratic features"):
+        feature_dimension(5)
+    iu, ju, half = triu(3)
+    assert triu(3)[0] is iu and not iu.flags.writeable  # built once, shared read-only
+    np.testing.assert_array_equal(half, np.where(iu == ju, 0.5, 1.0))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_loglik_is_the_posterior_log_likelihood(k):
+    lj = rng.normal(-3, 2, (2, 3, k, 50))
+    lj[0, 0, :, :5] = -800.0  # exp underflows: the stable forms must still agree bit for bit
+    assert np.array_equal(NumpyOps.loglik(lj), NumpyOps.posterior(lj)[0])
+
+
+def test_m_step_with_given_scatter_equals_its_own():
+    from facies.kernels.gmm_models import scatter
+
+    nk, sk, s2k = stats(responsibilities("soft"))
+    for model in MODELS:
+        own = m_step(model, nk, sk, s2k)
+        given = m_step(model, nk, sk, s2k, scattered=scatter(nk, sk, s2k))
+        assert all(np.array_equal(a, b) for a, b in zip(own, given)), model

@@ -18,6 +18,7 @@ from facies.engine.operators import KuwaharaOperator, filter_kuwahara
 from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
 from facies.kernels.kuwahara import kuwahara
+from tests.dask_fixtures import dask_local_cluster  # noqa: F401 - the session fixture
 from tests.helpers import tiny_geometry
 
 SHAPE = (9, 7, 13)     # no brick below divides it on every axis
@@ -87,8 +88,10 @@ def test_bad_parameters_are_facies_errors(tmp_path):
         KuwaharaOperator("amp", (1, -1, 1))
     with pytest.raises(FaciesError, match="unknown Kuwahara mode 'luo'"):
         KuwaharaOperator("amp", 1, "luo")
-    with pytest.raises(FaciesError, match="has no array 'nope'"):
+    with pytest.raises(FaciesError, match="unknown attribute 'nope'; the survey's attributes are amp"):
         filter_kuwahara(survey, ["amp", "nope"], 1)
+    with pytest.raises(FaciesError, match="--device cpu applies to local runs"):
+        filter_kuwahara(survey, ["amp"], 1, device="cpu", dask="local")
     assert not survey.has("amp_kuw")
 
 
@@ -104,17 +107,16 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, cpu_only,
 
     monkeypatch.setattr(KuwaharaOperator, "compute", interrupt_on_fifth_brick)
     with pytest.raises(RunInterrupted, match="--resume"):
-        filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", brick=(2, 2, 4), progress=False)
+        filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", brick=(4, 2, 8), progress=False)
     monkeypatch.setattr(KuwaharaOperator, "compute", compute)
     assert not survey.is_complete("amp_kuw")
     result = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", resume=True, progress=False)
     assert "bricks resumed" in result.summary
     assert 0 < result.voxels < np.prod(SHAPE)  # only the missing bricks were computed
-    fresh = make_store(tmp_path / "u.zarr")
-    filter_kuwahara(fresh, ["amp", "coh"], 2, stat="median", brick=(2, 2, 4), progress=False)
-    for name in ("amp_kuw", "coh_kuw"):
-        np.testing.assert_array_equal(survey.read(name), fresh.read(name))
-    np.testing.assert_array_equal(survey.read("coh_kuw"), whole(survey, "coh", 2, stat="median"))
+    for name in ("amp", "coh"):
+        np.testing.assert_array_equal(survey.read(f"{name}_kuw"), whole(survey, name, 2, stat="median"))
+    again = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", resume=True, progress=False)
+    assert again.summary.endswith("already complete, nothing to do")
 
 
 def test_cli_filters_several_inputs_in_one_run(tmp_path, cpu_only):
@@ -133,7 +135,8 @@ def test_cli_filters_several_inputs_in_one_run(tmp_path, cpu_only):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-i", "nope"], "has no array 'nope'"),
+    (["-i", "nope"], "unknown attribute 'nope'"),
+    (["-i", "amp", "--dask-gpu"], "--dask-gpu applies to Dask runs"),
     (["-i", "amp", "--radius", "0"], "--radius '0' must be R or IL,XL,S"),
     (["-i", "amp", "--radius", "-1"], "--radius '-1' must be R or IL,XL,S"),
     (["-i", "amp", "--radius", "1,2"], "--radius '1,2' must be"),
@@ -154,12 +157,11 @@ def test_cli_bad_input_is_a_one_line_error(tmp_path, cpu_only, args, message):
 
 
 @pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")  # halo larger than tiny chunks
-def test_dask_local_cluster_equals_local_run(tmp_path, cpu_only):
-    pytest.importorskip("distributed")
+def test_dask_local_cluster_equals_local_run(tmp_path, cpu_only, dask_local_cluster):  # noqa: F811 - the fixture
     survey = make_store(tmp_path / "s.zarr")
-    filter_kuwahara(survey, ["amp", "coh"], (1, 2, 1), mode="shifted", dask="local", progress=False,
-                    dask_options={"processes": False, "n_workers": 1, "threads_per_worker": 2,
-                                  "dashboard_address": None})
+    result = filter_kuwahara(survey, ["amp", "coh"], (1, 2, 1), mode="shifted", dask=dask_local_cluster,
+                             progress=False)
+    assert result.device == "dask"
     for name in ("amp", "coh"):
         assert survey.is_complete(f"{name}_kuw")
         np.testing.assert_array_equal(survey.read(f"{name}_kuw"), whole(survey, name, (1, 2, 1), "shifted"))

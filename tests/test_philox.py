@@ -25,3 +25,13 @@ def test_uniforms_in_open_interval_and_uniform():
     assert u.min() > 0 and u.max() < 1
     assert abs(u.mean() - 0.5) < 0.005
     assert to_unit(np.array([0, 2**32 - 1], np.uint32)).tolist() == [0.5 / 2**32, 1 - 0.5 / 2**32]
+
+
+def test_draw_ids_are_made_once_per_array_module():
+    from facies.kernels.gmm_random import PhiloxDraws
+
+    draws = PhiloxDraws(3, [5, 6], tag=2, model_ids=[0, 8], n=10)
+    stream_ids, model_ids = draws.ids_on(np)
+    assert draws.ids_on(np)[0] is stream_ids
+    assert stream_ids.dtype == np.uint64 and stream_ids.tolist() == [5, 6]
+    assert model_ids.dtype == np.int64 and model_ids.tolist() == [0, 8]

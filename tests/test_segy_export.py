@@ -79,6 +79,23 @@ def test_synthetic_store_export_reads_back(tmp_path):
         np.testing.assert_array_equal(again.geometry.cdp_x, survey.geometry.cdp_x)
 
 
+def test_file_and_bookkeeping_headers(tmp_path):
+    """The binary header and the trace header fields besides the owned ones, as segyio reads them."""
+    survey = _synthetic_store(tmp_path / "s.zarr")
+    out = export_segy(survey, "amp", tmp_path / "ibm.sgy", format="ibm")
+    B = segyio.BinField
+    with segyio.open(out) as f:
+        expected = {B.Traces: 1, B.Interval: 2000, B.IntervalOriginal: 2000, B.Samples: 9, B.SamplesOriginal: 9,
+                    B.Format: 1, B.EnsembleFold: 1, B.SortingCode: 4, B.MeasurementSystem: 1,
+                    B.SEGYRevision: 1, B.TraceFlag: 1}  # revision: the major byte, 1
+        assert {key: f.bin[key] for key in expected} == expected
+        for k in (0, 7, f.tracecount - 1):
+            h = f.header[k]
+            assert (h[T.TRACE_SEQUENCE_LINE], h[T.TRACE_SEQUENCE_FILE]) == (k + 1, k + 1)
+            assert h[T.TraceIdentificationCode] == 1 and h[T.DelayRecordingTime] == 12
+            assert h[T.TRACE_SAMPLE_COUNT] == 9 and h[T.TRACE_SAMPLE_INTERVAL] == 2000
+
+
 def test_ibm_export_is_close_and_consistent_with_segyio(tmp_path):
     survey = _synthetic_store(tmp_path / "s.zarr")
     out = export_segy(survey, "amp", tmp_path / "ibm.sgy", format="ibm")

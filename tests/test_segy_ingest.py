@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import segyio
-import typer
 from typer.testing import CliRunner
 
+from facies.cli.app import app
 from facies.engine.errors import FaciesError
 from facies.engine.segy import ingest, ingest_segy
 from facies.engine.segy.axis import decide_sample_axis
@@ -172,24 +172,14 @@ def test_petrel_preset_reads_petrel_bytes(shared_data, tmp_path):
     assert petrel.group.attrs["segy"]["header_bytes"] == {"iline": 9, "xline": 21, "cdpx": 73, "cdpy": 77}
 
 
-def _cli():
-    from facies.cli import segy
-    from facies.cli.app import _FaciesGroup
-
-    app = typer.Typer(cls=_FaciesGroup)
-    app.command("ingest")(segy.ingest)
-    app.command("export")(segy.export)
-    return app
-
-
 def test_cli_ingest_and_export(shared_data, tmp_path):
     runner = CliRunner()
     store, out = tmp_path / "s.zarr", tmp_path / "out.sgy"
-    result = runner.invoke(_cli(), ["ingest", str(shared_data / "small.sgy"), "--survey", str(store),
+    result = runner.invoke(app, ["ingest", str(shared_data / "small.sgy"), "--survey", str(store),
                                     "--chunks", "2,2,50", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "5 x 5 x 50" in result.output and "live traces 25 of 25" in result.output
-    result = runner.invoke(_cli(), ["export", str(store), "amplitude", str(out), "--format", "ibm"])
+    result = runner.invoke(app, ["export", str(store), "amplitude", str(out), "--format", "ibm"])
     assert result.exit_code == 0, result.output
     with segyio.open(out) as f, segyio.open(shared_data / "small.sgy") as g:
         assert f.bin[segyio.BinField.Format] == 1

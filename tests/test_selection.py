@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from facies.cli.app import app
 from facies.engine.errors import FaciesError
 from facies.engine.selection import SelectionSettings, parse_dims, run_selection
 from facies.engine.selection.results import write_outputs
@@ -34,7 +34,7 @@ def test_selected_combination_is_informative(select_by):
     assert set(res.validation) == set(range(1, 6)) and all(0.5 < v <= 1 for v in res.validation.values())
 
 
-def test_constant_attribute_and_tiny_facies_make_combinations_invalid(tmp_path):
+def test_constant_attribute_makes_combinations_invalid(tmp_path):
     data = synthetic(n=60)
     data = [np.column_stack([x, np.full(len(x), 3.0)]) for x in data]
     res = run_selection(data, NAMES + ["const"], settings=SelectionSettings(sem_iter=5, kmeans_starts=1),
@@ -47,9 +47,16 @@ def test_constant_attribute_and_tiny_facies_make_combinations_invalid(tmp_path):
     assert summary["counts"]["invalid_combinations"] >= 6
     rows = paths["combinations"].read_text().splitlines()
     assert len(rows) == 1 + 6 + 15 and paths["figure"].stat().st_size > 1000
-    tiny = [x[:3] for x in synthetic(n=60)]
+
+def test_clusters_with_at_most_d_voxels_make_exactly_those_fits_invalid():
+    """4 voxels per facies in 3-D: one cluster (4 >= d + 1) fits; two clusters cannot both hold 4."""
+    tiny = [x[:4] for x in synthetic(n=60)]
     res = run_selection(tiny, NAMES, settings=SelectionSettings(sem_iter=3, holdout=0.0), dims=[3])
-    assert all(np.isfinite(f.loglik) or f.model is None for r in res.combinations for f in r.fits)
+    n_models = len(SelectionSettings().models)
+    fits = [f for r in res.combinations for f in r.fits]
+    assert len(fits) == 10 * 3
+    assert all(f.k == 1 and np.isfinite(f.loglik) and f.invalid_fits == n_models for f in fits)
+    assert res.counts["invalid_fits"] == res.counts["fits"] // 2
 
 
 def test_bad_input_messages():
@@ -62,60 +69,19 @@ def test_bad_input_messages():
 
 
 def test_cli_with_csv(tmp_path):
-    pytest.importorskip("facies.engine.training", reason="TrainingTable not built yet")
-    from facies.engine.training import TrainingTable
-    if not hasattr(TrainingTable, "from_csv"):
-        pytest.skip("TrainingTable.from_csv not available yet")
-    from facies.cli.select import select
-
     rows = ["facies,inline,crossline,time," + ",".join(NAMES)]
     for f, x in zip(["salt", "mtd", "background"], synthetic(n=60)):
         rows += [f"{f},1,{i},8.0," + ",".join(f"{v:.6f}" for v in r) for i, r in enumerate(x)]
     table = tmp_path / "t.csv"
     table.write_text("\n".join(rows) + "\n")
-    app = typer.Typer()
-    app.command("select")(select)
-    app.command("noop")(lambda: None)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["select", "--csv", str(table), "--sem-iter", "5", "--dims", "1-2",
                                       "--device", "cpu", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (out / "summary.json").exists() and (out / "combinations.csv").exists()
-
-
-def _cli_app():
-    from facies.cli.select import select
-
-    app = typer.Typer()
-    app.command("select")(select)
-    app.command("noop")(lambda: None)
-    return app
-
-
-def test_store_path_writes_selection_attrs(tmp_path):
-    """End to end on a store: a training table saved in it, `select STORE --training picks`, attrs written."""
-    from facies.engine.store import Survey
-    from facies.engine.training import TrainingTable
-    from tests.helpers import tiny_store
-
-    survey = tiny_store(tmp_path / "s.zarr")
-    x = np.concatenate(synthetic(n=40))
-    codes = np.repeat([1, 2, 3], 40)
-    n = len(codes)
-    table = TrainingTable(facies_names=["salt", "mtd", "background"], codes=codes, inline=np.full(n, 100),
-                          crossline=np.full(n, 7), sample=np.full(n, 8.0), sample_axis="time",
-                          attributes={a: x[:, i] for i, a in enumerate(NAMES)}, polygon=np.zeros(n))
-    table.save(survey, "picks")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(_cli_app(), ["select", str(tmp_path / "s.zarr"), "--training", "picks",
-                                             "--attributes", "inf1,inf2,noise1", "--sem-iter", "5",
-                                             "--device", "cpu", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    attrs = dict(Survey.open(tmp_path / "s.zarr").group.attrs["selection"])
     summary = json.loads((out / "summary.json").read_text())
-    assert attrs["attributes"] == summary["best"]["attributes"] and attrs["training"] == "picks"
-    assert "noise1" not in attrs["attributes"] and summary["device"] == "cpu"
-    assert summary["facies"] == ["salt", "mtd", "background"]
+    assert summary["facies"] == ["salt", "mtd", "background"] and summary["device"] == "cpu"
+    assert f"best: {', '.join(summary['best']['attributes'])}" in result.output
+    assert len((out / "combinations.csv").read_text().splitlines()) == 1 + 5 + 10
 
 
 def test_device_records_what_computed(monkeypatch):

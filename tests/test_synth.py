@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
+import segyio
 from typer.testing import CliRunner
 
+from facies.cli.app import app
 from facies.engine.errors import FaciesError
 from facies.engine.store import Survey
 from facies.engine.synth import ATTRIBUTE_NAMES, FACIES_NAMES, SIZES, make_synthetic, polygons_path
@@ -19,8 +20,9 @@ TINY = SIZES["tiny"]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Survey:
-    return make_synthetic(tmp_path_factory.mktemp("synth") / "tiny.zarr", size="tiny", seed=0, progress=False)
+def tiny(tiny_synthetic) -> Survey:
+    """The session's tiny synthetic survey (seed 0), read-only."""
+    return Survey.open(tiny_synthetic, mode="r")
 
 
 def test_shape_axes_and_coordinates(tiny):
@@ -112,7 +114,7 @@ def test_bad_arguments(tmp_path, kwargs, message):
         make_synthetic(tmp_path / "bad.zarr", progress=False, **kwargs)
 
 
-def test_existing_store_needs_overwrite(tiny, tmp_path):
+def test_existing_store_needs_overwrite(tmp_path):
     path = tmp_path / "again.zarr"
     make_synthetic(path, shape=(8, 8, 16), progress=False)
     with pytest.raises(FaciesError, match="already exists"):
@@ -138,31 +140,27 @@ def test_counter_based_draws_are_functions_of_the_counter():
     assert not np.array_equal(uniform(stream_key(6, 1), counters[:100]), u[:100])
 
 
-def _cli():
-    from facies.cli import synth
-    from facies.cli.app import _FaciesGroup  # the same FaciesError -> exit 2 handling as the real app
-
-    app = typer.Typer(cls=_FaciesGroup)
-    app.command("synth")(synth.synth)
-
-    @app.callback()
-    def _root() -> None:  # keeps "synth" a sub-command, as in the real app
-        pass
-
-    return app
-
-
 def test_cli_synth(tmp_path):
     store = tmp_path / "cli.zarr"
-    result = CliRunner().invoke(_cli(), ["synth", str(store), "--shape", "20", "16", "32", "--seed", "2"])
+    result = CliRunner().invoke(app, ["synth", str(store), "--shape", "20", "16", "32", "--seed", "2"])
     assert result.exit_code == 0, result.output
-    assert str(tmp_path / "cli.polygons.json") in result.output
+    doc = json.loads((tmp_path / "cli.polygons.json").read_text())
+    assert f"polygons: {tmp_path / 'cli.polygons.json'} ({len(doc['polygons'])} polygons)" in result.output
+    assert "truth: facies codes 1..3 = background, salt, mtd (0 = dead trace)" in result.output
     assert Survey.open(store).shape == (20, 16, 32)
-    assert json.loads((tmp_path / "cli.polygons.json").read_text())["facies"] == list(FACIES_NAMES)
+    assert doc["facies"] == list(FACIES_NAMES)
+
+
+def test_on_polygons_reports_the_file_and_its_count(tmp_path):
+    reported = []
+    make_synthetic(tmp_path / "s.zarr", shape=(20, 16, 32), seed=2, progress=False,
+                   on_polygons=lambda path, count: reported.append((path, count)))
+    path = tmp_path / "s.polygons.json"
+    assert reported == [(path, len(json.loads(path.read_text())["polygons"]))] and reported[0][1] > 0
 
 
 def test_cli_rejects_shape_and_size(tmp_path):
-    result = CliRunner().invoke(_cli(), ["synth", str(tmp_path / "x.zarr"), "--shape", "20", "16", "32",
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "x.zarr"), "--shape", "20", "16", "32",
                                          "--size", "tiny"])
     assert result.exit_code == 2
     assert "error: give either a shape" in result.output
@@ -170,9 +168,6 @@ def test_cli_rejects_shape_and_size(tmp_path):
 
 
 def test_segy_dir_writes_every_volume(tmp_path):
-    pytest.importorskip("facies.engine.segy", reason="the SEG-Y exporter (facies.engine.segy) is not installed")
-    import segyio
-
     survey = make_synthetic(tmp_path / "s.zarr", shape=(10, 9, 16), seed=4, segy_dir=tmp_path / "sgy",
                             progress=False)
     files = sorted(p.stem for p in (tmp_path / "sgy").glob("*.sgy"))
@@ -187,7 +182,6 @@ def test_segy_dir_writes_every_volume(tmp_path):
 
 
 def test_segy_volumes_limits_the_export(tmp_path):
-    pytest.importorskip("facies.engine.segy", reason="the SEG-Y exporter (facies.engine.segy) is not installed")
     make_synthetic(tmp_path / "s.zarr", shape=(10, 9, 16), seed=1, segy_dir=tmp_path / "sgy",
                    segy_volumes=["amplitude", "truth"], progress=False)
     assert sorted(p.name for p in (tmp_path / "sgy").iterdir()) == ["amplitude.sgy", "truth.sgy"]

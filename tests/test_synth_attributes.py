@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facies.engine.synth import ATTRIBUTES, make_synthetic
+from facies.engine.store import Survey
+from facies.engine.synth import ATTRIBUTES
 from facies.engine.synth.model import BACKGROUND, MTD, SALT
 
 #: (attribute, facies a, facies b): pairs each informative attribute separates by more than one pooled std.
@@ -24,8 +25,8 @@ PAIRS = [(BACKGROUND, SALT), (BACKGROUND, MTD), (SALT, MTD)]
 
 
 @pytest.fixture(scope="module")
-def volumes(tmp_path_factory):
-    survey = make_synthetic(tmp_path_factory.mktemp("attrs") / "survey.zarr", size="tiny", progress=False)
+def volumes(tiny_synthetic):
+    survey = Survey.open(tiny_synthetic, mode="r")
     truth = survey.read("truth")
     return truth, {name: survey.read(name) for name in survey.attributes()}
 

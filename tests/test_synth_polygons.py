@@ -1,4 +1,8 @@
-"""The synthetic survey's interpreter polygons lie strictly inside bodies of their facies."""
+"""The synthetic survey's interpreter polygons lie strictly inside bodies of their facies.
+
+"Inside" is judged by the rule the training extraction applies (centres inside or on an edge,
+:func:`facies.engine.training.rasterise.points_in_polygon`), in grid units as extraction uses them.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,43 @@ import json
 
 import numpy as np
 import pytest
-from matplotlib.path import Path as MplPath
 
-from facies.engine.synth import FACIES_NAMES, SIZES, make_synthetic, polygons_path
+from facies.engine.store import Survey
+from facies.engine.synth import FACIES_NAMES, SIZES, polygons_path
 from facies.engine.synth.layout import make_geometry
 from facies.engine.synth.model import EarthModel
-from facies.engine.synth.polygons import make_polygons, star_polygon
+from facies.engine.synth.polygons import CHECK_TOLERANCE, claimed_centres, make_polygons, star_polygon
+from facies.engine.training import extract_training
+from facies.engine.training.polygons import grid_units
+from facies.engine.training.rasterise import points_in_polygon
+from tests.helpers import writable_copy
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("poly") / "survey.zarr", size="tiny", progress=False)
+def tiny(tiny_synthetic):
+    """The session's tiny synthetic survey (seed 0), read-only."""
+    return Survey.open(tiny_synthetic, mode="r")
 
 
 def _slice_and_axes(truth, geometry, polygon):
-    """Labels on the polygon's slice and the survey values of its (u, v) axes."""
+    """Labels on the polygon's slice and the survey axes (0 inline, 1 crossline, 2 sample) of its (u, v)."""
     g = geometry
     if polygon["slice"] == "inline":
-        return truth[g.inline_index(polygon["at"])], g.crosslines, g.samples
+        return truth[g.inline_index(polygon["at"])], (1, 2)
     if polygon["slice"] == "crossline":
-        return truth[:, g.crossline_index(polygon["at"])], g.inlines, g.samples
+        return truth[:, g.crossline_index(polygon["at"])], (0, 2)
     assert polygon["slice"] == "time"
-    return truth[:, :, g.sample_index(polygon["at"])], g.inlines, g.crosslines
+    return truth[:, :, g.sample_index(polygon["at"])], (0, 1)
 
 
-def _claimed(polygon, u_values, v_values):
-    """Brute force: voxel centres inside the polygon or on its edge (tiny radius both ways)."""
-    uu, vv = np.meshgrid(u_values.astype(np.float64), v_values.astype(np.float64), indexing="ij")
-    points = np.column_stack([uu.ravel(), vv.ravel()])
-    path = MplPath(np.asarray(polygon["vertices"], dtype=np.float64))
-    inside = path.contains_points(points)
-    inside |= path.contains_points(points, radius=1e-6) | path.contains_points(points, radius=-1e-6)
-    return inside.reshape(uu.shape)
+def _claimed(polygon, geometry, uv_axes):
+    """Brute force over every voxel centre of the slice: inside the polygon or on its edge, in grid units."""
+    axes = (geometry.inlines, geometry.crosslines, geometry.samples)
+    u, v = (grid_units(geometry, a, axes[a]) for a in uv_axes)
+    vertices = np.asarray(polygon["vertices"], dtype=np.float64)
+    vertices = np.column_stack([grid_units(geometry, a, vertices[:, c]) for c, a in enumerate(uv_axes)])
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    return points_in_polygon(uu, vv, vertices)
 
 
 def _check_polygons(doc, truth, geometry):
@@ -45,8 +54,8 @@ def _check_polygons(doc, truth, geometry):
     claimed_per_facies = dict.fromkeys(FACIES_NAMES, 0)
     kinds = {name: set() for name in FACIES_NAMES}
     for polygon in doc["polygons"]:
-        labels, u_values, v_values = _slice_and_axes(truth, geometry, polygon)
-        claimed = _claimed(polygon, u_values, v_values)
+        labels, uv_axes = _slice_and_axes(truth, geometry, polygon)
+        claimed = _claimed(polygon, geometry, uv_axes)
         code = doc["facies"].index(polygon["facies"]) + 1
         assert claimed.sum() >= 4, polygon
         assert np.all(labels[claimed] == code), (polygon["facies"], polygon["slice"], polygon["at"])
@@ -97,25 +106,27 @@ def test_star_polygon_on_a_concave_mask():
     mask[25:35, 5:35] = True
     vertices = star_polygon(mask)
     assert vertices is not None
-    u, v = np.meshgrid(np.arange(40), np.arange(40), indexing="ij")
-    path = MplPath(vertices)
-    points = np.column_stack([u.ravel(), v.ravel()]).astype(float)
-    claimed = (path.contains_points(points) | path.contains_points(points, radius=0.5)
-               | path.contains_points(points, radius=-0.5)).reshape(mask.shape)
+    u, v = np.meshgrid(np.arange(40.0), np.arange(40.0), indexing="ij")
+    claimed = points_in_polygon(u, v, vertices, tolerance=CHECK_TOLERANCE)
     assert claimed.sum() >= 4 and not np.any(claimed & ~mask)
+    # claimed_centres tests only the bounding box, with the same result as the brute force.
+    iu, iv = claimed_centres(vertices, mask.shape, CHECK_TOLERANCE)
+    np.testing.assert_array_equal(np.argwhere(claimed), np.column_stack([iu, iv]))
     assert star_polygon(np.zeros((10, 10), dtype=bool)) is None
 
 
-def test_training_extraction_reads_the_right_labels(tiny):
-    """The training-data reader (issue 5) turns every polygon voxel into its facies code."""
-    extract = pytest.importorskip("facies.engine.training.extract",
-                                  reason="the training-data helper (facies.engine.training) is not installed")
-    table = extract.extract_training(tiny, polygons_path(tiny.path), attributes=["envelope"], name="synth_check",
-                                     overwrite=True)
-    g = tiny.geometry
+def test_training_extraction_reads_the_right_labels(tiny_synthetic, tmp_path):
+    """Extracting the polygons with every attribute gives each voxel its true facies code, and no warning."""
+    survey = Survey.open(writable_copy(tiny_synthetic, tmp_path))
+    polygons = polygons_path(survey.path)
+    table = extract_training(survey, polygons, None, name="synth_check")
+    assert table.facies_names == json.loads(polygons.read_text())["facies"] == list(FACIES_NAMES)
+    g = survey.geometry
     i = np.searchsorted(g.inlines, table.inline)
     j = np.searchsorted(g.crosslines, table.crossline)
     k = np.searchsorted(g.samples, table.sample)
-    truth = tiny.read("truth")
+    truth = survey.read("truth")
     np.testing.assert_array_equal(truth[i, j, k], table.codes)
     assert set(np.unique(table.codes)) == {1, 2, 3}
+    assert table.attribute_names == survey.attributes()
+    assert not table.report["warnings"], table.report["warnings"]

@@ -68,21 +68,58 @@ def test_all_attributes_when_none_and_matrix_by_facies(survey, tmp_path):
     assert np.array_equal(np.concatenate(parts)[:, 0], table.attributes["coh"])
 
 
+class _Recorded:
+    """A zarr array that records the regions read from it."""
+
+    def __init__(self, array, name, reads):
+        self._array, self._name, self._reads = array, name, reads
+
+    def __getitem__(self, key):
+        self._reads.append((self._name, key))
+        return self._array[key]
+
+
+def _spy_reads(survey, monkeypatch):
+    """(opened array names, (name, region) of every read) of the arrays the survey hands out."""
+    opened, reads = [], []
+    real_array = type(survey).array
+
+    def spy(self, name, **kwargs):
+        opened.append(name)
+        return _Recorded(real_array(self, name, **kwargs), name, reads)
+
+    monkeypatch.setattr(type(survey), "array", spy)
+    return opened, reads
+
+
 def test_reads_only_the_polygon_slices(survey, tmp_path, monkeypatch):
-    calls = []
-    real_read = type(survey).read
-
-    def spy(self, name, inline=slice(None), crossline=slice(None), sample=slice(None)):
-        calls.append((inline, crossline, sample))
-        return real_read(self, name, inline=inline, crossline=crossline, sample=sample)
-
-    monkeypatch.setattr(type(survey), "read", spy)
+    opened, reads = _spy_reads(survey, monkeypatch)
     extract_training(survey, write_json(tmp_path / "p.json", [SALT, MTD, BACKGROUND]), ["amp", "env"])
-    assert len(calls) == 3 * 2
-    for region in calls:
+    assert opened == ["amp", "env"]  # each attribute opened once
+    assert len(reads) == 3 * 2
+    for _, region in reads:
         assert sum(isinstance(r, int) for r in region) == 1, region  # one slice, never a whole volume
     # The salt polygon's box on inline 102 (index 1): crosslines 0..5, samples 0..8.
-    assert calls[0] == (1, slice(0, 6), slice(0, 9))
+    assert reads[0] == ("amp", (1, slice(0, 6), slice(0, 9)))
+
+
+def test_polygons_on_one_slice_share_one_read(survey, tmp_path, monkeypatch):
+    """Two polygons on inline 102 (and one on inline 110): one read per attribute and slice, the same values."""
+    deep = {"facies": "mtd", "slice": "inline", "at": 102, "vertices": [[14, 60], [17, 60], [17, 76], [14, 76]]}
+    other = {**SALT, "at": 110}
+    path = write_json(tmp_path / "p.json", [SALT, deep, other])
+    opened, reads = _spy_reads(survey, monkeypatch)
+    table = extract_training(survey, path, ["amp", "env"])
+    assert len(reads) == 2 * 2
+    # Inline 102 (index 1): the box of both polygons, crosslines 0..10 x samples 0..17.
+    assert reads[0] == ("amp", (1, slice(0, 11), slice(0, 18)))
+    monkeypatch.undo()
+    g = survey.geometry
+    i, j = np.searchsorted(g.inlines, table.inline), np.searchsorted(g.crosslines, table.crossline)
+    k = np.searchsorted(g.samples, table.sample)
+    for name in ("amp", "env"):
+        assert np.array_equal(table.attributes[name], survey.read(name)[i, j, k])
+    assert list(table.counts()) == [6 * 9 - 9 + 6 * 9, 4 * 5, 0]
 
 
 def test_nan_and_dead_traces_are_skipped_and_counted(tmp_path):
@@ -263,21 +300,3 @@ def test_only_dead_traces_is_an_error(survey, tmp_path):
     with pytest.raises(FaciesError, match="no training voxel left in p.json after skipping dead traces"):
         extract_training(survey, write_json(tmp_path / "p.json", [dead]), ["amp"])
 
-
-def test_synthetic_survey_polygons_hit_their_truth_labels(tmp_path):
-    synth = pytest.importorskip("facies.engine.synth", reason="facies.engine.synth (the synthetic survey) is not "
-                                                              "importable yet")
-    store = tmp_path / "tiny.zarr"
-    survey = synth.make_synthetic(store, size="tiny", progress=False, workers=1)
-    polygons = synth.polygons_path(store)
-    assert polygons.is_file(), f"the synthetic survey wrote no polygon file at {polygons}"
-    table = extract_training(survey, polygons, None)
-    assert table.facies_names == list(json.loads(polygons.read_text())["facies"])
-    truth = survey.read("truth")
-    g = survey.geometry
-    i = np.searchsorted(g.inlines, table.inline)
-    j = np.searchsorted(g.crosslines, table.crossline)
-    k = np.searchsorted(g.samples, table.sample)
-    assert len(table) > 0 and set(np.unique(table.codes)) == set(range(1, len(table.facies_names) + 1))
-    assert np.array_equal(truth[i, j, k], table.codes)
-    assert not table.report["warnings"], table.report["warnings"]

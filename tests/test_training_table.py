@@ -6,11 +6,9 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from facies.cli import training
-from facies.cli.app import USER_ERROR, _FaciesGroup
+from facies.cli.app import USER_ERROR, app
 from facies.engine import Survey
 from facies.engine.errors import FaciesError
 from facies.engine.training import TrainingTable, import_training, list_tables
@@ -95,10 +93,13 @@ def test_interrupted_save_never_looks_like_a_table(tmp_path, monkeypatch):
 
 
 def test_incomplete_table_is_not_listed_and_load_says_so(tmp_path):
-    """A table folder without its attributes (a save from an older facies, killed): hidden, and named as such."""
+    """A table folder without ``"complete": true`` in its attributes (a killed save): hidden, and named as such."""
     survey = tiny_store(tmp_path / "s.zarr", names=("amplitude", "envelope"))
     random_table().save(survey, "good")
     survey.group.require_group("training").create_group("half").create_array("facies", shape=(3,), dtype="uint8")
+    flagless = survey.group["training"].create_group("flagless")
+    good = dict(survey.group["training/good"].attrs["facies"])
+    flagless.attrs["facies"] = {k: v for k, v in good.items() if k != "complete"}
     assert list_tables(survey) == ["good"]
     with pytest.raises(FaciesError, match="training table 'half' .* is incomplete .*again with --overwrite"):
         TrainingTable.load(survey, "half")
@@ -142,10 +143,10 @@ def test_malformed_training_csv(tmp_path, text, message):
 
 
 @pytest.mark.parametrize("row, message", [
-    ("salt,101,7,8,1", "line 3: inline 101 is not on the survey grid"),
-    ("salt,100,12,8,1", "line 3: crossline 12 is not on the survey grid"),
-    ("salt,100,7,10,1", "line 3: time 10 is not on the survey grid"),
-    ("salt,100,7,60,1", "line 3: time 60 is not on the survey grid"),
+    ("salt,101,7,8,1", r"t.csv line 3: inline 101 is not in the survey \(6 values 100..110 step 2\)"),
+    ("salt,100,12,8,1", "line 3: crossline 12 is not in the survey"),
+    ("salt,100,7,10,1", "line 3: time 10 is not in the survey"),
+    ("salt,100,7,60,1", "line 3: time 60 is not in the survey"),
 ])
 def test_import_checks_the_grid(tmp_path, row, message):
     survey = tiny_store(tmp_path / "s.zarr", names=("amplitude",))
@@ -153,6 +154,20 @@ def test_import_checks_the_grid(tmp_path, row, message):
     with pytest.raises(FaciesError, match=message):
         import_training(survey, tmp_path / "t.csv")
     assert list_tables(survey) == []
+
+
+@pytest.mark.parametrize("bad_row", [0, 1, 6, 28, 29])
+def test_import_names_the_first_line_off_the_grid(tmp_path, bad_row):
+    """The CSV line of the first bad row, wherever it is, and not a later bad row's."""
+    survey = tiny_store(tmp_path / "s.zarr", names=("amplitude",))
+    inlines = [100 + 2 * (k % 6) for k in range(30)]
+    inlines[bad_row] = 103
+    if bad_row + 1 < len(inlines):
+        inlines[-1] = 999  # a later bad row
+    rows = "".join(f"salt,{il},7,8,1\n" for il in inlines)
+    (tmp_path / "t.csv").write_text(f"facies,inline,crossline,time,amplitude\n{rows}")
+    with pytest.raises(FaciesError, match=f"line {bad_row + 2}: inline 103 is not in the survey"):
+        import_training(survey, tmp_path / "t.csv")
 
 
 def test_import_checks_attributes_and_axis(tmp_path):
@@ -190,18 +205,6 @@ def test_table_checks_its_columns():
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def cli() -> typer.Typer:
-    """The training sub-app registered the way cli/app.py registers it, with the same error handling."""
-    app = typer.Typer(cls=_FaciesGroup)
-    app.add_typer(training.app, name="training")
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    return app
-
-
 def test_cli_extract_show_export_import(tmp_path):
     store = tmp_path / "s.zarr"
     tiny_store(store, shape=(8, 10, 20), names=("amp", "env"))
@@ -209,7 +212,6 @@ def test_cli_extract_show_export_import(tmp_path):
     polygons.write_text(json.dumps({"facies": ["salt", "mtd"], "polygons": [
         {"facies": "salt", "slice": "inline", "at": 104, "vertices": [[7, 8], [16, 8], [16, 60], [7, 60]]},
         {"facies": "mtd", "slice": "time", "at": 72.0, "vertices": [[100, 7], [114, 7], [114, 9], [100, 9]]}]}))
-    app = cli()
     # salt: crosslines 7..16 x 14 samples = 140; mtd: 8 inlines x crosslines 7..9 minus the dead trace = 23.
     result = runner.invoke(app, ["training", "extract", str(store), str(polygons), "--attributes", "amp,env"])
     assert result.exit_code == 0, result.output
@@ -246,7 +248,6 @@ def test_cli_errors_are_one_line(tmp_path):
     polygons = tmp_path / "p.json"
     polygons.write_text(json.dumps({"facies": ["salt"], "polygons": [
         {"facies": "salt", "slice": "inline", "at": 101, "vertices": [[7, 8], [9, 8], [9, 20]]}]}))
-    app = cli()
     result = runner.invoke(app, ["training", "extract", str(store), str(polygons), "--all"])
     assert result.exit_code == USER_ERROR
     assert result.output.strip().splitlines() == [
@@ -256,6 +257,8 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.exit_code == USER_ERROR and "exactly one" in result.output
     result = runner.invoke(app, ["training", "extract", str(store), str(polygons)])
     assert result.exit_code == USER_ERROR and "--attributes A,B,... or take every one with --all" in result.output
+    result = runner.invoke(app, ["training", "extract", str(store), str(polygons), "--attributes", " , "])
+    assert result.exit_code == USER_ERROR and "no attribute chosen; pass --attributes A,B,... or --all" in result.output
     result = runner.invoke(app, ["training", "show", str(store)])
     assert result.exit_code == USER_ERROR and "no training table 'picks' (tables: none)" in result.output
     random_table().save(Survey.open(store), "picks")

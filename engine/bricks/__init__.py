@@ -4,7 +4,8 @@
 - :mod:`.operator`: the :class:`Operator` interface, boundary rules, :class:`Chain`.
 - :mod:`.scheduler`: the local pipeline (read threads, compute lanes, write threads).
 - :mod:`.gpu`: CUDA streams, pinned host buffers, out-of-memory detection (CuPy, lazily).
-- :mod:`.run`: :func:`run_bricks`, the resumable driver over a survey store.
+- :mod:`.run`: :func:`run_bricks`, the resumable driver over a survey store, the output checks both
+  runners share, and :func:`run_operators` (a local or a Dask run, as the commands ask).
 - :mod:`.dask_runner`: the same operators on a Dask cluster.
 
 See docs/engine.md.

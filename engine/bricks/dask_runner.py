@@ -23,10 +23,9 @@ import numpy as np
 
 from facies.engine.backend import array_module
 from facies.engine.bricks.operator import Chain, Operator
-from facies.engine.bricks.run import RunResult, _check_names, default_outputs
+from facies.engine.bricks.run import RunResult, check_outputs, create_outputs, default_outputs, lock_outputs
 from facies.engine.bricks.scheduler import SchedulerStats
 from facies.engine.errors import FaciesError
-from facies.engine.ledger import Ledger
 from facies.engine.progress import human_rate
 from facies.engine.provenance import make_provenance
 
@@ -35,19 +34,19 @@ log = logging.getLogger("facies")
 _DASK_BOUNDARY = {"nan": np.nan, "reflect": "reflect", "nearest": "nearest"}
 
 
-def _apply(op: Operator, output: str, lateral: tuple[bool, ...], *blocks):
-    """One operator on one overlapped Dask block (NumPy or CuPy).
+def _apply(op: Operator, lateral: tuple[bool, ...], *blocks) -> dict:
+    """One operator on one overlapped Dask block (NumPy or CuPy): all its outputs.
 
     Lateral inputs travel as ``(n_il, n_xl, 1)`` (see :func:`dask_chain`); the operator gets
     them 2D, as on a brick.
     """
     xp = array_module(blocks[0])
     blocks = [b[:, :, 0] if flat else b for b, flat in zip(blocks, lateral)]
-    return op.compute(dict(zip(op.inputs, blocks)), xp)[output]
+    return op.compute(dict(zip(op.inputs, blocks)), xp)
 
 
 def dask_chain(chain: Chain, sources: Mapping[str, object]) -> dict[str, object]:
-    """Lazy Dask arrays of every per-voxel output of ``chain`` from Dask arrays of its inputs."""
+    """Lazy Dask arrays of every output of ``chain`` from Dask arrays of its inputs."""
     have = dict(sources)
     for op in chain.operators:
         args, lateral = [], []
@@ -59,24 +58,43 @@ def dask_chain(chain: Chain, sources: Mapping[str, object]) -> dict[str, object]
             # axes of map_overlap's arrays from the right, and would pair it with (crossline, sample).
             lateral.append(array.ndim == 2)
             args.append(array[:, :, None] if array.ndim == 2 else array)
-        for out in op.outputs:
-            if not out.per_voxel:
-                continue  # per-brick outputs have no meaning over Dask chunks
-            depth = [{axis: 0 if flat and axis == 2 else int(h) for axis, h in enumerate(op.halo)}
-                     for flat in lateral]
-            have[out.name] = _map_operator(op, out, args, depth, tuple(lateral))
+        depth = [{axis: 0 if flat and axis == 2 else int(h) for axis, h in enumerate(op.halo)} for flat in lateral]
+        have.update(_map_operator(op, args, depth, tuple(lateral)))
     return have
 
 
-def _map_operator(op: Operator, out, args, depth, lateral):
-    """One ``map_overlap`` for one output of ``op`` (an operator with two outputs runs twice)."""
+def _map_operator(op: Operator, args, depth, lateral) -> dict[str, object]:
+    """The outputs of ``op`` from one ``map_overlap``: each block is computed once for all outputs.
+
+    With several outputs, each block returns them stacked on a new trailing axis in their common
+    dtype (``numpy.result_type``: float32 for uint8 codes and float32 values, which holds the codes
+    exactly), and each output is that axis's slice cast back to its own dtype.
+    """
     import dask.array as da  # noqa: PLC0415
 
-    def func(*blocks):
-        return _apply(op, out.name, lateral, *blocks)
+    boundary = _DASK_BOUNDARY[op.boundary]
+    first = op.outputs[0]
 
-    return da.map_overlap(func, *args, depth=depth, boundary=_DASK_BOUNDARY[op.boundary], trim=False,
-                          dtype=np.dtype(out.dtype), meta=args[0]._meta.astype(out.dtype))
+    def first_output(*blocks):
+        return _apply(op, lateral, *blocks)[first.name]
+
+    single = da.map_overlap(first_output, *args, depth=depth, boundary=boundary, trim=False,
+                            dtype=np.dtype(first.dtype), meta=args[0]._meta.astype(first.dtype))
+    if len(op.outputs) == 1:
+        return {first.name: single}
+    common = np.result_type(*(out.dtype for out in op.outputs))
+
+    def stacked_outputs(*blocks):
+        result = _apply(op, lateral, *blocks)
+        xp = array_module(result[first.name])
+        return xp.stack([result[out.name].astype(common, copy=False) for out in op.outputs], axis=-1)
+
+    # map_overlap cannot infer the chunks of a result with a new axis: they are those of the
+    # single-output graph above (built, never computed), plus the stacking axis.
+    stacked = da.map_overlap(stacked_outputs, *args, depth=depth, boundary=boundary, trim=False, dtype=common,
+                             meta=args[0]._meta.astype(common)[..., None], new_axis=3,
+                             chunks=(*single.chunks, (len(op.outputs),)))
+    return {out.name: stacked[..., k].astype(out.dtype) for k, out in enumerate(op.outputs)}
 
 
 def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None, *,
@@ -90,7 +108,7 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
     survey : Survey
     operators : sequence of Operator
     outputs : mapping of str to str, optional
-        Per-voxel output -> store array name; default as :func:`~facies.engine.bricks.run.run_bricks`.
+        Operator output -> store array name; default as :func:`~facies.engine.bricks.run.run_bricks`.
     scheduler : str
         A ``distributed`` scheduler address (``tcp://host:8786``), or ``"local"`` for a LocalCluster.
     gpu : bool
@@ -109,14 +127,10 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
         raise FaciesError(f"--dask needs dask and distributed ({exc}); pip install 'facies[dask]'") from None
     chain = Chain(operators, survey.shape)
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
-    _check_names(survey, chain, outputs)
-    existing = [name for name in outputs.values() if survey.has(name)]
-    if existing and not overwrite:
-        raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it")
-    key = "+".join(sorted(outputs.values()))
+    check_outputs(survey, chain, outputs, overwrite=overwrite)
     parameters = {"operators": chain.describe(), "outputs": outputs, "dask": True}
     # The locks (one per output array); one task: the whole graph.
-    ledger = Ledger.start(survey, key, (1,), parameters, resume=False, locks=sorted(outputs.values()))
+    ledger = lock_outputs(survey, outputs, (1,), parameters)
     cluster = None
     try:
         if scheduler == "local":
@@ -138,16 +152,14 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
                            for n, a in sources.items()}
             results = dask_chain(chain, sources)
             provenance = make_provenance(command, parameters, inputs=chain.sources)
+            targets = create_outputs(survey, chain, outputs, kind=kind, provenance=provenance)
             stores = []
             for name, store_name in outputs.items():
-                dtype = chain.produced[name].dtype
-                target = survey.create_volume(store_name, dtype=dtype, kind=kind, provenance=provenance,
-                                              overwrite=True, fill_value=float("nan") if dtype.startswith("float") else 0)
                 result = results[name]
                 if gpu:
-                    result = result.map_blocks(lambda b: b.get(), meta=np.empty((0, 0, 0), dtype))
+                    result = result.map_blocks(lambda b: b.get(), meta=np.empty((0, 0, 0), result.dtype))
                 # to_zarr rechunks to multiples of the target's chunks itself: every chunk has one writer.
-                stores.append(da.to_zarr(result, target, compute=False))
+                stores.append(da.to_zarr(result, targets[store_name], compute=False))
             log.info("dask: %s, %d workers", client.scheduler.address if client.scheduler else scheduler,
                      len(client.scheduler_info().get("workers", {})))
             client.compute(stores, sync=True)

@@ -3,13 +3,13 @@
 An :class:`Operator` is a stencil (or point) computation on a brick. It declares
 
 - ``inputs``: names of the arrays it reads (store arrays, or outputs of earlier operators);
-- ``outputs``: :class:`Output` specs (name, dtype, per voxel or per brick);
+- ``outputs``: :class:`Output` specs (name, dtype), arrays over the brick;
 - ``halo``: voxels it needs on each side of every axis;
 - ``boundary``: how voxels outside the survey are filled (:data:`BOUNDARIES`);
 
 and implements ``compute(inputs, xp)``. Each input arrives grown by exactly ``halo`` on both
 sides of every axis (from the neighbours inside the survey, by the boundary rule outside);
-each per-voxel output must have the input's shape minus ``2 * halo`` (a "valid" stencil).
+each output must have the input's shape minus ``2 * halo`` (a "valid" stencil).
 ``xp`` is ``numpy`` or ``cupy``: write the operator once with ``xp.`` calls. An input may also
 be a lateral 2D array of the store (``trace_mask``): it is cut and padded on the first two axes
 (under "nan" a bool mask arrives as float32 1/0/NaN).
@@ -41,7 +41,7 @@ _NUMPY_PAD_MODE = {"reflect": "symmetric", "nearest": "edge"}
 
 @dataclass(frozen=True)
 class Output:
-    """One output of an operator.
+    """One output of an operator: an array over the brick.
 
     Attributes
     ----------
@@ -49,14 +49,10 @@ class Output:
         Name other operators use as input, and the key the run maps to a store array.
     dtype : str
         NumPy dtype name of the output.
-    per_voxel : bool
-        True: an array over the brick, written to the store. False: a per-brick value
-        (statistics, histograms) handed to the run's ``on_brick`` callback, never written.
     """
 
     name: str
     dtype: str = "float32"
-    per_voxel: bool = True
 
 
 class Operator:
@@ -87,7 +83,7 @@ class Operator:
         Returns
         -------
         dict of str to array
-            Every output; per-voxel ones with shape ``input.shape - 2 * halo``.
+            Every output, with shape ``input.shape - 2 * halo``.
         """
         raise NotImplementedError
 
@@ -162,9 +158,9 @@ class Chain:
         self.produced: dict[str, Output] = produced
 
     @property
-    def voxel_outputs(self) -> tuple[str, ...]:
-        """Names of all per-voxel outputs (intermediates included)."""
-        return tuple(name for name, out in self.produced.items() if out.per_voxel)
+    def output_names(self) -> tuple[str, ...]:
+        """Names of all outputs of the operators (intermediates included)."""
+        return tuple(self.produced)
 
     def total_halo(self) -> tuple[int, ...]:
         """Halo of the chain: the deepest sum of halos from a store input to an output."""
@@ -179,35 +175,36 @@ class Chain:
         """Rough working-set bytes per voxel of a brick grown by its halo: inputs, outputs, scratch."""
         total = sum(source_itemsize.values())
         for op in self.operators:
-            total += sum(np.dtype(o.dtype).itemsize for o in op.outputs if o.per_voxel)
+            total += sum(np.dtype(o.dtype).itemsize for o in op.outputs)
             total += op.scratch_bytes_per_voxel
         return float(total)
 
-    def plan_regions(self, out_region: Region, wanted: Sequence[str]) -> tuple[dict[str, Region], list[Region]]:
+    def plan_regions(self, out_region: Region, wanted: Sequence[str]) -> tuple[dict[str, Region], list[Region | None]]:
         """Regions each array must cover so that ``wanted`` outputs cover ``out_region``.
 
         Returns the regions by array name (store inputs clipped to the survey: that is what
-        to read) and, per operator, the region of its outputs (inside the survey).
+        to read) and, per operator, the region of its outputs (inside the survey), or None
+        for an operator none of the wanted outputs depends on (it is not run).
         """
         need: dict[str, Region | None] = {name: out_region for name in wanted}
-        op_regions: list[Region] = [None] * len(self.operators)
+        op_regions: list[Region | None] = [None] * len(self.operators)
         for k in range(len(self.operators) - 1, -1, -1):
             op = self.operators[k]
             region = None
             for out in op.outputs:
                 if need.get(out.name) is not None:
                     region = bounding_box(region, need[out.name])
-            if region is None:  # nothing downstream needs this operator: still run it for per-brick outputs
-                region = out_region
+            if region is None:  # nothing wanted depends on this operator
+                continue
             region = clip(region, self.shape)
             op_regions[k] = region
             grown = clip(grow(region, op.halo), self.shape)
             for name in op.inputs:
                 need[name] = bounding_box(need.get(name), grown)
-        return {name: need[name] for name in self.sources}, op_regions
+        return {name: need[name] for name in self.sources if need.get(name) is not None}, op_regions
 
     def run(self, out_region: Region, sources: Mapping[str, tuple[Any, Region]], xp,
-            wanted: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+            wanted: Sequence[str]) -> dict[str, Any]:
         """Compute the chain on one brick.
 
         Parameters
@@ -219,17 +216,18 @@ class Chain:
         xp : module
             Array module of the arrays.
         wanted : sequence of str
-            Per-voxel outputs to return over ``out_region``.
+            Outputs to return over ``out_region``.
 
         Returns
         -------
-        (dict, dict)
-            Per-voxel outputs cut to ``out_region``, and per-brick outputs of every operator.
+        dict of str to array
+            The wanted outputs cut to ``out_region``.
         """
         _, op_regions = self.plan_regions(out_region, wanted)
         have: dict[str, tuple[Any, Region]] = dict(sources)
-        per_brick: dict[str, Any] = {}
         for op, region in zip(self.operators, op_regions):
+            if region is None:
+                continue
             target = grow(region, op.halo)
             inside = clip(target, self.shape)
             pad = outside(target, self.shape)
@@ -242,24 +240,18 @@ class Chain:
             result = op.compute(arrays, xp)
             for out in op.outputs:
                 value = result[out.name]
-                if out.per_voxel:
-                    if tuple(value.shape) != region_shape(region):
-                        raise RuntimeError(f"{op!r} returned {out.name!r} of shape {tuple(value.shape)}, "
-                                           f"expected {region_shape(region)} (input minus 2 x halo)")
-                    have[out.name] = (value.astype(out.dtype, copy=False), region)
-                else:
-                    per_brick[out.name] = value
-        cut = {name: have[name][0][region_slices(out_region, tuple(s for s, _ in have[name][1]))]
-               for name in wanted}
-        return cut, per_brick
+                if tuple(value.shape) != region_shape(region):
+                    raise RuntimeError(f"{op!r} returned {out.name!r} of shape {tuple(value.shape)}, "
+                                       f"expected {region_shape(region)} (input minus 2 x halo)")
+                have[out.name] = (value.astype(out.dtype, copy=False), region)
+        return {name: have[name][0][region_slices(out_region, tuple(s for s, _ in have[name][1]))]
+                for name in wanted}
 
     def run_whole(self, volumes: Mapping[str, Any], xp=np, wanted: Sequence[str] | None = None) -> dict[str, Any]:
         """The chain on whole in-memory volumes (the reference the brick engine must equal)."""
-        wanted = tuple(wanted or self.voxel_outputs)
+        wanted = tuple(wanted or self.output_names)
         full = tuple((0, n) for n in self.shape)
-        outputs, _ = self.run(full, {name: (volumes[name], full[:volumes[name].ndim]) for name in self.sources},
-                              xp, wanted)
-        return outputs
+        return self.run(full, {name: (volumes[name], full[:volumes[name].ndim]) for name in self.sources}, xp, wanted)
 
     def describe(self) -> list[dict]:
         return [op.describe() for op in self.operators]

@@ -12,14 +12,17 @@ The run's parameters (operators, outputs, brick, device) are the ledger's, and t
 kept in each output's provenance: ``resume=True`` on outputs that are already complete compares
 them (same values -> nothing to do; others -> an error), and a resumed run refuses an output
 that another run has rewritten since the interruption.
+
+The output set-up (:func:`check_outputs`, :func:`lock_outputs`, :func:`create_outputs`) is shared
+with the Dask runner, and :func:`run_operators` picks one runner or the other as a command asks.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from facies.engine.backend import Backend, get_backend
 from facies.engine.bricks.operator import Chain, Operator
@@ -46,7 +49,24 @@ class RunInterrupted(FaciesError):
 
 @dataclass
 class RunResult:
-    """What a run did."""
+    """What a run did.
+
+    Attributes
+    ----------
+    outputs : dict of str to str
+        Operator output -> store array.
+    brick : tuple of int
+        Brick shape (Dask runs: the store's chunks).
+    device : str
+        ``cpu``, ``gpu``, ``dask`` or ``dask-gpu``.
+    bricks_total, bricks_skipped : int
+        Bricks of the run, and those an earlier, interrupted run had already written.
+    stats : SchedulerStats
+    summary : str
+        The final line for people.
+    already_complete : bool
+        ``resume`` found every output finished with the same parameters: nothing was computed.
+    """
 
     outputs: dict[str, str]
     brick: tuple[int, ...]
@@ -55,24 +75,24 @@ class RunResult:
     bricks_skipped: int
     stats: SchedulerStats
     summary: str
-    per_brick: list = field(default_factory=list)
+    already_complete: bool = False
 
 
 def default_outputs(chain: Chain) -> dict[str, str]:
-    """Per-voxel outputs no later operator reads, each stored under its own name."""
+    """Outputs no later operator reads, each stored under its own name."""
     read = {name for op in chain.operators for name in op.inputs}
-    return {name: name for name in chain.voxel_outputs if name not in read}
+    return {name: name for name in chain.output_names if name not in read}
 
 
 def choose_brick(shape, chunks, chain: Chain, itemsizes: Mapping[str, int], backend: Backend, *,
                  memory_fraction: float, in_flight: int, lanes: int) -> tuple[int, ...]:
     """Brick shape from free memory: ``memory_fraction`` of free host memory shared by the
-    bricks in flight, and on the GPU of free device memory shared by the lanes."""
-    check_memory_fraction(memory_fraction)
-    per_brick = brick_budget(host_memory()[1], memory_fraction) // in_flight
+    bricks in flight, and on the GPU of free device memory shared by the lanes
+    (``memory_fraction`` as checked by :func:`check_memory_fraction`)."""
+    budget = brick_budget(host_memory()[1], memory_fraction) // in_flight
     if backend.is_gpu:
-        per_brick = min(per_brick, brick_budget(gpu_memory(backend.xp)[1], memory_fraction) // lanes)
-    return brick_for_budget(shape, chunks, per_brick, chain.bytes_per_voxel(itemsizes), chain.total_halo())
+        budget = min(budget, brick_budget(gpu_memory(backend.xp)[1], memory_fraction) // lanes)
+    return brick_for_budget(shape, chunks, budget, chain.bytes_per_voxel(itemsizes), chain.total_halo())
 
 
 def check_memory_fraction(memory_fraction: float) -> None:
@@ -81,6 +101,64 @@ def check_memory_fraction(memory_fraction: float) -> None:
         raise FaciesError(f"--memory-fraction must be in (0, 1], not {memory_fraction}")
 
 
+# ---------------------------------------------------------------------- outputs (local and Dask runs)
+def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: bool = False,
+                  overwrite: bool = False) -> bool:
+    """Check a run's output arrays before it starts; return whether ``resume`` still applies.
+
+    Output names follow the store's rule, name outputs of the operators, are neither inputs nor
+    repeated; existing arrays need ``overwrite`` or ``resume``. ``resume`` no longer applies
+    when an output is missing (nothing to continue: the run starts afresh).
+
+    Raises
+    ------
+    FaciesError
+        Naming the first output that breaks a rule, and what to pass instead.
+    """
+    for store_name in outputs.values():
+        check_array_name(store_name)
+    for name in outputs:
+        if name not in chain.produced:
+            raise FaciesError(f"{name!r} is not an output of the operators ({', '.join(chain.output_names)})")
+    clash = set(outputs.values()) & set(chain.sources)
+    if clash:
+        raise FaciesError(f"output {sorted(clash)[0]!r} is also an input; choose another --output name")
+    if len(set(outputs.values())) != len(outputs):
+        raise FaciesError("two outputs would be written to the same array; give them different names")
+    existing = [name for name in outputs.values() if survey.has(name)]
+    if resume and len(existing) < len(outputs):
+        return False
+    if existing and not (resume or overwrite):
+        hint = "" if survey.is_complete(existing[0]) else " or --resume to continue the interrupted run"
+        raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it"
+                          + hint)
+    return resume
+
+
+def run_key(outputs: Mapping[str, str]) -> str:
+    """The ledger key of a run: its output arrays, sorted, joined by ``+``."""
+    return "+".join(sorted(outputs.values()))
+
+
+def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], parameters: Mapping, *,
+                 resume: bool = False) -> Ledger:
+    """The run's ledger, holding one lock per output array (so runs with other output sets
+    sharing one of these arrays still exclude each other)."""
+    return Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=sorted(outputs.values()))
+
+
+def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: str, provenance: dict) -> dict:
+    """Create every output array anew and incomplete (NaN-filled when float, else 0); store name -> array."""
+    targets = {}
+    for name, store_name in outputs.items():
+        dtype = chain.produced[name].dtype
+        targets[store_name] = survey.create_volume(store_name, dtype=dtype, kind=kind, provenance=provenance,
+                                                   overwrite=True,
+                                                   fill_value=float("nan") if dtype.startswith("float") else 0)
+    return targets
+
+
+# ---------------------------------------------------------------------- the local run
 def _previous_brick(survey, key: str) -> tuple[int, ...] | None:
     """The brick shape an interrupted run of ``key`` used (so ``--resume`` keeps its grid)."""
     runs = survey.group.get(RUNS_GROUP)
@@ -94,8 +172,8 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
                command: str = "facies.engine.bricks.run_bricks", device: str = "auto",
                brick: Sequence[int] | None = None, memory_fraction: float = DEFAULT_FRACTION,
                resume: bool = False, overwrite: bool = False, kind: str = "result",
-               progress: bool | None = None, on_brick: Callable | None = None,
-               readers: int = 2, writers: int = 2, lanes: int | None = None) -> RunResult:
+               progress: bool | None = None, readers: int = 2, writers: int = 2,
+               lanes: int | None = None) -> RunResult:
     """Run ``operators`` over every brick of ``survey`` and store their outputs.
 
     Parameters
@@ -105,7 +183,7 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     operators : sequence of Operator
         Chained on each brick in this order.
     outputs : mapping of str to str, optional
-        Per-voxel output -> store array name; default: the final outputs under their own names.
+        Operator output -> store array name; default: the final outputs under their own names.
     command : str
         For provenance (e.g. ``"facies filter mean"``).
     device : {"auto", "cpu", "gpu"}
@@ -121,9 +199,6 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
         Kind of the output arrays in the store.
     progress : bool, optional
         Show the progress bar (default: when stderr is a terminal).
-    on_brick : callable, optional
-        ``on_brick(region, per_brick_outputs)`` for operators with per-brick outputs
-        (only bricks computed by this call; done bricks of a resumed run are not revisited).
     readers, writers, lanes : int
         Stage concurrency (lanes: CUDA streams, or NumPy threads; default 2 on GPU, 1 on CPU).
 
@@ -142,73 +217,54 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     backend = get_backend(device)
     chain = Chain(operators, survey.shape)
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
-    _check_names(survey, chain, outputs)
+    resume = check_outputs(survey, chain, outputs, resume=resume, overwrite=overwrite)
     sources = {name: survey.array(name) for name in chain.sources}
     lanes = int(lanes or (2 if backend.is_gpu else 1))
     in_flight = readers + lanes + writers
-    key = "+".join(sorted(outputs.values()))
     chunks = survey.chunks
+    previous_brick = _previous_brick(survey, run_key(outputs)) if resume else None
 
     if brick is not None:
         brick_shape = align_brick(tuple(brick), survey.shape, chunks)
-    elif resume and _previous_brick(survey, key):
-        brick_shape = _previous_brick(survey, key)
+    elif previous_brick is not None:
+        brick_shape = previous_brick
     else:
         itemsizes = {name: a.dtype.itemsize for name, a in sources.items()}
         brick_shape = choose_brick(survey.shape, chunks, chain, itemsizes, backend,
                                    memory_fraction=memory_fraction, in_flight=in_flight, lanes=lanes)
     plan = BrickPlan(survey.shape, chunks, brick_shape)
-
-    existing = [name for name in outputs.values() if survey.has(name)]
-    if resume and len(existing) < len(outputs):
-        resume = False  # an output is missing: nothing to continue, start afresh
-    if existing and not (resume or overwrite):
-        raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it"
-                          + ("" if survey.is_complete(existing[0]) else " or --resume to continue the interrupted run"))
     parameters = {"operators": chain.describe(), "outputs": outputs, "brick": list(brick_shape),
                   "device": backend.name}
-    if resume and all(survey.is_complete(n) for n in outputs.values()) and _previous_brick(survey, key) is None:
+    if resume and previous_brick is None and all(survey.is_complete(n) for n in outputs.values()):
         _check_made_with(survey, outputs.values(), parameters, RESULT_PARAMETERS,
                          "it was made with other parameters")
         log.info("outputs %s are already complete; nothing to resume", ", ".join(outputs.values()))
         return RunResult(outputs, brick_shape, backend.name, len(plan), len(plan), SchedulerStats(),
-                         "already complete")
+                         "already complete", already_complete=True)
 
-    # One lock per output array: runs with different output sets still exclude each other.
-    ledger = Ledger.start(survey, key, plan.grid, parameters, resume=resume, locks=sorted(outputs.values()))
+    ledger = lock_outputs(survey, outputs, plan.grid, parameters, resume=resume)
     try:
         provenance = make_provenance(command, parameters, inputs=chain.sources)
         # Continue writing into the existing arrays only when the ledger has done bricks for them;
         # with none done (e.g. an --overwrite run killed before it created its outputs), an
         # existing array may be an older, complete one: make every output anew.
-        reuse = resume and ledger.n_done > 0
-        if reuse:
+        if resume and ledger.n_done > 0:
             _check_made_with(survey, outputs.values(), parameters, tuple(parameters),
                              "it was rewritten by another run since this one was interrupted")
-        targets = {}
-        for name, store_name in outputs.items():
-            if reuse:
-                targets[store_name] = survey.mark_incomplete(store_name)  # before any brick is written
-            else:
-                targets[store_name] = survey.create_volume(store_name, dtype=chain.produced[name].dtype, kind=kind,
-                                                           provenance=provenance, overwrite=True,
-                                                           fill_value=float("nan") if chain.produced[name].dtype.startswith("float") else 0)
+            targets = {name: survey.mark_incomplete(name) for name in outputs.values()}  # before any brick
+        else:
+            targets = create_outputs(survey, chain, outputs, kind=kind, provenance=provenance)
         log.info("device: %s; brick %s (%s) over chunks %s; %d bricks, %d done",
                  backend.reason, "x".join(map(str, brick_shape)), human_rate(math.prod(brick_shape), "vox"),
                  "x".join(map(str, chunks)), len(plan), ledger.n_done)
         scheduler = LocalScheduler(chain, backend, outputs, chunks, readers=readers, writers=writers, lanes=lanes)
-        per_brick: list = []
         description = ", ".join(outputs.values())
         with WorkProgress(description, len(plan), unit="vox", enabled=progress) as bar:
             bar.skip(ledger.n_done)
 
-            def done(b, extras):
+            def done(b):
                 ledger.mark_done(b.index)  # only now: every chunk of the brick is written
                 bar.advance(1, b.size)
-                for region, values in extras:
-                    per_brick.append((region, values))
-                    if on_brick is not None:
-                        on_brick(region, values)
 
             def read(name, region):
                 array = sources[name]
@@ -232,7 +288,7 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     finally:
         ledger.close()
     log.info(summary)
-    return RunResult(outputs, brick_shape, backend.name, len(plan), skipped, scheduler.stats, summary, per_brick)
+    return RunResult(outputs, brick_shape, backend.name, len(plan), skipped, scheduler.stats, summary)
 
 
 def _check_made_with(survey, names, parameters: Mapping, keys: Sequence[str], reason: str) -> None:
@@ -246,15 +302,47 @@ def _check_made_with(survey, names, parameters: Mapping, keys: Sequence[str], re
                               "run again without --resume (add --overwrite)")
 
 
-def _check_names(survey, chain: Chain, outputs: Mapping[str, str]) -> None:
-    for store_name in outputs.values():
-        check_array_name(store_name)
-    for name in outputs:
-        if name not in chain.produced or not chain.produced[name].per_voxel:
-            raise FaciesError(f"{name!r} is not a per-voxel output of the operators "
-                              f"({', '.join(chain.voxel_outputs)})")
-    clash = set(outputs.values()) & set(chain.sources)
-    if clash:
-        raise FaciesError(f"output {sorted(clash)[0]!r} is also an input; choose another --output name")
-    if len(set(outputs.values())) != len(outputs):
-        raise FaciesError("two outputs would be written to the same array; give them different names")
+
+def run_operators(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None, *,
+                  command: str, device: str = "auto", brick: Sequence[int] | None = None,
+                  memory_fraction: float = DEFAULT_FRACTION, resume: bool = False, overwrite: bool = False,
+                  kind: str = "result", progress: bool | None = None, dask: str | None = None,
+                  dask_gpu: bool = False, dask_options: Mapping | None = None) -> RunResult:
+    """Run ``operators`` over ``survey`` here (:func:`run_bricks`) or on a Dask cluster (``dask``).
+
+    What every filter command does: the options of a local run (``device``, ``brick``,
+    ``memory_fraction``, ``resume``) and of a Dask run (``dask``, ``dask_gpu``, ``dask_options``)
+    in one call, and a clear error for a combination that would be ignored.
+
+    Parameters
+    ----------
+    dask : str, optional
+        ``"local"`` or a scheduler address: run on Dask (not resumable brick by brick).
+    dask_gpu : bool
+        With ``dask``: compute on CuPy chunks (dask-cuda workers).
+    dask_options : mapping, optional
+        ``LocalCluster`` keyword arguments for ``dask="local"``.
+
+    The other parameters are :func:`run_bricks`'s.
+
+    Raises
+    ------
+    FaciesError
+        ``resume``, ``brick`` or a ``device`` other than "auto" with ``dask``; ``dask_gpu`` without it.
+    """
+    if not dask:
+        if dask_gpu:
+            raise FaciesError("--dask-gpu applies to Dask runs: add --dask ADDRESS (or --dask local), "
+                              "or use --device gpu for a local run")
+        return run_bricks(survey, operators, outputs, command=command, device=device, brick=brick,
+                          memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, kind=kind,
+                          progress=progress)
+    if resume or brick:
+        raise FaciesError("--resume and --brick apply to local runs; with --dask re-run the command instead")
+    if device != "auto":
+        raise FaciesError(f"--device {device} applies to local runs; with --dask the workers compute "
+                          "(add --dask-gpu for CuPy chunks on dask-cuda workers)")
+    from facies.engine.bricks.dask_runner import run_dask  # noqa: PLC0415 - Dask only when asked
+
+    return run_dask(survey, operators, outputs, scheduler=dask, command=command, gpu=dask_gpu,
+                    overwrite=overwrite, kind=kind, cluster_options=dask_options)

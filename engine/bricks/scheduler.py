@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from facies.engine.backend import Backend
@@ -61,10 +61,9 @@ class SchedulerStats:
     write_seconds: float = 0.0
     gpu_busy_seconds: float = 0.0
     wall_seconds: float = 0.0
-    per_brick: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "per_brick"}
+        return asdict(self)
 
 
 class LocalScheduler:
@@ -111,8 +110,8 @@ class LocalScheduler:
 
     # ------------------------------------------------------------------ driving
     def run(self, bricks: Iterable[Brick], read: ReadFn, write: WriteFn,
-            on_done: Callable[[Brick, list], None] | None = None) -> SchedulerStats:
-        """Process ``bricks``; call ``on_done(brick, per_brick_outputs)`` once each is written.
+            on_done: Callable[[Brick], None] | None = None) -> SchedulerStats:
+        """Process ``bricks``; call ``on_done(brick)`` once each is written.
 
         On an exception or KeyboardInterrupt, stops taking new bricks, lets the ones being
         written finish, abandons the rest (``on_done`` is not called for them) and re-raises.
@@ -134,11 +133,11 @@ class LocalScheduler:
                 finished, _ = wait(alive, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
                     brick = alive.pop(future)
-                    per_brick = future.result()  # re-raises a stage's error here
+                    future.result()  # re-raises a stage's error here
                     self.stats.bricks += 1
                     self.stats.voxels += brick.size
                     if on_done is not None:
-                        on_done(brick, per_brick)
+                        on_done(brick)
         except BaseException:
             self._stop.set()
             for future in alive:
@@ -150,7 +149,7 @@ class LocalScheduler:
                     self.stats.bricks += 1
                     self.stats.voxels += brick.size
                     if on_done is not None:
-                        on_done(brick, future.result())
+                        on_done(brick)
             raise
         finally:
             pool.shutdown(wait=True)
@@ -161,8 +160,8 @@ class LocalScheduler:
         if self._stop.is_set():
             raise Abandoned()
 
-    def _process(self, brick: Brick, read: ReadFn, write: WriteFn) -> list:
-        """Read, compute and write one brick; returns its per-brick outputs."""
+    def _process(self, brick: Brick, read: ReadFn, write: WriteFn) -> None:
+        """Read, compute and write one brick."""
         wanted = tuple(self.outputs)
         regions, _ = self.chain.plan_regions(brick.region, wanted)
         self._checkpoint()
@@ -189,11 +188,10 @@ class LocalScheduler:
         # From here the brick is written in full even when the run is stopping.
         with self._write_slots:
             t0 = time.perf_counter()
-            for region, outputs, _ in pieces:
+            for region, outputs in pieces:
                 for name, array in outputs.items():
                     write(self.outputs[name], region, array)
             self._add("write_seconds", time.perf_counter() - t0)
-        return [(region, extras) for region, _, extras in pieces if extras]
 
     def _add(self, name: str, seconds: float) -> None:
         with self._lock:
@@ -229,28 +227,25 @@ class LocalScheduler:
         log.warning("out of memory on a brick of %d voxels; splitting it in two and retrying", region_size(region))
         return [piece for half in halves for piece in self._compute_with_backoff(half, sources, lane)]
 
-    def _compute(self, region: Region, sources, lane) -> tuple[Region, dict, dict]:
+    def _compute(self, region: Region, sources, lane) -> tuple[Region, dict]:
         wanted = tuple(self.outputs)
         with self._lock:
             self.stats.pieces += 1
         if lane is None:  # NumPy
-            outputs, extras = self.chain.run(region, sources, self.backend.xp, wanted)
-            return region, outputs, extras
+            return region, self.chain.run(region, sources, self.backend.xp, wanted)
         return self._compute_on_gpu(region, sources, lane, wanted)
 
-    def _compute_on_gpu(self, region: Region, sources, lane: DeviceLane, wanted) -> tuple[Region, dict, dict]:
+    def _compute_on_gpu(self, region: Region, sources, lane: DeviceLane, wanted) -> tuple[Region, dict]:
         needed, _ = self.chain.plan_regions(region, wanted)
         device = {}
         for name, need in needed.items():
             host, covers = sources[name]
             cut = host[region_slices(need, tuple(s for s, _ in covers))[:host.ndim]]
             device[name] = (lane.to_device(cut), need[:host.ndim])
-        outputs, extras = lane.run(self.chain.run, region, device, self.backend.xp, wanted)
+        outputs = lane.run(self.chain.run, region, device, self.backend.xp, wanted)
         with lane.stream:
             host_outputs = {name: lane.to_host(array) for name, array in outputs.items()}
-            host_extras = {name: lane.to_host(v) if hasattr(v, "__cuda_array_interface__") else v
-                           for name, v in extras.items()}
         busy_before = lane.busy_seconds
         lane.synchronize()
         self._add("gpu_busy_seconds", lane.busy_seconds - busy_before)
-        return region, host_outputs, host_extras
+        return region, host_outputs

@@ -6,28 +6,9 @@ import logging
 from collections.abc import Sequence
 
 from facies.engine.errors import FaciesError
-from facies.engine.selection.record import SELECTION_KEY
+from facies.engine.selection.record import selected_attributes
 
 log = logging.getLogger("facies")
-
-
-def selected_attributes(survey) -> list[str] | None:
-    """The best combination recorded by the latest attribute selection in ``survey``, or None.
-
-    ``facies select`` records the overall best combination under ``survey.group.attrs["selection"]``
-    as ``{"attributes": [...], "score": ..., ...}`` (see :mod:`facies.engine.selection.record`);
-    the nested form of the selection summary, ``{"best": {"attributes": [...]}}``, is read too.
-    """
-    if survey is None:
-        return None
-    record = survey.group.attrs.get(SELECTION_KEY)
-    if not isinstance(record, dict):
-        return None
-    best = record.get("best")
-    names = best.get("attributes") if isinstance(best, dict) else record.get("attributes")
-    if not names:
-        return None
-    return [str(n) for n in names]
 
 
 def choose_attributes(table, survey=None, requested: Sequence[str] | None = None) -> tuple[list[str], str]:

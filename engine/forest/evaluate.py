@@ -12,13 +12,17 @@ from scipy import ndimage
 
 
 def training_mask(survey, table) -> np.ndarray:
-    """Bool volume, True at the voxels of the training table's rows."""
+    """Bool volume, True at the voxels of the training table's rows.
+
+    Raises
+    ------
+    FaciesError
+        When a row lies off the survey's grid (a table made for another survey).
+    """
     g = survey.geometry
     mask = np.zeros(survey.shape, dtype=bool)
-    il = np.searchsorted(g.inlines, table.inline)
-    xl = np.searchsorted(g.crosslines, table.crossline)
-    s = np.argmin(np.abs(g.samples[None, :].astype(np.float64) - table.sample[:, None].astype(np.float64)), axis=1)
-    mask[il, xl, s] = True
+    mask[g.indices("inline", table.inline), g.indices("crossline", table.crossline),
+         g.indices("sample", table.sample)] = True
     return mask
 
 

@@ -33,11 +33,13 @@ class Normalization:
 
     @classmethod
     def fit(cls, x: np.ndarray) -> Normalization:
-        """Mean and standard deviation per column (float64 sums); a constant column gets std 1."""
-        x = np.asarray(x, dtype=np.float64)
-        mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        """Mean and standard deviation per column (float64 sums); a constant column gets std 1.
+
+        The same statistics as attribute selection's (:func:`facies.engine.selection.data.standardisation`).
+        """
+        from facies.engine.selection.data import standardisation  # noqa: PLC0415 - selection loads only here
+
+        mean, std = standardisation([np.asarray(x)])
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
     def apply(self, x, xp=np):

@@ -13,15 +13,10 @@ import numpy as np
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import FORMAT, FORMAT_VERSION, ForestModel, Normalization
 from facies.engine.provenance import jsonable
+from facies.engine.store import check_name
 
 #: Group of the survey holding the models.
 MODELS_GROUP = "models"
-
-
-def check_model_name(name: str) -> None:
-    """Model names become array names (``facies_<name>``): keep them plain."""
-    if not name or not all(ch.isalnum() or ch in "_-" for ch in name) or name.startswith(("-", "_")):
-        raise FaciesError(f"model name {name!r} is not valid; use letters, digits, '-' and '_'")
 
 
 def list_models(survey) -> list[str]:
@@ -39,7 +34,7 @@ def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
     FaciesError
         If a model of that name exists and ``overwrite`` is false.
     """
-    check_model_name(model.name)
+    check_name(model.name, "model")  # model names become array names (facies_<name>)
     group = survey.group.require_group(MODELS_GROUP)
     if model.name in group:
         if not overwrite:

@@ -1,7 +1,7 @@
 """The brick-engine operator of random-forest prediction (a point operator: no halo).
 
-Inputs: the model's attribute volumes, in its order, and the live-trace flag broadcast over the
-samples (:data:`LIVE`, see :mod:`facies.engine.forest.predict_survey`). Outputs: ``facies_<model>``
+Inputs: the model's attribute volumes, in its order, and the store's lateral live-trace flag
+(:data:`LIVE`, 2D: the brick engine cuts it to the brick's traces). Outputs: ``facies_<model>``
 (uint8 codes, 0 = no data), ``prob_<model>_<facies>`` per facies (float32) and
 ``confidence_<model>`` (float32, the highest probability).
 """
@@ -15,7 +15,7 @@ from facies.engine.bricks.operator import Operator, Output
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.predict import ForestPredictor, classify_rows
 
-#: Name of the pseudo-input holding the live-trace flag of every voxel (bool).
+#: The store's 2D (inline, crossline) array of live traces (True) and dead ones (False).
 LIVE = "trace_mask"
 
 
@@ -44,7 +44,7 @@ class ForestOperator(Operator):
     a machine without a GPU and still run its bricks on whichever backend the run chose.
     """
 
-    # No halo, so the rule never fills anything; "nearest" keeps the bool live flag as it is
+    # No halo, so the rule never fills anything; "nearest" keeps the bool trace mask as it is
     # (the "nan" rule would promote it to float32).
     boundary = "nearest"
     halo = (0, 0, 0)
@@ -71,7 +71,9 @@ class ForestOperator(Operator):
         first = inputs[self.model.attributes[0]]
         shape = first.shape
         x = xp.stack([xp.asarray(inputs[a], dtype=xp.float32).reshape(-1) for a in self.model.attributes], axis=1)
-        live = xp.broadcast_to(inputs[LIVE].astype(bool, copy=False), shape).reshape(-1)
+        # The lateral mask arrives 2D (the brick's traces): broadcast over the samples here, on the
+        # device, so only one flag per trace is read and copied per brick.
+        live = xp.broadcast_to(inputs[LIVE].astype(bool, copy=False)[:, :, None], shape).reshape(-1)
         on_gpu = xp.__name__ == "cupy"
         if on_gpu:
             # nvForest runs on its own CUDA stream: the brick's copies on the lane's stream must land first.

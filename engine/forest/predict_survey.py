@@ -2,11 +2,8 @@
 
 :func:`predict_survey` loads a stored model, checks that the survey has its attributes, and runs
 a :class:`~facies.engine.forest.operator.ForestOperator` through
-:func:`~facies.engine.bricks.run.run_bricks` (ledger, lock, progress bar, ``--resume``).
-
-Dead traces: the operator reads the live-trace flag as one more input, :data:`LIVE`. The store
-keeps ``trace_mask`` as a 2D (inline, crossline) array; :class:`_LiveMaskSurvey` shows it to the
-brick engine as a read-only 3D array broadcast over the samples, without materialising it.
+:func:`~facies.engine.bricks.run.run_bricks` (ledger, lock, progress bar, ``--resume``). The
+operator reads the store's 2D ``trace_mask`` as a lateral input (dead traces get code 0).
 """
 
 from __future__ import annotations
@@ -14,45 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
-
 from facies.engine.bricks.run import RunResult, run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.model_io import load_model
-from facies.engine.forest.operator import LIVE, ForestOperator, output_names
+from facies.engine.forest.operator import ForestOperator, output_names
+from facies.engine.memory import DEFAULT_FRACTION
 
 log = logging.getLogger("facies")
-
-
-class _BroadcastLive:
-    """The 2D ``trace_mask`` seen as a 3D bool array (inline, crossline, sample); reads only."""
-
-    def __init__(self, mask2d, n_samples: int):
-        self._mask = mask2d
-        self.shape = (*mask2d.shape, int(n_samples))
-        self.dtype = np.dtype(bool)
-        self.ndim = 3
-
-    def __getitem__(self, key):
-        il, xl, s = key
-        lateral = np.asarray(self._mask[il, xl], dtype=bool)
-        height = len(range(*s.indices(self.shape[2])))
-        return np.broadcast_to(lateral[:, :, None], (*lateral.shape, height))
-
-
-class _LiveMaskSurvey:
-    """A survey whose ``array(LIVE)`` is the broadcast live flag; everything else is the survey's."""
-
-    def __init__(self, survey):
-        self._survey = survey
-        self._live = _BroadcastLive(np.asarray(survey.group["trace_mask"][...], dtype=bool), survey.shape[2])
-
-    def array(self, name, **kwargs):
-        return self._live if name == LIVE else self._survey.array(name, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._survey, name)
 
 
 def check_attributes(survey, model: ForestModel) -> None:
@@ -78,7 +44,7 @@ class PredictionResult:
 
 def predict_survey(survey, model_name: str, *, device: str = "auto", resume: bool = False, overwrite: bool = False,
                    brick=None, engine: str = "auto", progress: bool | None = None,
-                   memory_fraction: float | None = None) -> PredictionResult:
+                   memory_fraction: float = DEFAULT_FRACTION) -> PredictionResult:
     """Classify every voxel of ``survey`` with the stored model ``model_name``.
 
     Parameters
@@ -98,8 +64,8 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
         Inference engine on the CPU (the GPU always uses nvForest).
     progress : bool, optional
         Progress bar (default: when stderr is a terminal).
-    memory_fraction : float, optional
-        Share of free memory for bricks (default: the engine's).
+    memory_fraction : float
+        Share of free host (and GPU) memory the bricks may use.
 
     Returns
     -------
@@ -109,9 +75,8 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
     check_attributes(survey, model)
     operator = ForestOperator(model, engine=engine)
     names = output_names(model)
-    extra = {} if memory_fraction is None else {"memory_fraction": memory_fraction}
-    run = run_bricks(_LiveMaskSurvey(survey), [operator], command="facies rf predict", device=device, brick=brick,
-                     resume=resume, overwrite=overwrite, progress=progress, **extra)
+    run = run_bricks(survey, [operator], command="facies rf predict", device=device, brick=brick,
+                     memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, progress=progress)
     _describe_outputs(survey, model, names)
     return PredictionResult(model, names["classes"], names["probabilities"], names["confidence"], run)
 

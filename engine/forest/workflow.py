@@ -8,10 +8,11 @@ from pathlib import Path
 from facies.engine.errors import FaciesError
 from facies.engine.forest.attributes import choose_attributes
 from facies.engine.forest.figures import plot_training
-from facies.engine.forest.model_io import check_model_name, list_models, save_model
+from facies.engine.forest.model_io import list_models, save_model
 from facies.engine.forest.report import write_report_csv
 from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, train_forest
 from facies.engine.provenance import make_provenance
+from facies.engine.store import check_name
 
 
 @dataclass
@@ -58,7 +59,7 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     """
     from facies.engine.training import TrainingTable  # noqa: PLC0415 - keeps import of the package light
 
-    check_model_name(name)
+    check_name(name, "model")
     if name in list_models(survey) and not overwrite:
         raise FaciesError(f"model {name!r} already exists in {survey.path}; pass --overwrite or choose another --name")
     if training is not None and csv is not None:

@@ -115,32 +115,30 @@ class KuwaharaResult:
 
 
 def resolve_inputs(survey, inputs: Sequence[str] | str, suffix: str) -> list[str]:
-    """The arrays to filter: the given names, or ``"all"`` = every attribute not named ``*suffix``.
+    """The attributes to filter: the given names, or ``"all"`` = every attribute not named ``*suffix``.
 
     Raises
     ------
     FaciesError
-        No input, an unknown array, or an empty suffix.
+        No input, an unknown or incomplete attribute, or an empty suffix.
     """
     if not suffix:
         raise FaciesError("--suffix must not be empty: the filtered arrays need new names")
-    if isinstance(inputs, str):
-        inputs = [a for a in survey.attributes() if not a.endswith(suffix)] if inputs == "all" else [inputs]
-        if not inputs:
-            raise FaciesError(f"survey {survey.path} has no attribute volumes to filter")
-    names = list(dict.fromkeys(inputs))  # keep the order, drop repeats
-    if not names:
-        raise FaciesError("no input: pass --input NAME (repeatable) or --all")
-    for name in names:
-        survey.array(name)  # a FaciesError naming the arrays there are, or saying it is incomplete
-    return names
+    if isinstance(inputs, str) and inputs == "all":
+        # The arrays a previous run filtered are attributes too: --all leaves them alone.
+        names = [a for a in survey.resolve_attributes() if not a.endswith(suffix)]
+        if not names:
+            raise FaciesError(f"survey {survey.path} has no attribute volumes to filter "
+                              f"(every attribute is named *{suffix})")
+        return names
+    return survey.resolve_attributes([inputs] if isinstance(inputs, str) else inputs)
 
 
 def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str = "octant", stat: str = "mean",
                     suffix: str = "_kuw", device: str = "auto", brick: Sequence[int] | None = None,
                     memory_fraction: float = DEFAULT_FRACTION, resume: bool = False, overwrite: bool = False,
-                    dask: str | None = None, progress: bool | None = None, use_mask: bool = True,
-                    dask_options: dict | None = None) -> KuwaharaResult:
+                    dask: str | None = None, dask_gpu: bool = False, progress: bool | None = None,
+                    use_mask: bool = True, dask_options: dict | None = None) -> KuwaharaResult:
     """Kuwahara-filter whole attribute volumes of a survey into ``<input><suffix>`` arrays.
 
     All inputs are filtered in one run: a chain of one :class:`KuwaharaOperator` per input on
@@ -151,7 +149,7 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
     ----------
     survey : Survey or path
     inputs : str or sequence of str
-        Array names, or ``"all"``: every attribute volume whose name does not end with ``suffix``.
+        Attribute names, or ``"all"``: every attribute volume whose name does not end with ``suffix``.
     radius : int or tuple of 3 int
         Per axis (inline, crossline, sample): ``r`` in octant mode, ``a`` in shifted mode.
     mode : {"octant", "shifted"}
@@ -159,6 +157,7 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
     suffix : str
         Output name = input name + suffix.
     device : {"auto", "cpu", "gpu"}
+        Local runs only.
     brick : sequence of int, optional
         Brick shape ``(IL, XL[, S])`` rounded up to whole chunks; default from free memory.
     memory_fraction : float
@@ -169,6 +168,8 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
         Replace existing output arrays.
     dask : str, optional
         ``"local"`` or a scheduler address: run on Dask instead (not resumable).
+    dask_gpu : bool
+        With ``dask``: compute on CuPy chunks (dask-cuda workers).
     progress : bool, optional
         Show the progress bar (default: when stderr is a terminal).
     use_mask : bool
@@ -183,9 +184,11 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
     Raises
     ------
     FaciesError
-        Unknown inputs, bad radius, mode or statistic, existing outputs without ``overwrite``...
+        Unknown inputs, bad radius, mode or statistic, existing outputs without ``overwrite``,
+        local-run options with ``dask``...
     """
-    from facies.engine.store import Survey  # noqa: PLC0415 - keep operator imports light
+    from facies.engine.bricks.run import run_operators  # noqa: PLC0415 - keep operator imports light
+    from facies.engine.store import Survey  # noqa: PLC0415
 
     if not isinstance(survey, Survey):
         survey = Survey.open(survey)
@@ -194,26 +197,15 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
                  for name in names]
     outputs = {op.output_name: op.output_name for op in operators}
     start = time.perf_counter()
-    if dask:
-        if resume or brick:
-            raise FaciesError("--resume and --brick apply to local runs; with --dask re-run the command instead")
-        from facies.engine.bricks.dask_runner import run_dask  # noqa: PLC0415 - Dask only when asked
-
-        result = run_dask(survey, operators, outputs, scheduler=dask, command=COMMAND, overwrite=overwrite,
-                          kind="attribute", cluster_options=dask_options)
-        computed = result.stats.voxels
-    else:
-        from facies.engine.bricks.run import run_bricks  # noqa: PLC0415
-
-        result = run_bricks(survey, operators, outputs, command=COMMAND, device=device, brick=brick,
-                            memory_fraction=memory_fraction, resume=resume, overwrite=overwrite,
-                            kind="attribute", progress=progress)
-        computed = result.stats.voxels
+    result = run_operators(survey, operators, outputs, command=COMMAND, device=device, brick=brick,
+                           memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, kind="attribute",
+                           progress=progress, dask=dask, dask_gpu=dask_gpu, dask_options=dask_options)
+    computed = result.stats.voxels
     seconds = time.perf_counter() - start
     op = operators[0]
     what = (f"kuwahara {op.mode} {op.stat} radius {','.join(map(str, op.radius))}: "
             + ", ".join(f"{name} -> {name}{suffix}" for name in names))
-    if result.summary == "already complete":
+    if result.already_complete:
         summary = f"{what}: already complete, nothing to do"
     else:
         rate = computed * len(names) / seconds if seconds > 0 else 0.0

@@ -21,17 +21,28 @@ from pathlib import Path
 
 import numpy as np
 
+from facies.engine.bricks.plan import BrickPlan
 from facies.engine.errors import FaciesError
 from facies.engine.progress import WorkProgress
-from facies.engine.segy.formats import float_to_ibm
-from facies.engine.segy.layout import BINARY_HEADER_SIZE, TEXT_HEADER_SIZE, TRACE_HEADER_SIZE
-from facies.engine.segy.scan import PRESETS
+from facies.engine.segy.formats import IBM_FLOAT, IEEE_FLOAT, float_to_ibm
+from facies.engine.segy.headers import apply_scalar
+from facies.engine.segy.layout import (
+    BIN_ENSEMBLE_TRACES, BIN_FIXED_LENGTH, BIN_FOLD, BIN_FORMAT, BIN_INTERVAL, BIN_MEASUREMENT, BIN_ORIGINAL_INTERVAL,
+    BIN_ORIGINAL_SAMPLES, BIN_REVISION, BIN_SAMPLES, BIN_SORTING, BINARY_HEADER_SIZE, TEXT_HEADER_SIZE, TR_DELAY,
+    TR_IDENTIFICATION, TR_INTERVAL, TR_SAMPLES, TR_SEQUENCE_FILE, TR_SEQUENCE_LINE, TR_TIME_SCALAR, TRACE_HEADER_SIZE)
+from facies.engine.segy.scan import COORDINATE_SCALAR_BYTE, PRESETS
 from facies.engine.store import Survey
 
-EXPORT_FORMATS = {"ieee": 5, "ibm": 1}
-#: Trace header bytes whose values an export owns (start byte, size).
-_OWNED = {"coordinate_scalar": (71, 2), "delay": (109, 2), "n_samples": (115, 2), "interval": (117, 2),
-          "cdp_x": (181, 4), "cdp_y": (185, 4), "inline": (189, 4), "crossline": (193, 4), "time_scalar": (215, 2)}
+EXPORT_FORMATS = {"ieee": IEEE_FLOAT, "ibm": IBM_FLOAT}
+_STANDARD = PRESETS["standard"]
+#: Trace header fields whose values an export owns: (start byte, size in bytes).
+_OWNED = {"coordinate_scalar": (COORDINATE_SCALAR_BYTE, 2), "delay": (TR_DELAY, 2), "n_samples": (TR_SAMPLES, 2),
+          "interval": (TR_INTERVAL, 2), "cdp_x": (_STANDARD["cdpx"], 4), "cdp_y": (_STANDARD["cdpy"], 4),
+          "inline": (_STANDARD["iline"], 4), "crossline": (_STANDARD["xline"], 4),
+          "time_scalar": (TR_TIME_SCALAR, 2)}
+#: Binary header values that do not depend on the volume: one trace per ensemble and fold 1
+#: (post-stack), sorting 4 (horizontally stacked), SEG-Y rev 1.0, fixed-length traces.
+_BINARY_CONSTANTS = {BIN_ENSEMBLE_TRACES: 1, BIN_FOLD: 1, BIN_SORTING: 4, BIN_REVISION: 0x0100, BIN_FIXED_LENGTH: 1}
 
 
 def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: bool | None = None,
@@ -83,8 +94,8 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
     record = TRACE_HEADER_SIZE + 4 * ns
     data_offset = TEXT_HEADER_SIZE + BINARY_HEADER_SIZE
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    ci, cx = array.chunks[:2]
-    columns = [(i, j) for i in range(0, g.shape[0], ci) for j in range(0, g.shape[1], cx)]
+    # One task per chunk column: a lateral plan whose bricks are single chunks.
+    columns = list(BrickPlan(g.shape[:2], array.chunks[:2], array.chunks[:2]))
     extra = _extra_positions(facts.get("header_bytes", {}))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -93,9 +104,8 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
             os.pwrite(fd, _binary_header(headers, ns, code), TEXT_HEADER_SIZE)
             os.ftruncate(fd, data_offset + int(live.sum()) * record)
 
-            def write_column(corner):
-                i0, j0 = corner
-                i1, j1 = min(i0 + ci, g.shape[0]), min(j0 + cx, g.shape[1])
+            def write_column(column):
+                (i0, i1), (j0, j1) = column.region
                 mask = live[i0:i1, j0:j1]
                 if not mask.any():
                     return 0
@@ -104,11 +114,11 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
                 ii, jj = ii + i0, jj + j0
                 buf = np.zeros((block.shape[0], record), dtype=np.uint8)
                 _fill_headers(buf, headers, ii, jj, rank[ii, jj], ns, extra)
-                samples = float_to_ibm(block).astype(">u4") if code == 1 else block.astype(">f4")
+                samples = float_to_ibm(block).astype(">u4") if code == IBM_FLOAT else block.astype(">f4")
                 buf[:, TRACE_HEADER_SIZE:] = samples.view(np.uint8).reshape(block.shape[0], -1)
                 starts = np.flatnonzero(np.diff(ii, prepend=-1))  # one contiguous file segment per inline
                 for a, b in zip(starts, np.append(starts[1:], ii.size)):
-                    os.pwrite(fd, buf[a:b].tobytes(), data_offset + int(rank[ii[a], jj[a]]) * record)
+                    os.pwrite(fd, buf[a:b], data_offset + int(rank[ii[a], jj[a]]) * record)  # rows: contiguous
                 return int(buf.nbytes)
 
             with WorkProgress(f"export {name}", len(columns), unit="B", enabled=progress) as bar, \
@@ -137,7 +147,7 @@ def _header_values(g, facts: dict) -> dict:
     if interval is None or abs(interval / 1000.0 - g.sample_interval) > 1e-6 * max(g.sample_interval, 1):
         interval = int(round(g.sample_interval * 1000))
     time_scalar, delay = int(facts.get("time_scalar", 0)), facts.get("delay")
-    if delay is None or abs(_scaled(delay, time_scalar) - float(g.samples[0])) > 1e-3:
+    if delay is None or abs(float(apply_scalar(delay, time_scalar)) - float(g.samples[0])) > 1e-3:
         time_scalar, delay = 0, int(round(float(g.samples[0])))
     if not (0 < interval < 65536 and g.shape[2] < 65536 and -32768 <= delay < 32768):
         raise FaciesError(f"the sample axis ({g.shape[2]} samples every {g.sample_interval:g} {g.sample_unit} from "
@@ -148,21 +158,20 @@ def _header_values(g, facts: dict) -> dict:
             "measurement_system": int(facts.get("measurement_system", 2 if g.sample_unit == "ft" else 1))}
 
 
-def _scaled(value: float, scalar: int) -> float:
-    return value * scalar if scalar > 0 else value / -scalar if scalar < 0 else value
+def _unscaled(coords: np.ndarray, scalar: int) -> np.ndarray:
+    """The inverse of :func:`~facies.engine.segy.headers.apply_scalar`: header values before rounding."""
+    return coords * -scalar if scalar < 0 else coords / max(scalar, 1)
 
 
 def _unscale(coords: np.ndarray, scalar: int) -> np.ndarray:
     """Integers to write so that applying ``scalar`` gives back ``coords`` (0 where no coordinate)."""
-    raw = coords * -scalar if scalar < 0 else coords / scalar if scalar > 0 else coords
+    raw = _unscaled(coords, scalar)
     return np.where(np.isfinite(raw), np.rint(raw), 0).astype(np.int64)
 
 
 def _fits(coords: np.ndarray, scalar: int) -> bool:
     """Whether ``scalar`` represents every coordinate exactly (to 1e-6) within int32."""
-    if scalar == 0:
-        scalar = 1
-    raw = coords * -scalar if scalar < 0 else coords / scalar
+    raw = _unscaled(coords, scalar)
     return bool(np.all(np.abs(raw) < 2**31 - 1) and np.allclose(raw, np.rint(raw), rtol=0, atol=1e-6))
 
 
@@ -197,27 +206,25 @@ def _put(buf: np.ndarray, byte: int, size: int, values) -> None:
 
 def _fill_headers(buf, h: dict, ii, jj, rank, ns: int, extra: dict) -> None:
     values = {"inline": h["inlines"][ii], "crossline": h["crosslines"][jj], "cdp_x": h["cdp_x"][ii, jj],
-              "cdp_y": h["cdp_y"][ii, jj]}
-    _put(buf, 1, 4, rank + 1)       # trace sequence number within line
-    _put(buf, 5, 4, rank + 1)       # trace sequence number within file
-    _put(buf, 29, 2, 1)             # trace identification: seismic data
+              "cdp_y": h["cdp_y"][ii, jj], "coordinate_scalar": h["coordinate_scalar"], "delay": h["delay"],
+              "n_samples": ns, "interval": h["interval"], "time_scalar": h["time_scalar"]}
+    _put(buf, TR_SEQUENCE_LINE, 4, rank + 1)
+    _put(buf, TR_SEQUENCE_FILE, 4, rank + 1)
+    _put(buf, TR_IDENTIFICATION, 2, 1)  # seismic data
     for field, byte in extra.items():
         _put(buf, byte, 4, values[field])
-    for field in ("inline", "crossline", "cdp_x", "cdp_y"):
-        _put(buf, _OWNED[field][0], 4, values[field])
-    _put(buf, 71, 2, h["coordinate_scalar"])
-    _put(buf, 109, 2, h["delay"])
-    _put(buf, 115, 2, ns)
-    _put(buf, 117, 2, h["interval"])
-    _put(buf, 215, 2, h["time_scalar"])
+    for field, (byte, size) in _OWNED.items():
+        _put(buf, byte, size, values[field])
 
 
 def _binary_header(h: dict, ns: int, code: int) -> bytes:
+    # Positions are absolute (1-based from the start of the file), so the buffer starts at byte 1.
     buf = np.zeros((1, BINARY_HEADER_SIZE + TEXT_HEADER_SIZE), dtype=np.uint8)
-    for byte, size, value in ((3213, 2, 1), (3217, 2, h["interval"]), (3219, 2, h["interval"]), (3221, 2, ns),
-                              (3223, 2, ns), (3225, 2, code), (3227, 2, 1), (3229, 2, 4),
-                              (3255, 2, h["measurement_system"]), (3501, 2, 0x0100), (3503, 2, 1)):
-        _put(buf, byte, size, value if value < 2 ** (8 * size - 1) else value - 2 ** (8 * size))
+    fields = {BIN_INTERVAL: h["interval"], BIN_ORIGINAL_INTERVAL: h["interval"], BIN_SAMPLES: ns,
+              BIN_ORIGINAL_SAMPLES: ns, BIN_FORMAT: code, BIN_MEASUREMENT: h["measurement_system"],
+              **_BINARY_CONSTANTS}
+    for byte, value in fields.items():  # every field is 2 bytes; values above 32767 wrap as unsigned
+        _put(buf, byte, 2, value if value < 2 ** 15 else value - 2 ** 16)
     return buf[0, TEXT_HEADER_SIZE:].tobytes()
 
 
@@ -239,8 +246,10 @@ def _text_header(survey: Survey, name: str, g, format: str) -> bytes:
         f"{g.sample_unit}, {g.shape[2]} samples",
         f"live traces {int(g.trace_mask.sum())} of {g.trace_mask.size}; sample format "
         f"{'IEEE float (5)' if format == 'ieee' else 'IBM float (1)'}",
-        "byte locations: inline 189 crossline 193 cdp x 181 cdp y 185",
-        "coordinate scalar 71, delay 109, samples 115, interval 117",
+        f"byte locations: inline {_OWNED['inline'][0]} crossline {_OWNED['crossline'][0]} "
+        f"cdp x {_OWNED['cdp_x'][0]} cdp y {_OWNED['cdp_y'][0]}",
+        f"coordinate scalar {_OWNED['coordinate_scalar'][0]}, delay {_OWNED['delay'][0]}, "
+        f"samples {_OWNED['n_samples'][0]}, interval {_OWNED['interval'][0]}",
     ]
     for key, value in sorted(prov.get("parameters", {}).items()):
         if len(lines) >= 38:

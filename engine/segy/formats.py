@@ -14,6 +14,7 @@ import numpy as np
 from facies.engine.errors import FaciesError
 
 IBM_FLOAT = 1
+IEEE_FLOAT = 5
 #: SEG-Y format code -> (NumPy kind and size, name). Code 1 (IBM) is stored as uint32 bits.
 FORMATS = {
     1: ("u4", "4-byte IBM float"),

@@ -18,12 +18,14 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from facies.engine.bricks.plan import BrickPlan
+from facies.engine.bricks.run import RunInterrupted
 from facies.engine.errors import FaciesError
-from facies.engine.geometry import Geometry
 from facies.engine.ledger import Ledger
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import make_provenance
@@ -85,6 +87,8 @@ def ingest_segy(paths, survey_path, *, names: Sequence[str] | None = None, prese
     ------
     FaciesError
         Bad files, a geometry that does not match, an existing array name.
+    RunInterrupted
+        On Ctrl-C, after the columns in flight are written; done columns stay recorded for ``resume``.
     """
     paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     if not paths:
@@ -123,10 +127,10 @@ def _match_survey(survey: Survey, scanned: ScannedSegy, path: Path) -> ScannedSe
     """Check a file against an existing store; adopt the store's axis when the file gives no evidence."""
     mine, theirs = survey.geometry, scanned.geometry
     if scanned.axis_reason == "default" and mine.sample_axis != theirs.sample_axis:
-        theirs = _with(theirs, sample_axis=mine.sample_axis, sample_unit=mine.sample_unit)
+        theirs = replace(theirs, sample_axis=mine.sample_axis, sample_unit=mine.sample_unit)
     # The store's mask also drops dead traces, so compare axes here and live traces below.
     same_grid = mine.shape[:2] == theirs.shape[:2]
-    diffs = mine.differences(_with(theirs, trace_mask=mine.trace_mask) if same_grid else theirs)
+    diffs = mine.differences(replace(theirs, trace_mask=mine.trace_mask) if same_grid else theirs)
     if diffs:
         raise FaciesError(f"{path.name} does not match the geometry of {survey.path} ({'; '.join(diffs)}); "
                           "ingest it into its own store or check the header bytes")
@@ -135,13 +139,7 @@ def _match_survey(survey: Survey, scanned: ScannedSegy, path: Path) -> ScannedSe
         i, j = (int(v[0]) for v in np.nonzero(missing))
         raise FaciesError(f"{path.name} lacks {int(missing.sum())} live traces of {survey.path} (first: inline "
                           f"{mine.inlines[i]} crossline {mine.crosslines[j]}); every live bin needs a trace")
-    return ScannedSegy(**{**scanned.__dict__, "geometry": theirs})
-
-
-def _with(g: Geometry, **changes) -> Geometry:
-    fields = dict(inlines=g.inlines, crosslines=g.crosslines, samples=g.samples, sample_axis=g.sample_axis,
-                  sample_unit=g.sample_unit, cdp_x=g.cdp_x, cdp_y=g.cdp_y, trace_mask=g.trace_mask)
-    return Geometry(**{**fields, **changes})
+    return replace(scanned, geometry=theirs)
 
 
 def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, resume: bool, progress,
@@ -172,17 +170,23 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
         return segy
 
     survey.update_attrs(SEGY_ATTRS, record_facts)
-    ci, cx = array.chunks[:2]
-    grid = (-(-survey.shape[0] // ci), -(-survey.shape[1] // cx))
-    ledger = Ledger.start(survey, f"ingest-{name}", grid, parameters, resume=resume, locks=[name])
-    live = survey.geometry.trace_mask
+    # One task per chunk column: a lateral plan whose bricks are single chunks.
+    plan = BrickPlan(survey.shape[:2], array.chunks[:2], array.chunks[:2])
+    ledger = Ledger.start(survey, f"ingest-{name}", plan.grid, parameters, resume=resume, locks=[name])
+    # The file that defines the mask writes it; every later file is zeroed where it is False.
+    mask = survey.group["trace_mask"] if defines_mask else survey.geometry.trace_mask
     try:
         fd = os.open(layout.path, os.O_RDONLY)
         try:
             def column(index):
-                return _write_column(fd, survey, array, scanned, index, (ci, cx), live, defines_mask)
+                return _write_column(fd, array, scanned, plan.brick_at(index).region, mask, defines_mask)
 
-            _run_columns(ledger, column, workers, progress, f"ingest {name}")
+            try:
+                _run_columns(ledger, column, workers, progress, f"ingest {name}")
+            except KeyboardInterrupt:
+                raise RunInterrupted(
+                    f"interrupted: {ledger.n_done} of {ledger.n_tasks} columns of {name!r} are written and "
+                    f"recorded in {survey.path}; run the same command again with --resume to continue") from None
         finally:
             os.close(fd)
         survey.mark_complete(name)
@@ -219,12 +223,14 @@ def _run_columns(ledger: Ledger, column, workers: int, progress, description: st
             raise
 
 
-def _write_column(fd: int, survey: Survey, array, scanned: ScannedSegy, index, chunk: tuple[int, int],
-                  live: np.ndarray, defines_mask: bool) -> int:
-    """Read, decode and write one chunk column; returns the bytes of SEG-Y read."""
+def _write_column(fd: int, array, scanned: ScannedSegy, region, mask, defines_mask: bool) -> int:
+    """Read, decode and write one chunk column; returns the bytes of SEG-Y read.
+
+    ``region`` is the column's ((i0, i1), (j0, j1)). ``mask`` is the store's ``trace_mask`` array,
+    written here when this file defines the mask, else the live-trace mask (NumPy) to zero by.
+    """
     layout = scanned.layout
-    i0, j0 = index[0] * chunk[0], index[1] * chunk[1]
-    i1, j1 = min(i0 + chunk[0], survey.shape[0]), min(j0 + chunk[1], survey.shape[1])
+    (i0, i1), (j0, j1) = region
     traces = scanned.grid.trace_of_bin[i0:i1, j0:j1].ravel()
     cells = np.flatnonzero(traces >= 0)
     order = np.argsort(traces[cells], kind="stable")
@@ -237,9 +243,9 @@ def _write_column(fd: int, survey: Survey, array, scanned: ScannedSegy, index, c
     block = block.reshape(i1 - i0, j1 - j0, layout.n_samples)
     if defines_mask:
         with _mask_lock:
-            survey.group["trace_mask"][i0:i1, j0:j1] = np.any(block != 0, axis=2)
+            mask[i0:i1, j0:j1] = np.any(block != 0, axis=2)
     else:
-        block[~live[i0:i1, j0:j1]] = 0
+        block[~mask[i0:i1, j0:j1]] = 0
     array[i0:i1, j0:j1, :] = block
     return n_read
 

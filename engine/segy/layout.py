@@ -27,8 +27,13 @@ TRACE_HEADER_SIZE = 240
 #: Byte positions (1-based, as the SEG-Y standard numbers them) in the binary header.
 BIN_INTERVAL, BIN_SAMPLES, BIN_FORMAT, BIN_MEASUREMENT = 3217, 3221, 3225, 3255
 BIN_EXT_SAMPLES, BIN_REVISION, BIN_FIXED_LENGTH, BIN_EXT_HEADERS = 3269, 3501, 3503, 3505
+#: Binary header fields an export writes besides those: traces per ensemble, the original interval and
+#: sample count, ensemble fold, trace sorting code.
+BIN_ENSEMBLE_TRACES, BIN_ORIGINAL_INTERVAL, BIN_ORIGINAL_SAMPLES, BIN_FOLD, BIN_SORTING = 3213, 3219, 3223, 3227, 3229
 #: Byte positions in the trace header.
 TR_SAMPLES, TR_INTERVAL, TR_DELAY, TR_TIME_SCALAR = 115, 117, 109, 215
+#: Trace sequence numbers within the line and the file, trace identification code.
+TR_SEQUENCE_LINE, TR_SEQUENCE_FILE, TR_IDENTIFICATION = 1, 5, 29
 
 
 @dataclass(frozen=True)

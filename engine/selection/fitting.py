@@ -68,8 +68,7 @@ def _to_host(res):
     if isinstance(res.loglik, np.ndarray):
         return res
     conv = [a.get() for a in (res.mixture.weights, res.mixture.means, res.mixture.covariances)]
-    return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get(), res.sizes.get(),
-                     res.sem_loglik.get(), res.cem_iterations.get())
+    return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get())
 
 
 def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None):

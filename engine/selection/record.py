@@ -1,4 +1,4 @@
-"""The record of the latest attribute selection kept in a survey store.
+"""The record of the latest attribute selection kept in a survey store: written here, read here.
 
 ``facies select STORE --training NAME`` records its overall best combination under the group
 attribute :data:`SELECTION_KEY`, flat::
@@ -6,9 +6,10 @@ attribute :data:`SELECTION_KEY`, flat::
     {"attributes": ["envelope", "similarity"], "score": 3.2, "out": "/abs/out",
      "training": "picks", "select_by": "score"}
 
-:mod:`facies.engine.forest.attributes` reads ``attributes`` from it to choose what a forest
-trains on by default. The write goes through :meth:`~facies.engine.store.Survey.update_attrs`,
-so a command finishing later in another process does not erase it.
+:func:`selected_attributes` reads ``attributes`` back (the forest trains on them by default:
+:mod:`facies.engine.forest.attributes`). The write goes through
+:meth:`~facies.engine.store.Survey.update_attrs`, so a command finishing later in another process
+does not erase it.
 """
 
 from __future__ import annotations
@@ -24,17 +25,16 @@ SELECTION_KEY = "selection"
 _FIELDS = ("score", "out", "training", "select_by")
 
 
-def record_selection(survey, summary_or_fields: Mapping[str, Any]) -> dict:
+def record_selection(survey, fields: Mapping[str, Any]) -> dict:
     """Record the best combination of an attribute selection in ``survey``, replacing the previous record.
 
     Parameters
     ----------
     survey : Survey
         The store the training table came from.
-    summary_or_fields : mapping
-        Either the selection summary (``summary.json``: ``{"best": {"attributes": [...], "score": ...},
-        "select_by": ...}``) or the flat fields ``{"attributes": [...], "score": ..., "out": ...,
-        "training": ..., "select_by": ...}``; flat fields win over the summary's.
+    fields : mapping
+        ``{"attributes": [...], "score": ..., "out": ..., "training": ..., "select_by": ...}``;
+        only ``attributes`` is required, other keys are dropped.
 
     Returns
     -------
@@ -46,18 +46,20 @@ def record_selection(survey, summary_or_fields: Mapping[str, Any]) -> dict:
     FaciesError
         If there is no best combination to record.
     """
-    given = dict(summary_or_fields)
-    if "best" in given:  # a summary: its "attributes" lists every candidate, "best" the combination chosen
-        best = dict(given.pop("best") or {})
-        given.pop("attributes", None)
-        fields = {**best, **given}
-    else:
-        fields = given
     names = fields.get("attributes")
     if not names:
         raise FaciesError("attribute selection found no valid combination; nothing to record in the store")
     record = {"attributes": [str(n) for n in names],
               **{k: fields[k] for k in _FIELDS if fields.get(k) is not None}}
-    if record.get("score") is not None:
+    if "score" in record:
         record["score"] = float(record["score"])
     return survey.update_attrs(SELECTION_KEY, lambda _previous: record)
+
+
+def selected_attributes(survey) -> list[str] | None:
+    """The best combination recorded by the latest attribute selection in ``survey``, or None (no record)."""
+    if survey is None:
+        return None
+    record = survey.group.attrs.get(SELECTION_KEY)
+    names = record.get("attributes") if isinstance(record, dict) else None
+    return [str(n) for n in names] if names else None

@@ -1,16 +1,26 @@
-"""The attribute-selection workflow on plain arrays: standardise, split, fit per dimension, score, validate, pick."""
+"""The attribute-selection workflow.
+
+:func:`run_selection` works on plain arrays: standardise, split, fit per dimension, score,
+validate, pick. :func:`select_attributes` is ``facies select`` as one engine call: training
+table (stored or CSV) -> :func:`run_selection` -> output files, and the record in the store.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from facies.engine.selection.combinations import combinations_from_names, combinations_of
+from facies.engine.errors import FaciesError
+from facies.engine.selection.combinations import combinations_from_names, combinations_of, parse_dims
 from facies.engine.selection.data import check_inputs, check_split, holdout_split, standardisation
 from facies.engine.selection.device import fitting_ops
 from facies.engine.selection.fitting import FacieData, fit_dimension
+from facies.engine.selection.record import record_selection
+from facies.engine.selection.results import write_outputs
 from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
 from facies.engine.selection.settings import SelectionSettings
 
@@ -119,3 +129,73 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     return SelectionResult(names, facies_names, results, best_per_dim, validation, best, settings,
                            {"fit_s": fit_time, "total_s": time.perf_counter() - t0},
                            device, counts)
+
+
+@dataclass
+class SelectionRun:
+    """What :func:`select_attributes` made: the result, the files written, the store record (None from a CSV)."""
+
+    result: SelectionResult
+    files: dict[str, Path]
+    record: dict | None = None
+
+
+def select_attributes(*, survey=None, training: str | None = None, csv: str | Path | None = None,
+                      attributes=None, settings: SelectionSettings | None = None, dims=None, device: str = "auto",
+                      out: str | Path, progress: bool | None = None) -> SelectionRun:
+    """Select attributes on a stored or CSV training table, write the outputs and record the best combination.
+
+    Parameters
+    ----------
+    survey : Survey or path-like, optional
+        Store holding the training table ``training`` (then the best combination is recorded in
+        it, see :mod:`facies.engine.selection.record`).
+    training : str, optional
+        Training-table name in ``survey``.
+    csv : path-like, optional
+        Training table as CSV instead of ``survey`` and ``training``.
+    attributes : sequence of str, optional
+        Candidate attributes (default: all of the table's).
+    settings : SelectionSettings, optional
+    dims : str or sequence of int, optional
+        Dimensions to try: ``"1-9"``, ``"2,4-5"``, or a list (default: all).
+    device : {"auto", "cpu", "gpu"}
+        ``gpu`` refuses to fall back to the CPU.
+    out : path-like
+        Folder of ``combinations.csv``, ``summary.json`` and ``scores.png``.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Raises
+    ------
+    FaciesError
+        Neither or both table sources, an unknown attribute, bad dimensions, or what
+        :func:`run_selection` refuses.
+    """
+    from facies.engine.backend import get_backend  # noqa: PLC0415 - keeps importing the package light
+    from facies.engine.progress import WorkProgress  # noqa: PLC0415
+    from facies.engine.store import Survey  # noqa: PLC0415
+    from facies.engine.training import TrainingTable  # noqa: PLC0415
+
+    if (csv is None) == (survey is None or training is None) or (csv is not None and survey is not None):
+        raise FaciesError("give either STORE --training NAME or --csv TABLE.csv")
+    if survey is not None and not isinstance(survey, Survey):
+        survey = Survey.open(survey)
+    table = TrainingTable.from_csv(csv) if csv is not None else TrainingTable.load(survey, training)
+    names = list(attributes) if attributes else table.attribute_names
+    per_facies = table.by_facies(names)  # FaciesError naming an attribute the table lacks
+    dims = parse_dims(dims, len(names)) if dims is None or isinstance(dims, str) else list(dims)
+    settings = settings or SelectionSettings()
+    with contextlib.ExitStack() as bars:
+        def bar(total):
+            return bars.enter_context(WorkProgress("select", total, unit="fits", enabled=progress))
+
+        result = run_selection(per_facies, names, list(table.facies_names), settings, dims=dims,
+                               backend=get_backend(device), require_gpu=str(device).lower() == "gpu", progress=bar)
+    files = write_outputs(result, out)
+    record = None
+    if survey is not None and result.best is not None:
+        record = record_selection(survey, {"attributes": list(result.best.attributes), "score": result.best.score,
+                                           "out": str(Path(out).resolve()), "training": training,
+                                           "select_by": settings.select_by})
+    return SelectionRun(result, files, record)

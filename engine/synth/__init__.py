@@ -1,6 +1,7 @@
 """The built-in synthetic survey: facies bodies with known labels, seismic, attributes and polygons.
 
-See docs/synthetic.md for the model and the attributes' roles, docs/polygons.md for the polygon file.
+See docs/synthetic.md for the model and the attributes' roles, docs/polygons.md for where the polygons are drawn
+(their format is docs/training.md's).
 """
 
 from facies.engine.synth.attributes import ATTRIBUTE_NAMES, ATTRIBUTES

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from facies.engine.bricks.plan import Brick, BrickPlan
 from facies.engine.errors import FaciesError
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import make_provenance
+from facies.engine.segy import export_segy
 from facies.engine.store import DEFAULT_CHUNKS, Survey
 from facies.engine.synth.attributes import ATTRIBUTES, HALO, compute_attributes
 from facies.engine.synth.layout import SAMPLE_INTERVAL_MS, make_geometry, resolve_shape
@@ -40,12 +42,6 @@ def _check_seed(seed) -> int:
     return value
 
 
-def _bricks(shape, chunks):
-    """Chunk-aligned lateral tiles (inline slice, crossline slice), all samples."""
-    return [(slice(i0, min(shape[0], i0 + chunks[0])), slice(j0, min(shape[1], j0 + chunks[1])))
-            for i0 in range(0, shape[0], chunks[0]) for j0 in range(0, shape[1], chunks[1])]
-
-
 def _with_halo(part: slice, n: int) -> slice:
     return slice(max(0, part.start - HALO), min(n, part.stop + HALO))
 
@@ -56,8 +52,8 @@ class _BrickWriter:
     def __init__(self, model: EarthModel, arrays: dict, dt_ms: float):
         self.model, self.arrays, self.dt_ms = model, arrays, dt_ms
 
-    def __call__(self, brick) -> np.ndarray:
-        il, xl = brick
+    def __call__(self, brick: Brick) -> list[np.ndarray]:
+        il, xl = (slice(start, stop) for start, stop in brick.region)
         shape = self.model.shape
         big_il, big_xl = _with_halo(il, shape[0]), _with_halo(xl, shape[1])
         labels, amplitude = region_labels_and_amplitude(self.model, big_il, big_xl, self.dt_ms)
@@ -89,7 +85,8 @@ def _slice_counts(labels: np.ndarray, il: slice, xl: slice, shape) -> list[np.nd
 def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str | None = None, seed: int = 0,
                    chunks: Sequence[int] | None = None, segy_dir=None, segy_volumes: Sequence[str] | None = None,
                    overwrite: bool = False, progress: bool | None = None, workers: int | None = None,
-                   on_volume: Callable[[str], None] | None = None) -> Survey:
+                   on_volume: Callable[[str], None] | None = None,
+                   on_polygons: Callable[[Path, int], None] | None = None) -> Survey:
     """Create the built-in synthetic survey: facies bodies, ``truth``, ``amplitude``, 10 attributes, polygons.
 
     Parameters
@@ -117,6 +114,8 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
         Threads computing bricks (default: up to 4, at most the CPU count).
     on_volume : callable, optional
         Called with each SEG-Y path written (the CLI prints them).
+    on_polygons : callable, optional
+        Called once with the polygon file's path and the number of polygons in it (the CLI prints them).
 
     Returns
     -------
@@ -138,7 +137,8 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
     model = EarthModel.build(shape, seed, geometry.trace_mask)
     arrays = _create_volumes(survey, parameters)
 
-    bricks = _bricks(shape, survey.chunks[:2])
+    # Lateral tiles of one chunk, all samples (a 2D plan over the first two axes).
+    bricks = list(BrickPlan(shape[:2], survey.chunks[:2], survey.chunks[:2]))
     workers = max(1, min(workers or min(4, os.cpu_count() or 1), len(bricks)))
     counts = [np.zeros((len(FACIES_NAMES) + 1, n), dtype=np.int64) for n in shape]
     writer = _BrickWriter(model, arrays, float(geometry.sample_interval or SAMPLE_INTERVAL_MS))
@@ -147,11 +147,14 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
         for brick, brick_counts in zip(bricks, pool.map(writer, bricks)):
             for total, part in zip(counts, brick_counts):
                 total += part
-            bar.advance(1, (brick[0].stop - brick[0].start) * (brick[1].stop - brick[1].start) * shape[2])
+            bar.advance(1, brick.size * shape[2])
     for name in arrays:
         survey.mark_complete(name)
 
-    write_polygons(polygons_path(store_path), make_polygons(model, geometry, counts))
+    polygons = make_polygons(model, geometry, counts)
+    written = write_polygons(polygons_path(store_path), polygons)
+    if on_polygons is not None:
+        on_polygons(written, len(polygons["polygons"]))
     if segy_dir is not None:
         _export_segy(survey, Path(segy_dir), on_volume, segy_volumes)
     return survey
@@ -175,11 +178,7 @@ def _create_volumes(survey: Survey, parameters: dict) -> dict:
 
 
 def _export_segy(survey: Survey, folder: Path, on_volume, names: Sequence[str] | None = None) -> None:
-    """Volumes (all by default) as IEEE SEG-Y through the SEG-Y exporter (imported here: optional at import time)."""
-    try:
-        from facies.engine.segy import export_segy
-    except ImportError as exc:
-        raise FaciesError(f"SEG-Y export is not available in this installation ({exc}); run without --segy-dir") from exc
+    """Volumes (all by default) as IEEE SEG-Y through the SEG-Y exporter."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in survey.volumes() if names is None else names:
         out = folder / f"{name}.sgy"

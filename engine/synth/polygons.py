@@ -1,11 +1,13 @@
 """Interpreter polygons for the synthetic survey, drawn strictly inside the facies bodies.
 
-Format: docs/polygons.md. For each facies, two inline, two crossline and two time slices are
+Format: docs/training.md (the file ``facies training extract`` reads); docs/polygons.md says where
+the synthetic survey's polygons are drawn. For each facies, two inline, two crossline and two time slices are
 chosen where the body is well developed (at the 35% and 65% quantiles of its voxels along that
 axis). On each, the body's cross-section is eroded by a margin, and a star-shaped polygon is
 drawn around the deepest interior point at 70% of the distance to the eroded outline. The
-polygon is then checked against the true labels, counting voxel centres within half a voxel
-of its edge as inside, and shrunk until every such voxel has the polygon's facies. Most of
+polygon is then checked against the true labels with the rasterisation rule of the extraction
+(:mod:`facies.engine.training.rasterise`) widened to half a voxel from its edge, and shrunk until
+every such voxel has the polygon's facies. Most of
 every body stays outside the polygons, so accuracy can be measured away from them.
 """
 
@@ -16,11 +18,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from matplotlib.path import Path as MplPath
 from scipy import ndimage
 
 from facies.engine.geometry import Geometry
 from facies.engine.synth.model import FACIES_NAMES, EarthModel
+from facies.engine.training.polygons import survey_units
+from facies.engine.training.rasterise import EDGE_TOLERANCE, rasterise
 
 #: Slice kinds by the axis they cut, and the survey axes of their (u, v) vertices.
 SLICE_KINDS = ("inline", "crossline", "time")
@@ -28,7 +31,9 @@ QUANTILES = (0.35, 0.65)
 MARGIN = 2          # voxels of erosion between a polygon and the body's edge
 REACH = 0.7         # fraction of the distance to the eroded outline
 N_VERTICES = 20
-EDGE_TOLERANCE = 0.5  # voxel centres this close to the edge count as inside when checking
+#: Voxel centres this close to the edge count as inside when checking: a margin for the vertices'
+#: rounding in survey units, far above the extraction's own edge tolerance.
+CHECK_TOLERANCE = 0.5
 
 
 def polygons_path(store_path) -> Path:
@@ -46,16 +51,15 @@ def slice_labels(model: EarthModel, axis: int, index: int) -> np.ndarray:
     return model.labels(np.arange(n_il)[:, None], np.arange(n_xl)[None, :], index)
 
 
-def claimed_centres(vertices: np.ndarray, shape: tuple[int, int], tolerance: float = 0.0) -> np.ndarray:
-    """Boolean mask of the grid points (index units) inside a polygon or within ``tolerance`` of its edge."""
-    u, v = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
-    points = np.column_stack([u.ravel(), v.ravel()]).astype(np.float64)
-    path = MplPath(vertices)
-    inside = path.contains_points(points)
-    if tolerance:
-        # The sign of matplotlib's radius depends on the winding; both signs cover either winding.
-        inside |= path.contains_points(points, radius=tolerance) | path.contains_points(points, radius=-tolerance)
-    return inside.reshape(shape)
+def claimed_centres(vertices: np.ndarray, shape: tuple[int, int],
+                    tolerance: float = EDGE_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (iu, iv) of the grid points of a slice that a polygon (index units) covers.
+
+    The extraction's rule (:func:`~facies.engine.training.rasterise.rasterise`): inside, or within
+    ``tolerance`` of an edge; only points in the polygon's bounding box are tested.
+    """
+    return rasterise(vertices, np.arange(shape[0], dtype=np.float64), np.arange(shape[1], dtype=np.float64),
+                     tolerance=tolerance)
 
 
 def star_polygon(mask: np.ndarray, *, margin: int = MARGIN, reach: float = REACH) -> np.ndarray | None:
@@ -77,21 +81,17 @@ def star_polygon(mask: np.ndarray, *, margin: int = MARGIN, reach: float = REACH
     scale = reach
     for _ in range(12):
         vertices = centre + (scale * distance)[:, None] * directions
-        claimed = claimed_centres(vertices, mask.shape, EDGE_TOLERANCE)
-        strictly = claimed_centres(vertices, mask.shape)
-        if np.count_nonzero(strictly) >= 4 and not np.any(claimed & ~mask):
+        extracted = claimed_centres(vertices, mask.shape)
+        if extracted[0].size >= 4 and mask[claimed_centres(vertices, mask.shape, CHECK_TOLERANCE)].all():
             return vertices
         scale *= 0.8
     return None
 
 
-def _to_survey_units(vertices: np.ndarray, axes: tuple[np.ndarray, np.ndarray]) -> list[list[float]]:
+def _to_survey_units(vertices: np.ndarray, geometry: Geometry, uv_axes: tuple[int, int]) -> list[list[float]]:
     """Index coordinates -> line numbers / ms, rounded to 1e-3 (grids are regular, so this is affine)."""
-    cols = []
-    for c, values in enumerate(axes):
-        step = float(values[1] - values[0]) if values.size > 1 else 1.0
-        cols.append(np.round(float(values[0]) + vertices[:, c] * step, 3))
-    return np.column_stack(cols).tolist()
+    return np.column_stack([np.round(survey_units(geometry, axis, vertices[:, c]), 3)
+                            for c, axis in enumerate(uv_axes)]).tolist()
 
 
 def make_polygons(model: EarthModel, geometry: Geometry, counts: list[np.ndarray]) -> dict:
@@ -120,7 +120,7 @@ def make_polygons(model: EarthModel, geometry: Geometry, counts: list[np.ndarray
                 at = line_axes[axis][index]
                 polygons.append({
                     "facies": name, "slice": kind, "at": float(at) if axis == 2 else int(at),
-                    "vertices": _to_survey_units(vertices, tuple(a for n, a in enumerate(line_axes) if n != axis)),
+                    "vertices": _to_survey_units(vertices, geometry, tuple(n for n in range(3) if n != axis)),
                 })
     return {"facies": list(FACIES_NAMES), "polygons": polygons}
 

@@ -6,14 +6,16 @@ Steps (docs/training.md):
 2. rasterise each polygon on its slice (centres inside or on the edge); a polygon with no voxel is an error;
 3. a voxel claimed by two facies is an error naming both polygons; a voxel claimed again by the same
    facies is kept once, for the first polygon that claims it;
-4. drop voxels on dead traces, then read the attributes on each polygon's slice, restricted to the
-   bounding box of its voxels (only the chunks it touches), and drop voxels where any value is NaN or infinite;
+4. drop voxels on dead traces, then read each attribute once per slice that holds polygons, restricted
+   to the bounding box of their voxels (only the chunks they touch), and drop voxels where any value is
+   NaN or infinite;
 5. rows are ordered by facies code, then polygon, then position; the table is saved as ``training/<name>``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,11 @@ from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
-from facies.engine.training.polygons import PlacedPolygon, axis_steps, axis_values, place_polygon, read_polygons
+from facies.engine.store import check_name
+from facies.engine.training.polygons import PlacedPolygon, axis_values, grid_units, place_polygon, read_polygons
 from facies.engine.training.rasterise import rasterise
 from facies.engine.training.report import facies_warnings
-from facies.engine.training.table import TrainingTable, check_table_name, list_tables
+from facies.engine.training.table import TrainingTable, list_tables
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,8 @@ log = logging.getLogger(__name__)
 def polygon_voxels(placed: PlacedPolygon, geometry: Geometry) -> np.ndarray:
     """Survey indices (n, 3) of the voxel centres a placed polygon covers, sorted."""
     ua, va = placed.uv_axes
-    steps, values = axis_steps(geometry), axis_values(geometry)
-    u_centres = (values[ua].astype(np.float64) - float(values[ua][0])) / steps[ua]
-    v_centres = (values[va].astype(np.float64) - float(values[va][0])) / steps[va]
-    iu, iv = rasterise(placed.vertices, u_centres, v_centres)
+    values = axis_values(geometry)
+    iu, iv = rasterise(placed.vertices, grid_units(geometry, ua, values[ua]), grid_units(geometry, va, values[va]))
     idx = np.empty((iu.size, 3), dtype=np.int64)
     idx[:, placed.fixed_axis] = placed.fixed_index
     idx[:, ua], idx[:, va] = iu, iv
@@ -74,14 +75,30 @@ def _voxel_name(g: Geometry, index) -> str:
     return f"inline {g.inlines[i]}, crossline {g.crosslines[j]}, {g.sample_axis} {g.samples[k]:g}"
 
 
-def _read_on_slice(survey: Survey, name: str, placed: PlacedPolygon, idx: np.ndarray) -> np.ndarray:
-    """Values of one attribute at voxels of one slice, reading only the voxels' bounding box on it."""
-    lo, hi = idx.min(axis=0), idx.max(axis=0)
-    region = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
-    region[placed.fixed_axis] = placed.fixed_index
-    block = survey.read(name, inline=region[0], crossline=region[1], sample=region[2])
-    ua, va = placed.uv_axes
-    return block[idx[:, ua] - lo[ua], idx[:, va] - lo[va]]
+def _read_attributes(survey: Survey, attributes: list[str], placed: list[PlacedPolygon],
+                     voxels: list[np.ndarray]) -> list[np.ndarray]:
+    """Values (n_k, n_attributes) float32 of every attribute at each polygon's voxels.
+
+    Polygons on the same slice share one read per attribute: the bounding box of all their
+    voxels on that slice (so only the chunks they touch are decoded, and only once).
+    """
+    arrays = [survey.array(a) for a in attributes]  # opened once: each open reads the array's metadata
+    out = [np.zeros((len(idx), len(attributes)), np.float32) for idx in voxels]
+    slices = defaultdict(list)
+    for k, p in enumerate(placed):
+        if len(voxels[k]):
+            slices[(p.fixed_axis, p.fixed_index)].append(k)
+    for (fixed_axis, fixed_index), members in slices.items():
+        idx = np.concatenate([voxels[k] for k in members])
+        lo, hi = idx.min(axis=0), idx.max(axis=0)
+        region = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
+        region[fixed_axis] = fixed_index
+        ua, va = placed[members[0]].uv_axes
+        for column, array in enumerate(arrays):
+            block = np.asarray(array[tuple(region)])
+            for k in members:
+                out[k][:, column] = block[voxels[k][:, ua] - lo[ua], voxels[k][:, va] - lo[va]]
+    return out
 
 
 def extract_training(survey: Survey, polygons_path: str | Path, attributes=None, name: str = "picks", *,
@@ -113,11 +130,11 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
         For any bad input (see :func:`~facies.engine.training.polygons.place_polygon`), a polygon with no
         voxel, two facies claiming one voxel, or nothing left after skipping dead traces and NaN.
     """
-    check_table_name(name)
+    check_name(name, "training table")
     if not overwrite and name in list_tables(survey):
         raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
                           "pass --overwrite or choose another --name")
-    attributes = _choose_attributes(survey, attributes)
+    attributes = survey.resolve_attributes(attributes)
     pfile = read_polygons(polygons_path)
     geometry = survey.geometry
     placed = [place_polygon(p, k, geometry, pfile.facies) for k, p in enumerate(pfile.polygons)]
@@ -133,15 +150,14 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
                               "and that it lies inside the survey")
     keep = _resolve_overlaps(voxels, poly_codes, describe, geometry)
 
-    rows, per_polygon, start = [], [], 0
-    for k, (p, idx) in enumerate(zip(placed, voxels)):
-        first_claim = keep[start:start + len(idx)]
-        start += len(idx)
-        idx = idx[first_claim]
-        live = geometry.trace_mask[idx[:, 0], idx[:, 1]]
-        idx = idx[live]
-        values = (np.stack([_read_on_slice(survey, a, p, idx) for a in attributes], axis=1).astype(np.float32)
-                  if len(idx) else np.zeros((0, len(attributes)), np.float32))
+    first_claims = np.split(keep, np.cumsum([len(v) for v in voxels])[:-1])
+    claimed = [idx[first_claim] for idx, first_claim in zip(voxels, first_claims)]
+    lives = [geometry.trace_mask[idx[:, 0], idx[:, 1]] for idx in claimed]
+    live_voxels = [idx[live] for idx, live in zip(claimed, lives)]
+    all_values = _read_attributes(survey, attributes, placed, live_voxels)
+
+    rows, per_polygon = [], []
+    for k, (first_claim, live, idx, values) in enumerate(zip(first_claims, lives, live_voxels, all_values)):
         finite = np.isfinite(values).all(axis=1)
         idx, values = idx[finite], values[finite]
         rows.append((k, idx, values))
@@ -167,21 +183,6 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
                                  inputs=[str(polygons_path), *attributes])
     table.save(survey, name, overwrite=overwrite, provenance=provenance)
     return table
-
-
-def _choose_attributes(survey: Survey, attributes) -> list[str]:
-    available = survey.attributes()
-    if attributes is None:
-        if not available:
-            raise FaciesError(f"survey {survey.path} has no complete attribute volume to extract; ingest some first")
-        return available
-    attributes = list(dict.fromkeys(attributes))
-    if not attributes:
-        raise FaciesError("no attribute chosen; pass --attributes A,B,... or --all")
-    unknown = [a for a in attributes if a not in available]
-    if unknown:
-        raise FaciesError(f"unknown attribute {unknown[0]!r}; the survey's attributes are {', '.join(available) or 'none'}")
-    return attributes
 
 
 def _assemble(rows, poly_codes, facies, attributes, geometry: Geometry, source: str) -> TrainingTable:

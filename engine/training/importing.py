@@ -7,19 +7,29 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.errors import FaciesError
+from facies.engine.geometry import Geometry
 from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
 from facies.engine.training.table import TrainingTable
 
 
-def _off_grid(values: np.ndarray, axis: np.ndarray, tolerance: float) -> np.ndarray:
-    """Mask of values farther than ``tolerance`` from every value of the (increasing) axis."""
-    values = np.asarray(values, dtype=np.float64)
-    axis = np.asarray(axis, dtype=np.float64)
-    right = np.clip(np.searchsorted(axis, values), 0, axis.size - 1)
-    left = np.clip(right - 1, 0, axis.size - 1)
-    nearest = np.minimum(np.abs(axis[right] - values), np.abs(axis[left] - values))
-    return nearest > tolerance
+def _check_on_grid(geometry: Geometry, axis: str, values: np.ndarray, source: str) -> None:
+    """Raise FaciesError naming the CSV line of the first value of ``axis`` that is not on the grid."""
+    try:
+        geometry.indices(axis, values)
+        return
+    except FaciesError as exc:
+        error = exc
+    # Error path only: bisect for the first row whose prefix fails (the row the message names).
+    good, bad = 0, len(values)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        try:
+            geometry.indices(axis, values[:middle])
+            good = middle
+        except FaciesError:
+            bad = middle
+    raise FaciesError(f"{source} line {bad + 1}: {error} (or import the table into the survey it came from)") from None
 
 
 def check_against_survey(table: TrainingTable, survey: Survey) -> None:
@@ -31,19 +41,12 @@ def check_against_survey(table: TrainingTable, survey: Survey) -> None:
     if table.sample_axis != g.sample_axis:
         raise FaciesError(f"{table.source}: the table's sample column is {table.sample_axis} but the survey's "
                           f"sample axis is {g.sample_axis}")
-    available = survey.attributes()
-    unknown = [a for a in table.attribute_names if a not in available]
-    if unknown:
-        raise FaciesError(f"{table.source}: unknown attribute {unknown[0]!r}; the survey's attributes are "
-                          f"{', '.join(available) or 'none'}")
-    checks = (("inline", table.inline, g.inlines, 0.0), ("crossline", table.crossline, g.crosslines, 0.0),
-              (g.sample_axis, table.sample, g.samples, 1e-3 * max(g.sample_interval, 1e-9)))
-    for what, values, axis, tol in checks:
-        bad = _off_grid(values, axis, tol)
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise FaciesError(f"{table.source} line {row + 2}: {what} {float(values[row]):g} is not on the survey grid "
-                              f"({axis[0]:g}..{axis[-1]:g}); fix the row or import into the survey it came from")
+    try:
+        survey.resolve_attributes(table.attribute_names)
+    except FaciesError as exc:
+        raise FaciesError(f"{table.source}: {exc}") from None
+    for axis, values in (("inline", table.inline), ("crossline", table.crossline), ("sample", table.sample)):
+        _check_on_grid(g, axis, values, table.source)
 
 
 def import_training(survey: Survey, csv_path: str | Path, name: str = "picks", *, facies_names=None,

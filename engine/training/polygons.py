@@ -226,6 +226,12 @@ def grid_units(geometry: Geometry, axis: int, values: np.ndarray) -> np.ndarray:
     return (np.asarray(values, dtype=np.float64) - origin) / axis_steps(geometry)[axis]
 
 
+def survey_units(geometry: Geometry, axis: int, grid: np.ndarray) -> np.ndarray:
+    """Grid units along ``axis`` back to survey units (the inverse of :func:`grid_units`)."""
+    origin = float(axis_values(geometry)[axis][0])
+    return origin + np.asarray(grid, dtype=np.float64) * axis_steps(geometry)[axis]
+
+
 def _dedupe_vertices(vertices: np.ndarray) -> np.ndarray:
     """Drop repeated consecutive vertices, including a last vertex that repeats the first."""
     if len(vertices) < 2:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from facies.engine.selection.settings import SelectionSettings
 from facies.engine.training.table import TrainingTable
 
-#: Clusters per facies that attribute selection fits by default (DESIGN.md: "at most J clusters (default 2)").
-DEFAULT_CLUSTERS = 2
+#: Clusters per facies that attribute selection fits by default: its own default, so the two never disagree.
+DEFAULT_CLUSTERS = SelectionSettings.max_clusters
 #: Voxels wanted per cluster and per estimated location parameter (d means + 1 weight).
 VOXELS_PER_CLUSTER_PARAMETER = 5
 

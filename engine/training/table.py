@@ -25,7 +25,7 @@ import zarr
 
 from facies.engine.errors import FaciesError
 from facies.engine.provenance import jsonable
-from facies.engine.store import Survey
+from facies.engine.store import Survey, check_name
 
 #: Group of the survey holding the training tables.
 TRAINING_GROUP = "training"
@@ -138,7 +138,7 @@ class TrainingTable:
         provenance : dict, optional
             From :func:`~facies.engine.provenance.make_provenance`; stored with the table.
         """
-        check_table_name(name)
+        check_name(name, "training table")
         root = survey.group.require_group(TRAINING_GROUP)
         if name in list_tables(survey) and not overwrite:
             raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
@@ -261,17 +261,10 @@ def _parse_ints(cells: np.ndarray, what: str) -> np.ndarray:
     return values.astype(np.int32)
 
 
-def check_table_name(name: str) -> None:
-    """Refuse table names that are not plain identifiers-ish (they become Zarr group names)."""
-    if not name or "/" in name or name.startswith((".", "_")) or name.strip() != name:
-        raise FaciesError(f"training table name {name!r} is not valid; use letters, digits and underscores")
-
-
 def _is_complete(group: zarr.Group) -> bool:
-    """Whether a save finished: the ``facies`` attribute is written last (tables saved before the
-    ``complete`` flag existed have the attribute without it)."""
+    """Whether a save finished: the ``facies`` attribute, with ``"complete": true``, is written last."""
     meta = group.attrs.get("facies")
-    return isinstance(meta, dict) and meta.get("complete", True) is True
+    return isinstance(meta, dict) and meta.get("complete") is True
 
 
 def list_tables(survey: Survey) -> list[str]:
