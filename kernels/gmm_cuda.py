@@ -1,6 +1,6 @@
 """CUDA backend of the mixture fits: loads ``kernels/cuda/gmm.cu`` and launches it on CuPy arrays.
 
-:class:`CudaOps` is :class:`~facies.kernels.gmm_ops.NumpyOps` with the element-wise hot steps
+:class:`CudaOps` is :class:`~facies.kernels.gmm_ops.MixtureOps` with the element-wise hot steps
 (responsibilities, S-step with in-kernel Philox draws, C-step) replaced by RawKernels; the products
 (log-joint densities ``coef @ Q^T`` and statistics ``head @ Q``) stay cuBLAS float64 GEMMs and the
 small d x d algebra (Cholesky, eigh, solve on stacks) stays ``cupy.linalg``, through the same
@@ -16,7 +16,7 @@ import numpy as np
 
 from facies.kernels.cuda_build import get_module
 from facies.kernels.gmm_models import MAX_COMPONENTS
-from facies.kernels.gmm_ops import NumpyOps
+from facies.kernels.gmm_ops import MixtureOps
 from facies.kernels.gmm_random import padded_length
 from facies.kernels.philox import key_for
 
@@ -62,8 +62,8 @@ def stream_words_cuda(key, c1: int, c2: int, c3: int, n_words: int, *, first_blo
                                    u64(first_block)))
     return out
 
-class CudaOps(NumpyOps):
-    """The hot steps on CuPy arrays with RawKernels (same semantics as :class:`NumpyOps`)."""
+class CudaOps(MixtureOps):
+    """The hot steps on CuPy arrays with RawKernels (same semantics as :class:`MixtureOps`)."""
 
     name = "gpu"
 

@@ -8,7 +8,8 @@ few batched matrix products and element-wise operations; nothing loops over voxe
 (the loop over models only dispatches each model's closed-form M-step on its slice).
 
 Works on NumPy and CuPy arrays alike; the hot steps go through the ``ops`` argument
-(:class:`facies.kernels.gmm_ops.NumpyOps`, or ``gmm_cuda.CudaOps`` with RawKernels on a GPU).
+(:class:`facies.kernels.gmm_numpy.NumpyOps` on the CPU, ``gmm_cuda.CudaOps`` with RawKernels on a
+GPU, or the reference :class:`facies.kernels.gmm_ops.MixtureOps`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import (DEFAULT_RCOND, covariance_checks, feature_dimension,
                                         log_joint_coefficients)
 from facies.kernels.gmm_models import m_step, scatter
-from facies.kernels.gmm_ops import NumpyOps
+from facies.kernels.gmm_numpy import NumpyOps
 
 
 @dataclass
@@ -128,33 +129,40 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
     """Lloyd's k-means on the linear features, several seeded starts, best inertia among usable starts.
 
     Returns one-hot labels (B, K, n) and a mask (B,) of items with a start whose clusters all hold
-    more than ``d`` voxels.
+    more than ``d`` voxels. Distances are the products ``[|c|^2, -2c] . [1, x]`` (``|x - c|^2``
+    less ``|x|^2``), laid out (B, K, n) so that every pass runs along the voxels; ties go to the
+    lowest centre.
     """
     xp = array_module(q)
     b, n, _ = q.shape
     d = feature_dimension(q.shape[-1])
-    lin = q[..., :1 + d]
-    x = q[..., 1:1 + d]
+    lin = xp.ascontiguousarray(q[..., :1 + d])  # [1, x], (B, n, 1 + d)
+    lin_t = xp.ascontiguousarray(xp.swapaxes(lin, 1, 2))
     rows = xp.arange(b)[:, None]
-    best_labels = xp.zeros((b, n, k))
+    components = xp.arange(k)[:, None]
+    best_labels = xp.zeros((b, k, n), dtype=q.dtype)
     best_inertia = xp.full(b, xp.inf)
     for s in range(starts):
         u = xp.asarray(draws.kmeans(s, k))
         idx = xp.minimum((u * n).astype(xp.int64), n - 1)
-        centres = x[rows, idx]  # (B, K, d)
+        centres = lin[rows, idx, 1:]  # (B, K, d)
         for _ in range(n_iter):
-            coef = xp.concatenate([(centres ** 2).sum(-1)[:, None, :], -2 * xp.swapaxes(centres, 1, 2)], axis=1)
-            score = lin @ coef  # |x-c|^2 - |x|^2, (B, n, K)
-            onehot = (score.argmin(-1)[..., None] == xp.arange(k)).astype(q.dtype)
-            stats = xp.swapaxes(lin, 1, 2) @ onehot  # (B, 1+d, K)
-            counts = stats[:, 0, :]
-            new = xp.swapaxes(stats[:, 1:, :], 1, 2) / xp.maximum(counts, 1)[..., None]
+            coef = xp.concatenate([(centres ** 2).sum(-1)[..., None], -2 * centres], axis=-1)  # (B, K, 1 + d)
+            score = coef @ lin_t  # (B, K, n)
+            if k == 2:
+                second = score[:, 1] < score[:, 0]
+                onehot = xp.stack([~second, second], axis=1).astype(q.dtype)
+            else:
+                onehot = (score.argmin(axis=1)[:, None, :] == components).astype(q.dtype)
+            stats = onehot @ lin  # (B, K, 1 + d)
+            counts = stats[..., 0]
+            new = stats[..., 1:] / xp.maximum(counts, 1)[..., None]
             centres = xp.where(counts[..., None] > 0, new, centres)
-        inertia = score.min(-1).sum(-1)
+        inertia = score.min(axis=1).sum(-1)
         good = (counts >= d + 1).all(-1) & (inertia < best_inertia)
         best_inertia = xp.where(good, inertia, best_inertia)
         best_labels = xp.where(good[:, None, None], onehot, best_labels)
-    return xp.ascontiguousarray(xp.swapaxes(best_labels, 1, 2)), xp.isfinite(best_inertia)
+    return best_labels, xp.isfinite(best_inertia)
 
 
 def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: float = DEFAULT_RCOND,
@@ -167,24 +175,21 @@ def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: f
     not given). Returns the best mixture, its log-likelihood (B, G) and its covariance checks.
     """
     xp = array_module(q)
-    d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
     ok = covariance_checks(mix.covariances, rcond) if ok is None else ok
     best, best_ll, best_ok = mix, xp.full(alive.shape, -xp.inf), ok
     for t in range(n_iter + 1):
         coef, _ = coefficients(mix, rcond, ok)
-        lj = ops.log_joint(q, coef, k)
         if t == n_iter:
-            ll = ops.loglik(lj)
+            ll = ops.observed_loglik(q, coef, k, total)
         else:
-            ll, head = ops.sstep(lj, draws, t)
-        del lj
+            ll, stats = ops.s_step(q, coef, k, draws, t, total)
         better = alive & ok.all(-1) & (ll > best_ll)
         best, best_ll, best_ok = mix.where(better, best), xp.where(better, ll, best_ll), _keep(better, ok, best_ok)
         if t == n_iter:
             break
-        new, new_ok, accept = m_step_checked(models, *ops.hard_statistics(q, head, total, d), rcond)
+        new, new_ok, accept = m_step_checked(models, *stats, rcond)
         mix, ok = new.where(accept, mix), _keep(accept, new_ok, ok)
     return best, best_ll, best_ok
 
@@ -205,7 +210,6 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
     Returns the mixture and its covariance checks (B, G, K).
     """
     xp = array_module(q)
-    d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
     ok = covariance_checks(mix.covariances, rcond) if ok is None else ok.copy()
@@ -224,11 +228,11 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
         sub, sub_ok = _take(mix, rows), ok[rows]
         act = active[rows]
         coef, _ = coefficients(sub, rcond, sub_ok)
-        head, cl = ops.classify(ops.log_joint(qs, coef, k))
+        cl, stats = ops.c_step(qs, coef, k, ts)
         converged = xp.abs(cl - previous[rows]) <= tol * xp.abs(cl)
         act &= ~converged
         previous[rows] = cl
-        new, new_ok, good = m_step_checked(models, *ops.hard_statistics(qs, head, ts, d), rcond)
+        new, new_ok, good = m_step_checked(models, *stats, rcond)
         accept = act & good
         active[rows] = accept
         sub = new.where(accept, sub)
@@ -267,9 +271,7 @@ def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts
         mix, ok = cem(q, Mixture(*(a.copy() for a in (mix.weights, mix.means, mix.covariances))), alive, models,
                       ok=ok, tol=cem_tol, max_iter=cem_max_iter, rcond=rcond, ops=ops, total=total)
     coef, _ = coefficients(mix, rcond, ok)
-    lj = ops.log_joint(q, coef, k)
-    ll = ops.loglik(lj)
-    head, _ = ops.classify(lj)
-    nk, sk, s2k = ops.hard_statistics(q, head, total, d)
+    ll = ops.observed_loglik(q, coef, k, total)
+    _, (nk, sk, s2k) = ops.c_step(q, coef, k, total)
     valid = alive & usable(nk, scatter(nk, sk, s2k)[1], ok, rcond) & xp.isfinite(ll)
     return FitResult(mix, xp.where(valid, ll, -xp.inf), valid)

@@ -1,4 +1,4 @@
-"""The hot steps of mixture fitting on NumPy (and, unchanged, on CuPy): E-, S- and C-steps and statistics.
+"""The hot steps of mixture fitting, array-generic: E-, S- and C-steps and statistics (the reference).
 
 Layout: log-joint densities ``log(pi_k f_k(x_i))`` are (B, G, K, n) (batch items, models, components,
 voxels), each component's row contiguous over voxels so every element-wise pass streams through
@@ -13,23 +13,28 @@ product for the default K = 2.
 CUDA kernels (:mod:`facies.kernels.gmm_cuda`) evaluate the very same expressions, so the two
 backends differ only by the last bit of ``exp``/``log1p``.
 
-:class:`NumpyOps` is the reference; ``gmm_cuda.CudaOps`` subclasses it and replaces the element-wise
-steps by RawKernels.
+Two levels: the *density* level works on log-joint arrays (``log_joint``, ``posterior``,
+``sstep``, ``classify``, ``hard_statistics``), and the *coefficient* level (``s_step``, ``c_step``,
+``observed_loglik``) is what :mod:`facies.kernels.gmm_fit` calls: coefficients and features in,
+log-likelihoods and partition statistics out, here by composing the density level.
+:class:`MixtureOps` is the reference and runs unchanged on CuPy; ``gmm_cuda.CudaOps`` replaces the
+element-wise density steps by RawKernels, and ``gmm_numpy.NumpyOps`` replaces the coefficient level
+by a fused, cache-tiled CPU path.
 """
 
 from __future__ import annotations
 
 from facies.kernels.array_module import array_module, quiet
-from facies.kernels.gmm_density import unpack_statistics
+from facies.kernels.gmm_density import feature_dimension, unpack_statistics
 
 #: 2**32: S-step draws compare ``w + 0.5`` with ``p * 2**32`` (exact in float64).
 TWO32 = 4294967296.0
 
 
-class NumpyOps:
-    """Vectorised hot steps for the array module of the inputs (NumPy or CuPy)."""
+class MixtureOps:
+    """Vectorised hot steps for the array module of the inputs (NumPy or CuPy): the reference."""
 
-    name = "cpu"
+    name = "reference"
 
     # ------------------------------------------------------------------ densities and soft E-step
     @staticmethod
@@ -63,7 +68,7 @@ class NumpyOps:
                 ll = (xp.maximum(l0, l1) + xp.log1p(e)).sum(axis=-1)
                 p0 = xp.where(low, 1.0, e) / (1.0 + e)
                 return ll, xp.stack([p0, 1.0 - p0], axis=-2)
-            lse = NumpyOps._logsumexp(lj)
+            lse = MixtureOps._logsumexp(lj)
             return lse.sum(axis=-1), xp.exp(lj - lse[..., None, :])
 
     @staticmethod
@@ -74,7 +79,7 @@ class NumpyOps:
             if lj.shape[-2] == 2:
                 l0, l1 = lj[..., 0, :], lj[..., 1, :]
                 return (xp.maximum(l0, l1) + xp.log1p(xp.exp(-xp.abs(l1 - l0)))).sum(axis=-1)
-            return NumpyOps._logsumexp(lj).sum(axis=-1)
+            return MixtureOps._logsumexp(lj).sum(axis=-1)
 
     # ------------------------------------------------------------------ hard partitions
     @staticmethod
@@ -102,7 +107,7 @@ class NumpyOps:
                 p0 *= TWO32
                 head = (scaled < p0).astype(lj.dtype)
                 return ll, head[..., None, :]
-            lse = NumpyOps._logsumexp(lj)
+            lse = MixtureOps._logsumexp(lj)
             head = xp.empty(lj.shape[:-2] + (k - 1, lj.shape[-1]), dtype=lj.dtype)
             taken = xp.zeros(scaled.shape, dtype=bool)
             cum = xp.zeros(lse.shape)
@@ -138,9 +143,38 @@ class NumpyOps:
     @staticmethod
     def hard_statistics(q, head, total, d: int):
         """Statistics of a hard partition given by its head (B, G, K-1, n) and the item totals ``q.sum(1)`` (B, p)."""
-        xp = array_module(q)
         b, g, h, n = head.shape
         s = (head.reshape(b, g * h, n) @ q).reshape(b, g, h, q.shape[-1])
+        return MixtureOps.partition_statistics(s, total, d)
+
+    @staticmethod
+    def partition_statistics(s, total, d: int):
+        """nk, sk, s2k of a partition from the feature sums of its head components ``s`` (B, G, K-1, p).
+
+        The last component's sums are the item totals (B, p) minus the head's.
+        """
+        xp = array_module(s)
         last = total[:, None, None, :] - s.sum(axis=2, keepdims=True)
         s = xp.concatenate([s, last], axis=2)  # (B, G, K, p)
         return unpack_statistics(xp.swapaxes(s, -1, -2), d)
+
+    # ------------------------------------------------------------------ coefficient level (what gmm_fit calls)
+    @classmethod
+    def s_step(cls, q, coef, k: int, draws, iteration: int, total):
+        """Observed log-likelihood (B, G) of the mixtures ``coef`` and the statistics (nk, sk, s2k) of a drawn partition.
+
+        ``coef`` (B, G*K, p) from ``gmm_fit.coefficients``; ``total`` is ``q.sum(1)``.
+        """
+        ll, head = cls.sstep(cls.log_joint(q, coef, k), draws, iteration)
+        return ll, cls.hard_statistics(q, head, total, feature_dimension(q.shape[-1]))
+
+    @classmethod
+    def c_step(cls, q, coef, k: int, total):
+        """Classification log-likelihood (B, G) and the statistics of the MAP partition (ties to the lowest index)."""
+        head, cl = cls.classify(cls.log_joint(q, coef, k))
+        return cl, cls.hard_statistics(q, head, total, feature_dimension(q.shape[-1]))
+
+    @classmethod
+    def observed_loglik(cls, q, coef, k: int, total=None):
+        """Observed log-likelihood (B, G) of the mixtures ``coef`` (``total``, ``q.sum(1)``, may save a pass)."""
+        return cls.loglik(cls.log_joint(q, coef, k))

@@ -62,14 +62,18 @@ class PhiloxDraws:
         key = key_for(self.seed, "kmeans")
         return np.stack([uniforms(key, start, s, self.tag, k) for s in self.stream_ids])
 
-    def sstep(self, iteration: int) -> np.ndarray:
-        """``(B, G, n)`` 32-bit words (as float64) for the S-step of ``iteration``; ``u = (w + 0.5) / 2**32``."""
+    def sstep_words(self, iteration: int, item: int) -> np.ndarray:
+        """``(G, n)`` uint32 words of batch item ``item`` for the S-step of ``iteration`` (a view when the models are consecutive)."""
         key = key_for(self.seed, "sstep")
         n8 = padded_length(self.n)
         lo, hi = int(self.model_ids.min()), int(self.model_ids.max())
+        words = stream_words32(key, iteration, self.stream_ids[item], self.tag, (hi - lo + 1) * n8,
+                               first_block=lo * n8 // 8).reshape(hi - lo + 1, n8)
         rows = self.model_ids - lo
-        out = np.empty((len(self.stream_ids), self.model_ids.size, self.n))
-        for b, s in enumerate(self.stream_ids):
-            words = stream_words32(key, iteration, s, self.tag, (hi - lo + 1) * n8, first_block=lo * n8 // 8)
-            out[b] = words.reshape(hi - lo + 1, n8)[rows, :self.n]
-        return out
+        if np.array_equal(rows, np.arange(hi - lo + 1)):
+            return words[:, :self.n]
+        return words[rows, :self.n]
+
+    def sstep(self, iteration: int) -> np.ndarray:
+        """``(B, G, n)`` 32-bit words (as float64) for the S-step of ``iteration``; ``u = (w + 0.5) / 2**32``."""
+        return np.stack([self.sstep_words(iteration, b) for b in range(len(self.stream_ids))]).astype(np.float64)

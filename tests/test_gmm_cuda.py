@@ -12,7 +12,7 @@ import pytest
 from facies.kernels.gmm_density import quadratic_features
 from facies.kernels.gmm_fit import fit_mixtures
 from facies.kernels.gmm_models import MODELS
-from facies.kernels.gmm_ops import NumpyOps
+from facies.kernels.gmm_numpy import NumpyOps
 from facies.kernels.gmm_random import PhiloxDraws
 from facies.kernels.philox import stream_words32
 

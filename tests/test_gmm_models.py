@@ -9,7 +9,7 @@ from facies.kernels.gmm_bhattacharyya import bhattacharyya
 from facies.kernels.gmm_density import log_density, quadratic_features, unpack_statistics
 from facies.kernels.gmm_fit import Mixture, coefficients
 from facies.kernels.gmm_models import MODELS, free_parameters, m_step
-from facies.kernels.gmm_ops import NumpyOps
+from facies.kernels.gmm_numpy import NumpyOps
 
 rng = np.random.default_rng(3)
 X = rng.normal(size=(60, 3)) @ np.array([[2, 0.3, 0], [0, 1, 0.5], [0, 0, 0.7]]) + [1, -2, 0.5]

@@ -74,3 +74,25 @@ def test_record_keeps_the_flat_fields(tmp_path):
         "attributes": ["inf1"], "score": 1.5, "training": "picks"}
     with pytest.raises(FaciesError, match="no valid combination"):
         record_selection(survey, {"attributes": []})
+
+
+def test_selection_on_the_synthetic_survey_picks_informative_attributes(tiny_synthetic, tmp_path):
+    """`facies select` on the built-in survey: the chosen combination holds informative attributes, no pure noise."""
+    from facies.engine.synth import ATTRIBUTES, polygons_path
+    from facies.engine.training.extract import extract_training
+    from tests.helpers import writable_copy
+
+    path = writable_copy(tiny_synthetic, tmp_path)
+    extract_training(Survey.open(path), polygons_path(path))
+    role = {spec.name: spec.role for spec in ATTRIBUTES}
+    out = tmp_path / "selection"
+    result = CliRunner().invoke(app, ["select", str(path), "--training", "picks", "--sem-iter", "20",
+                                      "--dims", "1-3", "--device", "cpu", "--out", str(out), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["best"]["attributes"]
+    assert any(role.get(a) == "informative" for a in best), best
+    assert not any(role.get(a) == "noise" for a in best), best
+    for dim, row in summary["best_per_dimension"].items():
+        assert not any(role.get(a) == "noise" for a in row["attributes"]), (dim, row)
+    assert selected_attributes(Survey.open(path)) == best

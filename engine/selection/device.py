@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from facies.engine.errors import FaciesError
-from facies.kernels.gmm_ops import NumpyOps
+from facies.kernels.gmm_numpy import NumpyOps
 
 log = logging.getLogger("facies")
 

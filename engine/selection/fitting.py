@@ -74,7 +74,7 @@ def _to_host(res):
 def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None):
     """Fit K = 1..J mixtures of every model to every facies for every combination (rows of ``combos``).
 
-    ``ops``: :class:`~facies.kernels.gmm_ops.NumpyOps` (default; batches run on a thread pool with
+    ``ops``: :class:`~facies.kernels.gmm_numpy.NumpyOps` (default; batches run on a thread pool with
     single-threaded BLAS) or ``gmm_cuda.CudaOps`` (batches run one after another on the GPU, the
     facies' features already on the device). Returns ``fits[c][f]``: :class:`FacieFit`.
     ``on_batch(n_fits)`` is called after each batch.
@@ -82,7 +82,7 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
     from threadpoolctl import threadpool_limits  # noqa: PLC0415 - sklearn's dependency
 
     from facies.engine.selection.combinations import bitmask  # noqa: PLC0415
-    from facies.kernels.gmm_ops import NumpyOps  # noqa: PLC0415
+    from facies.kernels.gmm_numpy import NumpyOps  # noqa: PLC0415
 
     ops = ops or NumpyOps
     on_gpu = ops.name == "gpu"

@@ -117,7 +117,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
         dim = max(validation, key=lambda k: (validation[k], -k))
         best = best_per_dim[dim]
     elif best_per_dim:
-        # distances only grow with dimension: take the smallest dimension within score_tolerance of the top score
+        # parsimony (scores tend to grow with dimension): the smallest dimension within score_tolerance of the top
         top = max(r.score for r in best_per_dim.values())
         dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top)
         best = best_per_dim[dim]
