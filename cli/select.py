@@ -22,13 +22,16 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
            device: str = DEVICE,
            select_by: str = typer.Option("score", "--select-by", help="score|validation"),
            holdout: float = typer.Option(0.3, "--holdout", help="Held-out fraction per facies for validation."),
+           workers: int = typer.Option(0, "--workers", help="CPU worker processes (0: one per core when the run is "
+                                                            "longer than a few seconds, else 1)."),
            out: Path = typer.Option(..., "--out", help="Output folder for combinations.csv, summary.json, scores.png.")) -> None:
     """Score every attribute combination by Bhattacharyya distance between per-facies Gaussian mixtures."""
     from facies.engine.selection import SelectionSettings, select_attributes  # noqa: PLC0415
     from facies.engine.selection.settings import parse_models  # noqa: PLC0415
 
     settings = SelectionSettings(models=parse_models(models), max_clusters=max_clusters, sem_iter=sem_iter,
-                                 seed=seed, select_by=select_by, holdout=holdout)
+                                 seed=seed, select_by=select_by, holdout=holdout,
+                                 workers=workers)
     run = select_attributes(survey=store, training=training, csv=csv, attributes=name_list(attributes),
                             settings=settings, dims=dims, device=device, out=out)
     best = run.result.best

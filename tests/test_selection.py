@@ -66,6 +66,8 @@ def test_bad_input_messages():
         SelectionSettings(models=("XYZ",))
     with pytest.raises(FaciesError, match="at least 2 facies"):
         run_selection(synthetic()[:1], NAMES)
+    with pytest.raises(FaciesError, match="--workers must be 0"):
+        SelectionSettings(workers=-1)
 
 
 def test_cli_with_csv(tmp_path):
@@ -137,22 +139,31 @@ def test_unknown_attribute_in_combinations_is_named():
     assert [r.attributes for r in res.combinations] == [("inf1",), ("inf1", "inf2")]
 
 
-def test_blas_threads_are_limited_once_from_the_calling_thread(monkeypatch):
-    """threadpoolctl's limits are process-wide and not thread-safe: entered around the pool, not per batch."""
-    import contextlib
-    import threading
+def test_worker_processes_give_the_same_result_as_one_process():
+    """workers=2 runs the batches on a pool of processes (started once per run); every number equals the in-process run."""
+    data = synthetic(n=60)
+    kwargs = dict(sem_iter=4, kmeans_starts=1, holdout=0.3, max_clusters=2, chunk_bytes=2**20)  # several batches
+    one = run_selection(data, NAMES, settings=SelectionSettings(workers=1, **kwargs), dims=[1, 2])
+    two = run_selection(data, NAMES, settings=SelectionSettings(workers=2, **kwargs), dims=[1, 2])
+    assert [r.attributes for r in one.combinations] == [r.attributes for r in two.combinations]
+    for a, b in zip(one.combinations, two.combinations):
+        assert a.score == b.score
+        for fa, fb in zip(a.fits, b.fits):
+            assert (fa.model, fa.k, fa.loglik, fa.bic, fa.invalid_fits) == (fb.model, fb.k, fb.loglik, fb.bic,
+                                                                             fb.invalid_fits)
+    assert one.validation == two.validation and one.best.attributes == two.best.attributes
+    assert (one.workers, two.workers) == (1, 2)
 
-    import threadpoolctl
 
-    calls = []
+def test_small_runs_stay_in_process_and_large_ones_use_every_core(monkeypatch):
+    from facies.engine.selection import runner
 
-    @contextlib.contextmanager
-    def recording_limits(limits=None, user_api=None):
-        calls.append((limits, threading.get_ident()))
-        yield
-
-    monkeypatch.setattr(threadpoolctl, "threadpool_limits", recording_limits)
-    settings = SelectionSettings(sem_iter=2, kmeans_starts=1, holdout=0.0, workers=2, max_clusters=2)
-    res = run_selection(synthetic(n=30), NAMES, settings=settings, dims=[1, 2])
-    assert len(res.combinations) == 15
-    assert calls == [(1, threading.get_ident())] * 2  # once per dimension, never inside a worker
+    monkeypatch.setattr(runner, "available_cores", lambda: 6)
+    settings = SelectionSettings()
+    small = runner.estimated_work([100, 100], 10, settings)
+    large = runner.estimated_work([10_000] * 3, 511, settings)
+    assert small < runner.POOL_MIN_WORK <= large
+    assert runner.choose_workers(settings, small, on_gpu=False) == 1
+    assert runner.choose_workers(settings, large, on_gpu=False) == 6
+    assert runner.choose_workers(settings, large, on_gpu=True) == 1
+    assert runner.choose_workers(SelectionSettings(workers=3), small, on_gpu=False) == 3

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import feature_columns, quadratic_features
-from facies.kernels.gmm_fit import fit_mixtures
+from facies.kernels.gmm_fit import FitResult, fit_mixtures
 from facies.kernels.gmm_models import MODEL_ID, free_parameters
 from facies.kernels.gmm_random import PhiloxDraws
 
@@ -71,17 +69,29 @@ def _to_host(res):
     return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get())
 
 
-def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None):
+def run_job(data: FacieData, job) -> FitResult:
+    """Fit one batch (:class:`~facies.engine.selection.runner.FitJob`) of the facies ``data``; the result's arrays are NumPy arrays."""
+    settings = job.settings
+    # tag 64 f + k is distinct per (facies, K) because K <= MAX_COMPONENTS < 64 (SelectionSettings)
+    draws = PhiloxDraws(settings.seed, job.masks, tag=64 * job.facies + job.k,
+                        model_ids=[MODEL_ID[m] for m in settings.models], n=len(data.x))
+    res = fit_mixtures(data.batch(job.combos), job.k, tuple(settings.models), draws, sem_iter=settings.sem_iter,
+                       kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
+                       cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
+                       ops=job.ops)
+    return _to_host(res)
+
+
+def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None, runner=None):
     """Fit K = 1..J mixtures of every model to every facies for every combination (rows of ``combos``).
 
-    ``ops``: :class:`~facies.kernels.gmm_numpy.NumpyOps` (default; batches run on a thread pool with
-    single-threaded BLAS) or ``gmm_cuda.CudaOps`` (batches run one after another on the GPU, the
-    facies' features already on the device). Returns ``fits[c][f]``: :class:`FacieFit`.
-    ``on_batch(n_fits)`` is called after each batch.
+    ``ops``: :class:`~facies.kernels.gmm_numpy.NumpyOps` (default) or ``gmm_cuda.CudaOps`` (the
+    facies' features already on the device). ``runner``: where the batches run
+    (:mod:`facies.engine.selection.runner`; default this process). Returns ``fits[c][f]``:
+    :class:`FacieFit`. ``on_batch(n_fits)`` is called after each batch.
     """
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - sklearn's dependency
-
     from facies.engine.selection.combinations import bitmask  # noqa: PLC0415
+    from facies.engine.selection.runner import FitJob, InProcess  # noqa: PLC0415
     from facies.kernels.gmm_numpy import NumpyOps  # noqa: PLC0415
 
     ops = ops or NumpyOps
@@ -91,40 +101,21 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
     d = combos.shape[1]
     masks = [bitmask(c) for c in combos]
     fits = [[None] * len(facies) for _ in combos]
-    workers = 1 if on_gpu else (settings.workers or min(os.cpu_count() or 1, 8))
     budget = settings.gpu_chunk_bytes if on_gpu else settings.chunk_bytes
-    jobs = []
+    jobs, slices = [], []
     for f, data in enumerate(facies):
         for k in range(1, settings.max_clusters + 1):
             size = batch_items(len(data.x), g, k, budget)
             for sl in _chunks(len(combos), size):
-                jobs.append((f, k, sl))
-
-    def run(job):
-        f, k, sl = job
-        data = facies[f]
-        # tag 64 f + k is distinct per (facies, K) because K <= MAX_COMPONENTS < 64 (SelectionSettings)
-        draws = PhiloxDraws(settings.seed, masks[sl], tag=64 * f + k, model_ids=[MODEL_ID[m] for m in models],
-                            n=len(data.x))
-        res = fit_mixtures(data.batch(combos[sl]), k, models, draws, sem_iter=settings.sem_iter,
-                           kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
-                           cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
-                           ops=ops)
-        if on_batch:
-            on_batch((sl.stop - sl.start) * g)
-        return job, _to_host(res)
-
-    results = {}
-    # Single-threaded BLAS: the parallelism is the batches'. threadpoolctl changes process-wide
-    # state and is not thread-safe, so it is entered once, here, around the whole pool.
-    with threadpool_limits(1):
-        if workers == 1:
-            finished = [run(job) for job in jobs]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                finished = list(pool.map(run, jobs))
-    for job, res in finished:
-        results[(job[0], job[1], job[2].start, job[2].stop)] = res
+                jobs.append(FitJob(f, k, combos[sl], tuple(masks[sl]), settings, ops))
+                slices.append(sl)
+    on_done = (lambda job: on_batch(len(job.combos) * g)) if on_batch else None
+    if runner is None:
+        with InProcess(facies) as runner:
+            finished = runner.run(jobs, on_done)
+    else:
+        finished = runner.run(jobs, on_done)
+    results = {(job.facies, job.k, sl.start, sl.stop): res for (job, res), sl in zip(finished, slices)}
     for f, data in enumerate(facies):
         n = len(data.x)
         best = [(-np.inf, None, None, None)] * len(combos)

@@ -43,6 +43,7 @@ def summary(result) -> dict:
         "counts": result.counts,
         "timings_s": result.timings,
         "device": result.device,
+        "workers": result.workers,
         "parameters": result.settings.as_dict(),
     }
 

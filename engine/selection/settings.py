@@ -18,7 +18,8 @@ class SelectionSettings:
     ``"validation"``; ``rcond``: smallest eigenvalue ratio of a usable covariance; ``chunk_bytes``:
     memory bound of one batch on the CPU (small enough for a batch's work arrays to stay in cache);
     ``gpu_chunk_bytes``: the same on a GPU (large batches keep the device busy); ``workers``: CPU
-    threads (0: one per core, at most 8).
+    worker processes (0: one per core for runs long enough to pay their start-up, else this process;
+    see :mod:`facies.engine.selection.runner`).
     """
 
     models: tuple = MODELS
@@ -45,6 +46,8 @@ class SelectionSettings:
             raise FaciesError(f"--max-clusters must be between 1 and {MAX_COMPONENTS}, not {self.max_clusters}")
         if self.sem_iter < 0:
             raise FaciesError(f"--sem-iter must be 0 or more, not {self.sem_iter}")
+        if self.workers < 0:
+            raise FaciesError(f"--workers must be 0 (one per core) or a number of processes, not {self.workers}")
         if not 0 <= self.holdout < 1:
             raise FaciesError(f"the held-out fraction must be in [0, 1), not {self.holdout}")
         if self.select_by not in ("score", "validation"):

@@ -21,6 +21,7 @@ from facies.engine.selection.device import fitting_ops
 from facies.engine.selection.fitting import FacieData, fit_dimension
 from facies.engine.selection.record import record_selection
 from facies.engine.selection.results import write_outputs
+from facies.engine.selection.runner import estimated_work, fit_runner
 from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
 from facies.engine.selection.settings import SelectionSettings
 
@@ -49,6 +50,8 @@ class SelectionResult:
     #: the device that really computed the fits ("cpu" or "gpu")
     device: str = "cpu"
     counts: dict = field(default_factory=dict)
+    #: processes that ran the fits (1: this process)
+    workers: int = 1
 
 
 def run_selection(per_facies, attribute_names, facies_names=None, settings: SelectionSettings | None = None, *,
@@ -94,11 +97,16 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     n_fits = sum(len(c) for c in batches.values()) * len(facies) * len(settings.models) * settings.max_clusters
     bar = progress(n_fits) if progress else None
     fit_time = 0.0
+    work = estimated_work([len(x) for x in fit_x], sum(len(c) for c in batches.values()), settings)
+    fitted = {}
+    with fit_runner(facies, settings, work, on_gpu=device == "gpu") as runner:
+        for dim, combos in batches.items():
+            t = time.perf_counter()
+            fitted[dim] = fit_dimension(facies, combos, settings, ops=ops, runner=runner,
+                                        on_batch=(lambda n: bar.advance(n, n)) if bar else None)
+            fit_time += time.perf_counter() - t
     for dim, combos in batches.items():
-        t = time.perf_counter()
-        fits = fit_dimension(facies, combos, settings, ops=ops,
-                             on_batch=(lambda n: bar.advance(n, n)) if bar else None)
-        fit_time += time.perf_counter() - t
+        fits = fitted[dim]
         rows = []
         for combo, per in zip(combos, fits):
             score = average_cumulative_distance(per)
@@ -128,7 +136,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
               "training_voxels": [len(x) for x in fit_x], "heldout_voxels": [len(x) for x in held_x]}
     return SelectionResult(names, facies_names, results, best_per_dim, validation, best, settings,
                            {"fit_s": fit_time, "total_s": time.perf_counter() - t0},
-                           device, counts)
+                           device, counts, runner.workers)
 
 
 @dataclass
