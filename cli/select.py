@@ -8,6 +8,7 @@ import typer
 
 from facies.cli.console import console
 from facies.cli.options import DEVICE, name_list
+from facies.cli.runs import INTERRUPTED
 
 
 def select(store: Path = typer.Argument(None, help="Survey store holding the training table (with --training)."),
@@ -32,8 +33,14 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
     settings = SelectionSettings(models=parse_models(models), max_clusters=max_clusters, sem_iter=sem_iter,
                                  seed=seed, select_by=select_by, holdout=holdout,
                                  workers=workers)
-    run = select_attributes(survey=store, training=training, csv=csv, attributes=name_list(attributes),
-                            settings=settings, dims=dims, device=device, out=out)
+    try:
+        run = select_attributes(survey=store, training=training, csv=csv, attributes=name_list(attributes),
+                                settings=settings, dims=dims, device=device, out=out)
+    except KeyboardInterrupt:
+        # the outputs are written at the end, each file whole and summary.json last (engine/selection/results.py)
+        typer.echo("facies: interrupted; a selection writes its summary.json and store record only when it finishes",
+                   err=True)
+        raise typer.Exit(INTERRUPTED) from None
     best = run.result.best
     if best is None:
         console.print("[red]no valid combination[/]: every combination has a facies without a valid fit")

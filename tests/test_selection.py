@@ -167,3 +167,28 @@ def test_small_runs_stay_in_process_and_large_ones_use_every_core(monkeypatch):
     assert runner.choose_workers(settings, large, on_gpu=False) == 6
     assert runner.choose_workers(settings, large, on_gpu=True) == 1
     assert runner.choose_workers(SelectionSettings(workers=3), small, on_gpu=False) == 3
+
+
+def test_outputs_are_whole_or_absent_and_ctrl_c_exits_130(tmp_path, monkeypatch):
+    from facies.engine.selection import results
+
+    res = run_selection(synthetic(n=40), NAMES, settings=SelectionSettings(sem_iter=2, kmeans_starts=1), dims=[1])
+
+    def broken_plot(result, path):
+        path.write_bytes(b"half a figure")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results, "plot_scores", broken_plot)
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs(res, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["combinations.csv"]  # no figure, no summary
+
+    import facies.engine.selection as selection
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(selection, "select_attributes", interrupted)
+    out = CliRunner().invoke(app, ["select", "--csv", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o")])
+    assert out.exit_code == 130
+    assert "interrupted" in out.output and "summary.json" in out.output

@@ -103,8 +103,9 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
     fits = [[None] * len(facies) for _ in combos]
     budget = settings.gpu_chunk_bytes if on_gpu else settings.chunk_bytes
     jobs, slices = [], []
-    for f, data in enumerate(facies):
-        for k in range(1, settings.max_clusters + 1):
+    # the costliest batches (most components) first, so that the cheap ones fill the workers' tails
+    for k in range(settings.max_clusters, 0, -1):
+        for f, data in enumerate(facies):
             size = batch_items(len(data.x), g, k, budget)
             for sl in _chunks(len(combos), size):
                 jobs.append(FitJob(f, k, combos[sl], tuple(masks[sl]), settings, ops))
@@ -115,7 +116,8 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
             finished = runner.run(jobs, on_done)
     else:
         finished = runner.run(jobs, on_done)
-    results = {(job.facies, job.k, sl.start, sl.stop): res for (job, res), sl in zip(finished, slices)}
+    # reduced in (facies, K, combinations) order whatever the order of the jobs: ties in BIC go to the smaller K
+    results = dict(sorted(((job.facies, job.k, sl.start, sl.stop), res) for (job, res), sl in zip(finished, slices)))
     for f, data in enumerate(facies):
         n = len(data.x)
         best = [(-np.inf, None, None, None)] * len(combos)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -73,12 +74,22 @@ def plot_scores(result, path: Path) -> None:
     plt.close(fig)
 
 
+def _written_then_moved(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then move it into place: never a half-written file."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_outputs(result, out_dir) -> dict:
-    """Write the three files into ``out_dir``; return their paths."""
+    """Write the three files into ``out_dir``, each complete or not at all, ``summary.json`` last; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"combinations": out / "combinations.csv", "summary": out / "summary.json", "figure": out / "scores.png"}
-    write_combinations(result, paths["combinations"])
-    paths["summary"].write_text(json.dumps(summary(result), indent=2, default=float))
-    plot_scores(result, paths["figure"])
+    _written_then_moved(paths["combinations"], lambda p: write_combinations(result, p))
+    _written_then_moved(paths["figure"], lambda p: plot_scores(result, p))
+    _written_then_moved(paths["summary"], lambda p: p.write_text(json.dumps(summary(result), indent=2, default=float)))
     return paths
