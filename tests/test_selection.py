@@ -142,7 +142,8 @@ def test_unknown_attribute_in_combinations_is_named():
 def test_worker_processes_give_the_same_result_as_one_process():
     """workers=2 runs the batches on a pool of processes (started once per run); every number equals the in-process run."""
     data = synthetic(n=60)
-    kwargs = dict(sem_iter=4, kmeans_starts=1, holdout=0.3, max_clusters=2, chunk_bytes=2**20)  # several batches
+    # 150 kB: 3 combinations per batch (42 fitting voxels per facies), so dimension 2 has 4 batches per facies and K
+    kwargs = dict(sem_iter=4, kmeans_starts=1, holdout=0.3, max_clusters=2, chunk_bytes=150_000)
     one = run_selection(data, NAMES, settings=SelectionSettings(workers=1, **kwargs), dims=[1, 2])
     two = run_selection(data, NAMES, settings=SelectionSettings(workers=2, **kwargs), dims=[1, 2])
     assert [r.attributes for r in one.combinations] == [r.attributes for r in two.combinations]
@@ -179,9 +180,12 @@ def test_outputs_are_whole_or_absent_and_ctrl_c_exits_130(tmp_path, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(results, "plot_scores", broken_plot)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "summary.json").write_text("{}")  # a previous run's
     with pytest.raises(OSError, match="disk full"):
         write_outputs(res, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["combinations.csv"]  # no figure, no summary
+    # the new table, no half figure, and no summary (the old one would describe another run)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["combinations.csv"]
 
     import facies.engine.selection as selection
 

@@ -89,6 +89,8 @@ def write_outputs(result, out_dir) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"combinations": out / "combinations.csv", "summary": out / "summary.json", "figure": out / "scores.png"}
+    # a previous run's summary must not stand beside this run's other files if writing stops half-way
+    paths["summary"].unlink(missing_ok=True)
     _written_then_moved(paths["combinations"], lambda p: write_combinations(result, p))
     _written_then_moved(paths["figure"], lambda p: plot_scores(result, p))
     _written_then_moved(paths["summary"], lambda p: p.write_text(json.dumps(summary(result), indent=2, default=float)))

@@ -15,7 +15,6 @@ package), so small runs (the tests, ``--sem-iter 5``) stay in this process: see 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +36,10 @@ class FitJob:
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the platform tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    """Cores this process may use: joblib's count, which honours the CPU affinity and a container's CPU quota."""
+    from joblib import cpu_count  # noqa: PLC0415 - scikit-learn's dependency
+
+    return max(1, int(cpu_count()))
 
 
 def estimated_work(voxels_per_facies, n_combinations: int, settings) -> float:
