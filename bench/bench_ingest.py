@@ -136,8 +136,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_measure(*args.child, args.slice)))
         return
-    if args.workdir:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    args.workdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="facies-bench-", dir=args.workdir))
     try:
         if args.segy:

@@ -1,8 +1,11 @@
 """The rich console the CLI prints through (stdout; progress bars use stderr)."""
 
+import json
 import sys
 
 from rich.console import Console
+
+from facies.engine.provenance import jsonable
 
 # Wide when piped (not a terminal) so tables are not squeezed into 80 columns in logs and files.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -10,10 +13,6 @@ console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isat
 
 def print_json(value) -> None:
     """Print a JSON-serialisable value (``--json`` output), indented, on stdout."""
-    import json
-
-    from facies.engine.provenance import jsonable
-
     print(json.dumps(jsonable(value), indent=2))
 
 

@@ -11,6 +11,9 @@ from facies.cli.console import console
 from facies.cli.options import RESUME, STORE, int_tuple
 from facies.cli.runs import exit_130_when_interrupted
 from facies.engine.progress import human_rate
+from facies.engine.segy import export_segy, ingest_segy
+
+_PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
 
 
 def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
@@ -28,11 +31,8 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
                                            "the headers and file name, see docs/segy.md)."),
            compression: str = typer.Option("zstd", "--compression", help="zstd or none (new stores only)."),
            resume: bool = RESUME,
-           progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
-           ) -> None:
+           progress: bool = _PROGRESS) -> None:
     """Ingest post-stack 3D SEG-Y files into a survey store."""
-    from facies.engine.segy import ingest_segy
-
     start = time.perf_counter()
     with exit_130_when_interrupted():
         result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
@@ -54,11 +54,8 @@ def export(store: Path = STORE,
            array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
            out: Path = typer.Argument(..., help="SEG-Y file to write."),
            format: str = typer.Option("ieee", "--format", help="Sample format: ieee (exact) or ibm."),
-           progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
-           ) -> None:
+           progress: bool = _PROGRESS) -> None:
     """Export a 3D array of a survey as a post-stack 3D SEG-Y."""
-    from facies.engine.segy import export_segy
-
     start = time.perf_counter()
     path = export_segy(store, array, out, format=format, progress=progress)
     elapsed = time.perf_counter() - start

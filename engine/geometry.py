@@ -88,15 +88,15 @@ class Geometry:
 
     def inline_index(self, inline: float) -> int:
         """Index of an inline number; a clear error if the survey has no such line."""
-        return _index_of(self.inlines, inline, "inline")
+        return int(self.indices("inline", [inline])[0])
 
     def crossline_index(self, crossline: float) -> int:
         """Index of a crossline number; a clear error if the survey has no such line."""
-        return _index_of(self.crosslines, crossline, "crossline")
+        return int(self.indices("crossline", [crossline])[0])
 
     def sample_index(self, value: float) -> int:
         """Index of a time or depth value; a clear error if it falls between samples."""
-        return _index_of(self.samples, value, self.sample_axis, tolerance=1e-3 * max(self.sample_interval, 1e-9))
+        return int(self.indices("sample", [value])[0])
 
     def indices(self, axis: str, values) -> np.ndarray:
         """Indices of many line numbers or sample values on one axis (vectorised ``*_index``).
@@ -115,22 +115,23 @@ class Geometry:
         Raises
         ------
         FaciesError
-            Naming the first value that is not on the grid.
+            Naming the first value that is not on the grid (NaN included).
         """
         grid, name, tolerance = {
-            "inline": (self.inlines, "inline", 1e-6),
-            "crossline": (self.crosslines, "crossline", 1e-6),
+            "inline": (self.inlines, "inline", 0.0),
+            "crossline": (self.crosslines, "crossline", 0.0),
             "sample": (self.samples, self.sample_axis, 1e-3 * max(self.sample_interval, 1e-9)),
         }[axis]
         values = np.asarray(values, dtype=np.float64)
-        grid = grid.astype(np.float64)
-        right = np.clip(np.searchsorted(grid, values), 0, grid.size - 1)
-        left = np.clip(right - 1, 0, grid.size - 1)
-        nearest = np.where(np.abs(grid[left] - values) < np.abs(grid[right] - values), left, right)
-        off = np.abs(grid[nearest] - values) > tolerance
+        positions = grid.astype(np.float64)
+        # First grid value not below value - tolerance; past the end, the last one (then too far away).
+        found = np.minimum(np.searchsorted(positions, values - tolerance), grid.size - 1)
+        off = ~(np.abs(positions[found] - values) <= tolerance)  # written so that NaN is off the grid
         if off.any():
-            _index_of(grid, float(values[np.argmax(off)]), name, tolerance)  # raises with the usual message
-        return nearest.astype(np.int64)
+            value = values[np.argmax(off)]
+            raise FaciesError(f"{name} {value:g} is not in the survey ({_describe_axis(grid)}); "
+                              "pick a value on the grid")
+        return found.astype(np.int64)
 
     def differences(self, other: Geometry) -> list[str]:
         """Human-readable differences with another geometry (empty if they match)."""
@@ -151,10 +152,3 @@ def _describe_axis(values: np.ndarray) -> str:
     if values.size == 1:
         return f"[{values[0]:g}]"
     return f"{values.size} values {values[0]:g}..{values[-1]:g} step {values[1] - values[0]:g}"
-
-
-def _index_of(values: np.ndarray, value: float, name: str, tolerance: float = 0.0) -> int:
-    i = int(np.searchsorted(values, value - tolerance))
-    if i < values.size and abs(float(values[i]) - float(value)) <= tolerance:
-        return i
-    raise FaciesError(f"{name} {value:g} is not in the survey ({_describe_axis(values)}); pick a value on the grid")

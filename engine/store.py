@@ -37,6 +37,7 @@ from zarr.codecs import ZstdCodec
 
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
+from facies.engine.ledger import RUNS_GROUP
 from facies.engine.provenance import jsonable
 
 FORMAT_VERSION = 1
@@ -49,7 +50,7 @@ _LATERAL = ("cdp_x", "cdp_y", "trace_mask")
 _RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
 #: Lock file serialising group-attribute writers. It lives in the ledger's ``_runs`` group (which
 #: already holds lock files) because a stray file at the root makes Zarr warn on every listing.
-ATTRS_LOCK = ("_runs", "group.lock")
+ATTRS_LOCK = "group.lock"
 
 
 def _compressors(compression: str):
@@ -364,10 +365,10 @@ class Survey:
         """
         if self.group.read_only:
             raise FaciesError(f"{self.path} is open read-only; cannot record {key!r}")
-        runs = self.path / ATTRS_LOCK[0]
+        runs = self.path / RUNS_GROUP
         if not (runs / "zarr.json").is_file():
-            self.group.require_group(ATTRS_LOCK[0])  # writes only _runs/zarr.json, never the root's
-        with open(runs / ATTRS_LOCK[1], "a+") as lock:
+            self.group.require_group(RUNS_GROUP)  # writes only _runs/zarr.json, never the root's
+        with open(runs / ATTRS_LOCK, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
             fresh = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
             current = copy.deepcopy(fresh.attrs.get(key, {}))

@@ -55,3 +55,13 @@ def test_vectorised_indices_match_the_scalar_lookups():
         g.indices("crossline", [7, 12])
     with pytest.raises(FaciesError, match="inline 103 is not in the survey"):
         g.indices("inline", [100, 103])
+
+
+def test_nan_is_not_on_the_grid():
+    """A NaN position (a CSV cell "nan") is an error, not the last line or sample."""
+    g = tiny_geometry((6, 5, 12))
+    for axis in ("inline", "sample"):
+        with pytest.raises(FaciesError, match="nan is not in the survey"):
+            g.indices(axis, [100.0 if axis == "inline" else 8.0, float("nan")])
+    with pytest.raises(FaciesError, match="time nan is not"):
+        g.sample_index(float("nan"))

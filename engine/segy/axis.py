@@ -5,7 +5,7 @@ Rule, first match wins (each decision records its reason in the store under ``se
 1. the caller's choice (``sample_axis="time"|"depth"``, CLI ``--sample-axis``);
 2. the textual header declares a domain: "DEPTH DOMAIN", "DOMAIN: DEPTH", "DEPTH MIGRATED",
    "PSDM" mean depth; "TIME DOMAIN", "DOMAIN: TIME", "TIME MIGRATED", "PSTM" mean time;
-3. the file name has a word "depth" or "psdm" (``volve-migvel-depth.sgy``), or "time"/"pstm";
+3. the file name has a word "depth" or "psdm" (``volve-migvel-depth.sgy``), or "time"/"pstm"/"twt";
 4. otherwise time.
 
 The binary header's measurement system (byte 3255) only gives the unit of a depth axis

@@ -70,11 +70,11 @@ def bin_traces(inline: np.ndarray, crossline: np.ndarray, *, iline_byte: int, xl
         if not np.any(values):
             raise FaciesError(f"{source}: every trace has {name} number 0 at byte {byte}, so the traces cannot be "
                               f"binned; {hint}")
-    if np.unique(inline).size == 1 or np.unique(crossline).size == 1:
-        which = "inline" if np.unique(inline).size == 1 else "crossline"
+    inlines, crosslines = line_axis(inline), line_axis(crossline)  # one sort of the line numbers each
+    if inlines.size == 1 or crosslines.size == 1:
+        which = "inline" if inlines.size == 1 else "crossline"
         raise FaciesError(f"{source}: all {n} traces have the same {which} number, so this is a 2D line, not a 3D "
                           f"cube; facies ingests 3D post-stack volumes ({hint} if the file is 3D)")
-    inlines, crosslines = line_axis(inline), line_axis(crossline)
     n_bins = inlines.size * crosslines.size
     if n_bins > MAX_EMPTY_RATIO * n and n_bins > 1_000_000:
         raise FaciesError(f"{source}: the line numbers at bytes {iline_byte}/{xline_byte} span a "

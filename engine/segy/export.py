@@ -26,6 +26,7 @@ from facies.engine.errors import FaciesError
 from facies.engine.progress import WorkProgress
 from facies.engine.segy.formats import IBM_FLOAT, IEEE_FLOAT, float_to_ibm
 from facies.engine.segy.headers import apply_scalar
+from facies.engine.segy.ingest import SEGY_ATTRS
 from facies.engine.segy.layout import (
     BIN_ENSEMBLE_TRACES, BIN_FIXED_LENGTH, BIN_FOLD, BIN_FORMAT, BIN_INTERVAL, BIN_MEASUREMENT, BIN_ORIGINAL_INTERVAL,
     BIN_ORIGINAL_SAMPLES, BIN_REVISION, BIN_SAMPLES, BIN_SORTING, BINARY_HEADER_SIZE, TEXT_HEADER_SIZE, TR_DELAY,
@@ -83,7 +84,7 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
     if not out_path.parent.is_dir():
         raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
     g = survey.geometry
-    facts = dict(survey.group.attrs.get("segy", {}))
+    facts = dict(survey.group.attrs.get(SEGY_ATTRS, {}))
     headers = _header_values(g, facts)
     live = g.trace_mask
     if not live.any():
@@ -194,7 +195,7 @@ def _extra_positions(source_bytes: dict) -> dict:
     out = {}
     for key, field in (("iline", "inline"), ("xline", "crossline"), ("cdpx", "cdp_x"), ("cdpy", "cdp_y")):
         byte = source_bytes.get(key)
-        if byte and byte != PRESETS["standard"][key] and not owned & set(range(byte, byte + 4)):
+        if byte and byte != _STANDARD[key] and not owned & set(range(byte, byte + 4)):
             out[field] = byte
     return out
 

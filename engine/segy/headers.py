@@ -59,5 +59,6 @@ def apply_scalar(values: np.ndarray, scalar: np.ndarray) -> np.ndarray:
     """Apply a SEG-Y scalar (bytes 69/71/215): positive multiplies, negative divides, 0 means 1."""
     scalar = np.asarray(scalar, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
+    factor = np.where(scalar == 0, 1.0, np.abs(scalar))
     # Divide rather than multiply by 1/|s|: 6201972 / 10 is the nearest double to 620197.2, * 0.1 may not be.
-    return np.where(scalar > 0, values * scalar, np.where(scalar < 0, values / np.where(scalar < 0, -scalar, 1.0), values))
+    return np.where(scalar < 0, values / factor, values * factor)
