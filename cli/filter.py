@@ -28,18 +28,23 @@ _OUTPUT = typer.Option(None, "--output", "-o", help="Array to write (default: IN
 _BOUNDARY = typer.Option("nan", "--boundary", help="Outside the survey: nan (ignored), reflect or nearest.")
 
 
+def _run_box_filter(operator, output: str, store: Path, brick: str | None, **options) -> None:
+    """What ``mean`` and ``variance`` share: run their one operator into ``output``, print the final line."""
+    name = operator.outputs[0].name
+    with exit_130_when_interrupted():
+        result = run_operators(Survey.open(store), [operator], {name: output}, command=f"facies filter {name}",
+                               brick=parse_brick(brick), **options)
+    console.print(result.summary)
+
+
 def mean(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, output: str | None = _OUTPUT,
          boundary: str = _BOUNDARY, device: str = DEVICE, brick: str | None = BRICK,
          memory_fraction: float = MEMORY_FRACTION, resume: bool = RESUME, overwrite: bool = OVERWRITE,
          dask: str | None = DASK, dask_gpu: bool = DASK_GPU) -> None:
     """Local mean of INPUT over a (2R+1)^3 box, ignoring NaNs."""
-    operator = LocalMean(input, "mean", radius=radius, boundary=boundary)
-    with exit_130_when_interrupted():
-        result = run_operators(Survey.open(store), [operator], {"mean": output or f"{input}_mean_r{radius}"},
-                               command="facies filter mean", device=device, brick=parse_brick(brick),
-                               memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask,
-                               dask_gpu=dask_gpu)
-    console.print(result.summary)
+    _run_box_filter(LocalMean(input, "mean", radius=radius, boundary=boundary), output or f"{input}_mean_r{radius}",
+                    store, brick, device=device, memory_fraction=memory_fraction, resume=resume,
+                    overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
 
 
 def variance(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, output: str | None = _OUTPUT,
@@ -47,13 +52,10 @@ def variance(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, ou
              memory_fraction: float = MEMORY_FRACTION, resume: bool = RESUME, overwrite: bool = OVERWRITE,
              dask: str | None = DASK, dask_gpu: bool = DASK_GPU) -> None:
     """Local variance of INPUT over a (2R+1)^3 box (two passes on shifted data), ignoring NaNs."""
-    operator = LocalVariance(input, "variance", radius=radius, boundary=boundary)
-    with exit_130_when_interrupted():
-        result = run_operators(Survey.open(store), [operator], {"variance": output or f"{input}_var_r{radius}"},
-                               command="facies filter variance", device=device, brick=parse_brick(brick),
-                               memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask,
-                               dask_gpu=dask_gpu)
-    console.print(result.summary)
+    _run_box_filter(LocalVariance(input, "variance", radius=radius, boundary=boundary),
+                    output or f"{input}_var_r{radius}", store, brick, device=device,
+                    memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask,
+                    dask_gpu=dask_gpu)
 
 
 def parse_radius(text: str) -> int | tuple[int, int, int]:

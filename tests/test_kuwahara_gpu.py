@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 
 from facies.kernels.kuwahara import kuwahara
-from facies.kernels.kuwahara_windows import valid_voxels
-from facies.kernels.kuwahara_windows import box_shape, window_offsets
+from facies.kernels.kuwahara_windows import box_shape, valid_voxels, window_offsets
 
 pytestmark = pytest.mark.gpu
 

@@ -60,6 +60,7 @@ class DeviceLane:
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.busy_seconds = 0.0  # kernel time between events, for the GPU busy share
         self._keep = []          # pinned buffers in use by queued async copies
+        self._events = None      # (start, end) of the last run, until synchronize accounts it
 
     def to_device(self, host: np.ndarray):
         """Queue a copy of ``host`` to the device on this lane's stream."""
@@ -89,8 +90,7 @@ class DeviceLane:
     def synchronize(self) -> None:
         """Wait for this lane's queued work; account its kernel time; free staging buffers."""
         self.stream.synchronize()
-        events = getattr(self, "_events", None)
-        if events is not None:
-            self.busy_seconds += self.cupy.cuda.get_elapsed_time(*events) / 1000.0
+        if self._events is not None:
+            self.busy_seconds += self.cupy.cuda.get_elapsed_time(*self._events) / 1000.0
             self._events = None
         self._keep.clear()

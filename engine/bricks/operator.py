@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from facies.engine.bricks.plan import Region, bounding_box, clip, grow, outside, region_shape, region_slices
+from facies.engine.bricks.plan import Region, bounding_box, clip, cut, grow, outside, region_shape
 from facies.engine.errors import FaciesError
 
 #: Boundary rules, by what lies outside the survey. "nan": NaN (the operator ignores NaNs; non-float
@@ -234,9 +234,8 @@ class Chain:
             arrays = {}
             for name in op.inputs:
                 array, covers = have[name]
-                ndim = array.ndim  # lateral inputs (trace_mask) use the first axes only
-                cut = array[region_slices(inside, tuple(s for s, _ in covers))[:ndim]]
-                arrays[name] = pad_boundary(cut, pad[:ndim], op.boundary, xp)
+                part = cut(array, inside, covers)  # lateral inputs (trace_mask) use the first axes only
+                arrays[name] = pad_boundary(part, pad[:part.ndim], op.boundary, xp)
             result = op.compute(arrays, xp)
             for out in op.outputs:
                 value = result[out.name]
@@ -244,8 +243,7 @@ class Chain:
                     raise RuntimeError(f"{op!r} returned {out.name!r} of shape {tuple(value.shape)}, "
                                        f"expected {region_shape(region)} (input minus 2 x halo)")
                 have[out.name] = (value.astype(out.dtype, copy=False), region)
-        return {name: have[name][0][region_slices(out_region, tuple(s for s, _ in have[name][1]))]
-                for name in wanted}
+        return {name: cut(have[name][0], out_region, have[name][1]) for name in wanted}
 
     def run_whole(self, volumes: Mapping[str, Any], xp=np, wanted: Sequence[str] | None = None) -> dict[str, Any]:
         """The chain on whole in-memory volumes (the reference the brick engine must equal)."""

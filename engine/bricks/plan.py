@@ -35,6 +35,11 @@ def region_slices(region: Region, origin: tuple[int, ...] | None = None) -> tupl
     return tuple(slice(start - o, stop - o) for (start, stop), o in zip(region, origin))
 
 
+def cut(array, region: Region, covers: Region):
+    """The part over ``region`` of ``array``, which covers ``covers`` (a lateral 2D array: its first axes)."""
+    return array[region_slices(region, tuple(start for start, _ in covers))[:array.ndim]]
+
+
 def grow(region: Region, halo: tuple[int, ...]) -> Region:
     """``region`` grown by ``halo`` voxels on both sides of every axis (may leave the survey)."""
     return tuple((start - h, stop + h) for (start, stop), h in zip(region, halo))

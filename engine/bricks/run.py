@@ -144,7 +144,7 @@ def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], para
                  resume: bool = False) -> Ledger:
     """The run's ledger, holding one lock per output array (so runs with other output sets
     sharing one of these arrays still exclude each other)."""
-    return Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=sorted(outputs.values()))
+    return Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=list(outputs.values()))
 
 
 def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: str, provenance: dict) -> dict:

@@ -33,7 +33,7 @@ from typing import Any
 from facies.engine.backend import Backend
 from facies.engine.bricks.gpu import DeviceLane, is_out_of_memory, release_memory
 from facies.engine.bricks.operator import Chain
-from facies.engine.bricks.plan import Brick, Region, region_size, region_slices, split_region
+from facies.engine.bricks.plan import Brick, Region, cut, region_size, split_region
 from facies.engine.errors import FaciesError
 
 log = logging.getLogger("facies")
@@ -119,6 +119,13 @@ class LocalScheduler:
         start = time.perf_counter()
         pending = iter(bricks)
         alive: dict = {}
+
+        def written(brick: Brick) -> None:
+            self.stats.bricks += 1
+            self.stats.voxels += brick.size
+            if on_done is not None:
+                on_done(brick)
+
         self._stop.clear()
         pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="facies-brick")
         try:
@@ -134,10 +141,7 @@ class LocalScheduler:
                 for future in finished:
                     brick = alive.pop(future)
                     future.result()  # re-raises a stage's error here
-                    self.stats.bricks += 1
-                    self.stats.voxels += brick.size
-                    if on_done is not None:
-                        on_done(brick)
+                    written(brick)
         except BaseException:
             self._stop.set()
             for future in alive:
@@ -146,10 +150,7 @@ class LocalScheduler:
             # Bricks that completed while stopping are written: record them, they are safe.
             for future, brick in alive.items():
                 if future.done() and not future.cancelled() and future.exception() is None:
-                    self.stats.bricks += 1
-                    self.stats.voxels += brick.size
-                    if on_done is not None:
-                        on_done(brick)
+                    written(brick)
             raise
         finally:
             pool.shutdown(wait=True)
@@ -240,8 +241,7 @@ class LocalScheduler:
         device = {}
         for name, need in needed.items():
             host, covers = sources[name]
-            cut = host[region_slices(need, tuple(s for s, _ in covers))[:host.ndim]]
-            device[name] = (lane.to_device(cut), need[:host.ndim])
+            device[name] = (lane.to_device(cut(host, need, covers)), need[:host.ndim])
         outputs = lane.run(self.chain.run, region, device, self.backend.xp, wanted)
         with lane.stream:
             host_outputs = {name: lane.to_host(array) for name, array in outputs.items()}

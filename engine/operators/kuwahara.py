@@ -65,9 +65,9 @@ class KuwaharaOperator(Operator):
     """
 
     boundary = "nan"
-    # The kernel's own output (float32) and the live-trace mask; its box sums work in slabs
-    # of bounded size, so their scratch does not grow with the brick. On the GPU the box
-    # statistics take 16 bytes per box.
+    # The kernel's own output (float32) and the live-trace mask; on the CPU its box sums work in
+    # tiles of bounded size (kuwahara_numpy.TILE_VOXELS), so their scratch does not grow with the
+    # brick. On the GPU the box statistics take 16 bytes per box.
     scratch_bytes_per_voxel = 4 + 16
 
     def __init__(self, input_name: str, radius=2, mode: str = "octant", stat: str = "mean",

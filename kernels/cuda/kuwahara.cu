@@ -145,24 +145,6 @@ __device__ __forceinline__ i64 kuw_choose(const double* __restrict__ box_var, i6
     return best_box;
 }
 
-extern "C" __global__ void kuwahara_select_mean(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
-                                                const double* __restrict__ box_mean,
-                                                const double* __restrict__ box_var, kuw_t* __restrict__ out,
-                                                const i64 n_il, const i64 n_xl, const i64 n_t) {
-    const i64 m_xl = n_xl + KUW_B_XL - 1, m_t = n_t + KUW_B_T - 1;
-    const i64 total = n_il * n_xl * n_t;
-    for (i64 p = (i64)blockIdx.x * blockDim.x + threadIdx.x; p < total; p += (i64)gridDim.x * blockDim.x) {
-        const i64 k = p % n_t, j = (p / n_t) % n_xl, i = p / (n_t * n_xl);
-        const kuw_t v = x[p];
-        if (!live[i * n_xl + j] || !isfinite(v)) {
-            out[p] = v;  // invalid voxels pass through unchanged
-            continue;
-        }
-        int oi, oj, ok;
-        out[p] = (kuw_t)box_mean[kuw_choose(box_var, i, j, k, m_xl, m_t, &oi, &oj, &ok)];
-    }
-}
-
 #if KUW_T_IS_DOUBLE
 typedef unsigned long long kuw_key;
 #define KUW_KEY_BITS 64
@@ -216,34 +198,60 @@ __device__ double kuw_box_kth(const kuw_t* __restrict__ x, const unsigned char* 
     return kuw_from_key(prefix);
 }
 
-extern "C" __global__ void kuwahara_select_median(const kuw_t* __restrict__ x,
-                                                  const unsigned char* __restrict__ live,
-                                                  const double* __restrict__ box_var, kuw_t* __restrict__ out,
-                                                  const i64 n_il, const i64 n_xl, const i64 n_t) {
+// Median of the valid voxels of the box starting at (si, sj, sk) (the mean of the two middle values
+// when it holds an even number of them).
+__device__ __forceinline__ double kuw_box_median(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
+                                                 i64 si, i64 sj, i64 sk, i64 n_il, i64 n_xl, i64 n_t) {
+    int n = 0;
+#pragma unroll 1
+    for (int a = 0; a < KUW_B_IL; ++a)
+#pragma unroll 1
+        for (int b = 0; b < KUW_B_XL; ++b)
+#pragma unroll 1
+            for (int c = 0; c < KUW_B_T; ++c) {
+                kuw_t w;
+                n += kuw_valid(x, live, si + a, sj + b, sk + c, n_il, n_xl, n_t, &w);
+            }
+    const double lo = kuw_box_kth(x, live, si, sj, sk, n_il, n_xl, n_t, (n - 1) / 2);
+    const double hi = n % 2 ? lo : kuw_box_kth(x, live, si, sj, sk, n_il, n_xl, n_t, n / 2);
+    return 0.5 * (lo + hi);
+}
+
+// The body of both select kernels, one thread per voxel (grid-stride loop): a valid voxel gets the
+// mean (box_mean) or, with MEDIAN, the median of its first window of smallest variance.
+template <bool MEDIAN>
+__device__ __forceinline__ void kuw_select(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
+                                           const double* __restrict__ box_mean, const double* __restrict__ box_var,
+                                           kuw_t* __restrict__ out, const i64 n_il, const i64 n_xl, const i64 n_t) {
     const i64 m_xl = n_xl + KUW_B_XL - 1, m_t = n_t + KUW_B_T - 1;
     const i64 total = n_il * n_xl * n_t;
     for (i64 p = (i64)blockIdx.x * blockDim.x + threadIdx.x; p < total; p += (i64)gridDim.x * blockDim.x) {
         const i64 k = p % n_t, j = (p / n_t) % n_xl, i = p / (n_t * n_xl);
         const kuw_t v = x[p];
         if (!live[i * n_xl + j] || !isfinite(v)) {
-            out[p] = v;
+            out[p] = v;  // invalid voxels pass through unchanged
             continue;
         }
         int oi, oj, ok;
-        kuw_choose(box_var, i, j, k, m_xl, m_t, &oi, &oj, &ok);
-        const i64 si = i + oi, sj = j + oj, sk = k + ok;
-        int n = 0;
-#pragma unroll 1
-        for (int a = 0; a < KUW_B_IL; ++a)
-#pragma unroll 1
-            for (int b = 0; b < KUW_B_XL; ++b)
-#pragma unroll 1
-                for (int c = 0; c < KUW_B_T; ++c) {
-                    kuw_t w;
-                    n += kuw_valid(x, live, si + a, sj + b, sk + c, n_il, n_xl, n_t, &w);
-                }
-        const double lo = kuw_box_kth(x, live, si, sj, sk, n_il, n_xl, n_t, (n - 1) / 2);
-        const double hi = n % 2 ? lo : kuw_box_kth(x, live, si, sj, sk, n_il, n_xl, n_t, n / 2);
-        out[p] = (kuw_t)(0.5 * (lo + hi));
+        const i64 box = kuw_choose(box_var, i, j, k, m_xl, m_t, &oi, &oj, &ok);
+        if constexpr (MEDIAN) {
+            out[p] = (kuw_t)kuw_box_median(x, live, i + oi, j + oj, k + ok, n_il, n_xl, n_t);
+        } else {
+            out[p] = (kuw_t)box_mean[box];
+        }
     }
+}
+
+extern "C" __global__ void kuwahara_select_mean(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
+                                                const double* __restrict__ box_mean,
+                                                const double* __restrict__ box_var, kuw_t* __restrict__ out,
+                                                const i64 n_il, const i64 n_xl, const i64 n_t) {
+    kuw_select<false>(x, live, box_mean, box_var, out, n_il, n_xl, n_t);
+}
+
+extern "C" __global__ void kuwahara_select_median(const kuw_t* __restrict__ x,
+                                                  const unsigned char* __restrict__ live,
+                                                  const double* __restrict__ box_var, kuw_t* __restrict__ out,
+                                                  const i64 n_il, const i64 n_xl, const i64 n_t) {
+    kuw_select<true>(x, live, nullptr, box_var, out, n_il, n_xl, n_t);
 }
