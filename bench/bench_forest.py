@@ -33,6 +33,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.predict import ForestPredictor
+from facies.engine.forest.train import make_classifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_ATTRIBUTES, N_TREES, MAX_DEPTH = 9, 100, 16
@@ -50,7 +51,7 @@ def train(n_train: int, seed: int) -> tuple[RandomForestClassifier, ForestModel]
     import treelite.sklearn
 
     x, y = make_rows(n_train, seed)
-    forest = RandomForestClassifier(N_TREES, max_depth=MAX_DEPTH, random_state=seed, n_jobs=-1).fit(x, y)
+    forest = make_classifier(N_TREES, MAX_DEPTH, seed, n_jobs=-1).fit(x, y)  # the settings 'rf train' uses
     checkpoint = treelite.sklearn.import_model(forest).serialize_bytes()
     model = ForestModel(name="bench", checkpoint=bytes(checkpoint), attributes=[f"a{i}" for i in range(N_ATTRIBUTES)],
                         facies_names=["f1", "f2", "f3"], codes=[1, 2, 3], trees=N_TREES, max_depth=MAX_DEPTH)

@@ -75,6 +75,20 @@ def test_treelite_fallback_equals_sklearn(trained):
     np.testing.assert_allclose(predictor.predict_proba(x), trained.classifier.predict_proba(x), rtol=0, atol=1e-12)
 
 
+def test_gpu_predictor_uses_nvforest_whatever_the_cpu_engine_choice(trained, monkeypatch):
+    """``engine`` chooses the CPU's engine; on the GPU nvForest runs (predict_survey's contract)."""
+    import types
+
+    from facies.engine.forest import predict
+
+    loaded = []
+    fake = types.SimpleNamespace(load_from_treelite_model=lambda model, device: loaded.append(device) or "forest")
+    monkeypatch.setattr(predict, "_nvforest", lambda: fake)
+    assert ForestPredictor(trained.model, "gpu", engine="treelite").engine == "nvforest"
+    assert loaded == ["gpu"]
+    assert ForestPredictor(trained.model, "cpu", engine="treelite").engine == "treelite"
+
+
 def test_normalized_model_predicts_like_sklearn_on_normalized_rows():
     trained = train_forest(make_table(), ATTRS, name="z", trees=(5,), max_depth=6, normalize=True, n_jobs=1)
     norm = trained.model.normalization

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from facies.engine.errors import FaciesError
+from facies.engine.training import TrainingTable
+
 
 def training_mask(survey, table) -> np.ndarray:
     """Bool volume, True at the voxels of the training table's rows.
@@ -69,9 +72,6 @@ def evaluate_model(survey, model: str, *, labels: str = "truth", training: str =
     dict
         ``accuracy``, ``voxels``, ``min_distance``, ``recall`` by facies name.
     """
-    from facies.engine.errors import FaciesError  # noqa: PLC0415
-    from facies.engine.training import TrainingTable  # noqa: PLC0415
-
     if int(np.prod(survey.shape)) > MAX_EVALUATE_VOXELS:
         raise FaciesError(f"the survey has {np.prod(survey.shape):.3g} voxels; evaluation holds whole volumes in memory "
                           f"and is limited to {MAX_EVALUATE_VOXELS:.0e}: evaluate a subvolume")

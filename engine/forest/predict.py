@@ -42,7 +42,8 @@ class ForestPredictor:
     device : {"cpu", "gpu"}
         Where the rows live: NumPy arrays on the CPU, CuPy arrays on the GPU.
     engine : {"auto", "nvforest", "treelite"}
-        ``auto``: nvForest when it imports, else treelite (CPU only).
+        ``auto``: nvForest when it imports, else treelite. A choice for the CPU: on the GPU only
+        nvForest runs, whatever ``engine`` says.
     """
 
     def __init__(self, model: ForestModel, device: str = "cpu", engine: str = "auto"):
@@ -52,7 +53,7 @@ class ForestPredictor:
             raise FaciesError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         self.model = model
         self.device = device
-        nvforest = _nvforest() if engine in ("auto", "nvforest") else None
+        nvforest = _nvforest() if engine in ("auto", "nvforest") or device == "gpu" else None
         if nvforest is None and (engine == "nvforest" or device == "gpu"):
             raise FaciesError("predicting on the GPU needs nvForest: pip install nvforest-cu13 (or nvforest-cu12)"
                               if device == "gpu" else "engine nvforest asked but nvForest does not import; "

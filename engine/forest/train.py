@@ -109,19 +109,18 @@ def cross_validate(x: np.ndarray, y: np.ndarray, candidates: Sequence[int], *, m
     Returns
     -------
     dict
-        ``{"folds": k, "accuracy": {trees: [per fold]}, "oof": {trees: class index per row}, "classes": codes}``.
+        ``{"folds": k, "accuracy": {trees: [per fold]}, "oof": {trees: predicted facies code per row}}``.
     """
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     accuracy = {t: [] for t in candidates}
     oof = {t: np.zeros(y.size, dtype=np.int64) for t in candidates}
-    classes = np.unique(y)
     for train, valid in splitter.split(x, y):
         forest = make_classifier(max(candidates), max_depth, seed, n_jobs).fit(x[train], y[train])
         for trees, proba in cumulative_tree_proba(forest, x[valid], candidates).items():
             predicted = forest.classes_[np.argmax(proba, axis=1)]
             oof[trees][valid] = predicted
             accuracy[trees].append(float(np.mean(predicted == y[valid])))
-    return {"folds": folds, "accuracy": accuracy, "oof": oof, "classes": classes}
+    return {"folds": folds, "accuracy": accuracy, "oof": oof}
 
 
 def best_candidate(accuracy: dict[int, list[float]]) -> int:

@@ -10,9 +10,10 @@ from facies.engine.forest.attributes import choose_attributes
 from facies.engine.forest.figures import plot_training
 from facies.engine.forest.model_io import list_models, save_model
 from facies.engine.forest.report import write_report_csv
-from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, train_forest
+from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, check_candidates, train_forest
 from facies.engine.provenance import make_provenance
 from facies.engine.store import check_name
+from facies.engine.training import TrainingTable
 
 
 @dataclass
@@ -57,8 +58,6 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     figure : bool
         Draw the PNG.
     """
-    from facies.engine.training import TrainingTable  # noqa: PLC0415 - keeps import of the package light
-
     check_name(name, "model")
     if name in list_models(survey) and not overwrite:
         raise FaciesError(f"model {name!r} already exists in {survey.path}; pass --overwrite or choose another --name")
@@ -67,7 +66,7 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     table = TrainingTable.from_csv(csv) if csv is not None else TrainingTable.load(survey, training or "picks")
     names, source = choose_attributes(table, survey, attributes)
     parameters = {"training": str(csv) if csv is not None else (training or "picks"), "attributes": names,
-                  "attribute_source": source, "trees": sorted({int(t) for t in trees}), "max_depth": max_depth,
+                  "attribute_source": source, "trees": list(check_candidates(trees)), "max_depth": max_depth,
                   "normalize": bool(normalize), "seed": int(seed)}
     provenance = make_provenance("facies rf train", parameters, inputs=[parameters["training"]])
     trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalize=normalize,
