@@ -93,8 +93,9 @@ def main():
         sk_times.append(time.perf_counter() - t)
     sk_mean = float(np.mean(sk_times)) if sk_times else None
     sk_full = None if sk_mean is None else sk_mean * n_fits
-    out = {"machine": machine_before, "device": res.device, "load_average_before": machine_before["load_average"],
-           "load_average_after": machine()["load_average"], "attributes": n, "facies": 3,
+    out = {"machine": machine_before, "device": res.device, "workers": res.workers,
+           "load_average_before": machine_before["load_average"], "load_average_after": machine()["load_average"],
+           "attributes": n, "facies": 3,
            "voxels_per_facies": args.voxels, "sem_iter": args.sem_iter, "models": list(MODELS), "max_clusters": 2,
            "dims_timed": dims, "batched_timed_s": timed, "fraction_of_work_timed": frac,
            "batched_full_s_extrapolated": batched_full, "extrapolated": frac < 1,
@@ -128,7 +129,7 @@ def bench_gpu(args):
         res = run_selection(data, names, settings=settings, backend=backend, require_gpu=True)
         end.record()
         end.synchronize()
-        rows.append({"attributes": n, "combinations": 2**n - 1, "fits": (2**n - 1) * 3 * 9 * 2,
+        rows.append({"attributes": n, "combinations": 2**n - 1, "fits": res.counts["fits"],
                      "gpu_s": cp.cuda.get_elapsed_time(start, end) / 1000.0, "device": res.device,
                      "best": list(res.best.attributes) if res.best else None})
         print(rows[-1])

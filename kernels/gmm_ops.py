@@ -49,37 +49,38 @@ class MixtureOps:
 
     @staticmethod
     def _logsumexp(lj):
+        """Per-voxel observed log-likelihood ``log sum_k exp(l_k)`` (B, G, n) and, for ``K = 2``, ``e`` (else None).
+
+        ``K = 2`` is the fused ``max(l0, l1) + log1p(e)`` with ``e = exp(-|l1 - l0|)`` (the
+        expression of the CUDA kernels), which :meth:`posterior` reuses for the responsibilities.
+        """
         xp = array_module(lj)
         k = lj.shape[-2]
         if k == 1:
-            return lj[..., 0, :]
+            return lj[..., 0, :], None
+        if k == 2:
+            l0, l1 = lj[..., 0, :], lj[..., 1, :]
+            e = xp.exp(-xp.abs(l1 - l0))
+            return xp.maximum(l0, l1) + xp.log1p(e), e
         m = lj.max(axis=-2)
-        return m + xp.log(xp.exp(lj - m[..., None, :]).sum(axis=-2))
+        return m + xp.log(xp.exp(lj - m[..., None, :]).sum(axis=-2)), None
 
     @staticmethod
     def posterior(lj):
         """Observed log-likelihood per fit (B, G) and responsibilities (B, G, K, n)."""
         xp = array_module(lj)
         with quiet(xp):
-            if lj.shape[-2] == 2:
-                l0, l1 = lj[..., 0, :], lj[..., 1, :]
-                low = l1 <= l0
-                e = xp.exp(-xp.abs(l1 - l0))
-                ll = (xp.maximum(l0, l1) + xp.log1p(e)).sum(axis=-1)
-                p0 = xp.where(low, 1.0, e) / (1.0 + e)
-                return ll, xp.stack([p0, 1.0 - p0], axis=-2)
-            lse = MixtureOps._logsumexp(lj)
+            lse, e = MixtureOps._logsumexp(lj)
+            if e is not None:
+                p0 = xp.where(lj[..., 1, :] <= lj[..., 0, :], 1.0, e) / (1.0 + e)
+                return lse.sum(axis=-1), xp.stack([p0, 1.0 - p0], axis=-2)
             return lse.sum(axis=-1), xp.exp(lj - lse[..., None, :])
 
     @staticmethod
     def loglik(lj):
         """Observed log-likelihood per fit (B, G): the first result of :meth:`posterior`, without the responsibilities."""
-        xp = array_module(lj)
-        with quiet(xp):
-            if lj.shape[-2] == 2:
-                l0, l1 = lj[..., 0, :], lj[..., 1, :]
-                return (xp.maximum(l0, l1) + xp.log1p(xp.exp(-xp.abs(l1 - l0)))).sum(axis=-1)
-            return MixtureOps._logsumexp(lj).sum(axis=-1)
+        with quiet(array_module(lj)):
+            return MixtureOps._logsumexp(lj)[0].sum(axis=-1)
 
     # ------------------------------------------------------------------ hard partitions
     @staticmethod
@@ -107,7 +108,7 @@ class MixtureOps:
                 p0 *= TWO32
                 head = (scaled < p0).astype(lj.dtype)
                 return ll, head[..., None, :]
-            lse = MixtureOps._logsumexp(lj)
+            lse, _ = MixtureOps._logsumexp(lj)
             head = xp.empty(lj.shape[:-2] + (k - 1, lj.shape[-1]), dtype=lj.dtype)
             taken = xp.zeros(scaled.shape, dtype=bool)
             cum = xp.zeros(lse.shape)

@@ -2,8 +2,8 @@
 
 Every random draw of the attribute selection (k-means starts, S-step labels, the held-out
 split) is a pure function of ``(key, counter)``: nothing depends on the order in which fits
-are batched, chunked or scheduled, and ``kernels/cuda/philox.cuh`` computes the same numbers on
-a GPU, so a seed gives the same result on both backends.
+are batched, chunked or scheduled, and the S-step kernel of ``kernels/cuda/gmm.cu`` computes the
+same numbers on a GPU, so a seed gives the same result on both backends.
 
 Why 4x64 rather than 4x32: NumPy ships a C implementation of exactly Random123's
 ``philox4x64_10`` (:class:`numpy.random.Philox`), which makes the CPU path fast; the vectorised

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facies.engine.selection.combinations import bitmask
+from facies.engine.selection.runner import FitJob, InProcess
 from facies.kernels.array_module import array_module
 from facies.kernels.gmm_density import feature_columns, quadratic_features
 from facies.kernels.gmm_fit import FitResult, fit_mixtures
 from facies.kernels.gmm_models import MODEL_ID, free_parameters
+from facies.kernels.gmm_numpy import NumpyOps
 from facies.kernels.gmm_random import PhiloxDraws
 
 
@@ -90,10 +93,6 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
     (:mod:`facies.engine.selection.runner`; default this process). Returns ``fits[c][f]``:
     :class:`FacieFit`. ``on_batch(n_fits)`` is called after each batch.
     """
-    from facies.engine.selection.combinations import bitmask  # noqa: PLC0415
-    from facies.engine.selection.runner import FitJob, InProcess  # noqa: PLC0415
-    from facies.kernels.gmm_numpy import NumpyOps  # noqa: PLC0415
-
     ops = ops or NumpyOps
     on_gpu = ops.name == "gpu"
     models = tuple(settings.models)
@@ -111,11 +110,7 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
                 jobs.append(FitJob(f, k, combos[sl], tuple(masks[sl]), settings, ops))
                 slices.append(sl)
     on_done = (lambda job: on_batch(len(job.combos) * g)) if on_batch else None
-    if runner is None:
-        with InProcess(facies) as runner:
-            finished = runner.run(jobs, on_done)
-    else:
-        finished = runner.run(jobs, on_done)
+    finished = (runner or InProcess(facies)).run(jobs, on_done)
     # reduced in (facies, K, combinations) order whatever the order of the jobs: ties in BIC go to the smaller K
     results = dict(sorted(((job.facies, job.k, sl.start, sl.stop), res) for (job, res), sl in zip(finished, slices)))
     for f, data in enumerate(facies):
