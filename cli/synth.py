@@ -10,7 +10,6 @@ import typer
 
 from facies.cli.console import console
 from facies.cli.options import OVERWRITE, int_tuple, name_list
-from facies.engine.synth import FACIES_NAMES, make_synthetic
 
 
 # The store argument is not options.STORE: synth creates a new store rather than reading one.
@@ -26,6 +25,8 @@ def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr fold
           chunks: Optional[str] = typer.Option(None, "--chunks", help="Storage chunks IL,XL,S (default 128,128,128)."),
           overwrite: bool = OVERWRITE) -> None:
     """Make a synthetic survey with known facies (background, salt, MTD), amplitude, 10 attributes and polygons."""
+    # imported here: the attributes need scipy.signal, about a second to import, which other commands never use
+    from facies.engine.synth import FACIES_NAMES, make_synthetic  # noqa: PLC0415
     start = time.perf_counter()
     polygons = []
     survey = make_synthetic(store, shape=shape, size=size, seed=seed,

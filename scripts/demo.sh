@@ -32,8 +32,9 @@ $facies training extract "$store" "$polygons" --attributes "$filtered" --name pi
 $facies training export "$store" "$demo/picks.csv" --name picks
 
 step "5/9 attribute selection over every combination of 1 and 2 filtered attributes"
-# The full search (every dimension, 200 SEM iterations) takes tens of minutes on two CPU cores
-# (bench/results/selection_cpu.json); the demo looks at pairs only. The figure to look at is selection/scores.png.
+# The full search (every dimension, 200 SEM iterations) takes minutes on two CPU cores (about 4 for 9 attributes
+# and 3 x 10 000 voxels, bench/results/selection_cpu.json; 10 attributes double the combinations); the demo looks
+# at pairs only. The figure to look at is selection/scores.png.
 $facies select "$store" --training picks --dims 1-2 --sem-iter 50 --select-by validation --out "$demo/selection"
 
 step "6/9 random forest on all ten filtered attributes (cross-validated tree count)"

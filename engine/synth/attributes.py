@@ -30,34 +30,26 @@ _CONTRAST_LEVELS = 16
 
 @dataclass(frozen=True)
 class AttributeSpec:
-    """What an attribute is, for the store's attributes and the documentation."""
+    """What an attribute is, written into its array's attributes (what each separates: docs/synthetic.md)."""
 
     name: str
     long_name: str
     units: str
     role: str  # "informative", "redundant" or "noise"
-    separates: str
 
 
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
-    AttributeSpec("envelope", "instantaneous amplitude (Hilbert envelope)", "amplitude", "informative",
-                  "salt (weak) from background and MTD"),
-    AttributeSpec("instantaneous_frequency", "envelope-weighted instantaneous frequency", "Hz", "informative",
-                  "salt (low frequency) from the rest"),
-    AttributeSpec("spectral_bandwidth", "standard deviation of the local spectrum (time-domain moments)", "Hz", "informative",
-                  "salt (narrow band) from the rest; overlaps instantaneous_frequency"),
-    AttributeSpec("similarity", "semblance over 3x3 traces and 7 samples", "1", "informative",
-                  "background (coherent) from salt and MTD (chaotic)"),
-    AttributeSpec("rms_amplitude", "RMS amplitude over 3x3 traces and 9 samples", "amplitude", "redundant",
-                  "like envelope (strongly correlated with it)"),
-    AttributeSpec("texture_contrast", "GLCM-like lateral contrast of 16-level amplitude", "levels^2", "informative",
-                  "MTD (high lateral contrast) from background and salt"),
-    AttributeSpec("dip_deviation", "deviation of local dip from the regional dip", "ms/trace", "informative",
-                  "MTD and salt (erratic dips) from background"),
-    AttributeSpec("reflection_strength", "rescaled envelope with 3% multiplicative noise", "amplitude", "redundant",
-                  "a near copy of envelope (correlation > 0.99)"),
-    AttributeSpec("noise_a", "smoothed log-normal random field", "1", "noise", "nothing"),
-    AttributeSpec("noise_b", "smoothed logistic random field in (0, 1)", "1", "noise", "nothing"),
+    AttributeSpec("envelope", "instantaneous amplitude (Hilbert envelope)", "amplitude", "informative"),
+    AttributeSpec("instantaneous_frequency", "envelope-weighted instantaneous frequency", "Hz", "informative"),
+    AttributeSpec("spectral_bandwidth", "standard deviation of the local spectrum (time-domain moments)", "Hz",
+                  "informative"),
+    AttributeSpec("similarity", "semblance over 3x3 traces and 7 samples", "1", "informative"),
+    AttributeSpec("rms_amplitude", "RMS amplitude over 3x3 traces and 9 samples", "amplitude", "redundant"),
+    AttributeSpec("texture_contrast", "GLCM-like lateral contrast of 16-level amplitude", "levels^2", "informative"),
+    AttributeSpec("dip_deviation", "deviation of local dip from the regional dip", "ms/trace", "informative"),
+    AttributeSpec("reflection_strength", "rescaled envelope with 3% multiplicative noise", "amplitude", "redundant"),
+    AttributeSpec("noise_a", "smoothed log-normal random field", "1", "noise"),
+    AttributeSpec("noise_b", "smoothed logistic random field in (0, 1)", "1", "noise"),
 )
 ATTRIBUTE_NAMES = tuple(spec.name for spec in ATTRIBUTES)
 
@@ -77,7 +69,7 @@ def _time_smooth(values, length=9):
     return ndimage.correlate1d(values, weights / weights.sum(), axis=2, mode="reflect")
 
 
-def _gaussian_noise(seed, stream, shape, il, xl, survey_shape):
+def _gaussian_noise(seed, stream, il, xl, survey_shape):
     """Unit-variance Gaussian random field, smoothed over ~1 trace and ~2 samples, from global indices."""
     n_xl, n_s = survey_shape[1], survey_shape[2]
     i = np.arange(il.start, il.stop, dtype=np.int64)[:, None, None]
@@ -149,14 +141,17 @@ def compute_attributes(amplitude: np.ndarray, *, il: slice, xl: slice, survey_sh
     second = _time_smooth(da * da + dh * dh) / weight / np.float32((2 * np.pi * dt) ** 2)
     first = out["instantaneous_frequency"]
     out["spectral_bandwidth"] = np.sqrt(np.clip(second - first * first, 0.0, None)).astype(np.float32)
-    del da, dh, second, weight
+    del dh, second, weight  # da is the time gradient the dip below needs
 
     # Semblance: energy of the stacked 3x3 traces over the summed energy, in a 7-sample window.
+    # The 3x3-trace mean energy serves it and the RMS amplitude (_box filters axis by axis).
+    energy = _box(a * a, (1, 1, 0))
     stack = _box(a, (1, 1, 0))
-    out["similarity"] = (_box(stack * stack, (0, 0, 3)) / (_box(a * a, (1, 1, 3)) + np.float32(1e-9))).astype(np.float32)
+    out["similarity"] = _box(stack * stack, (0, 0, 3)) / (_box(energy, (0, 0, 3)) + np.float32(1e-9))
     del stack
 
-    out["rms_amplitude"] = np.sqrt(_box(a * a, (1, 1, 4))).astype(np.float32)
+    out["rms_amplitude"] = np.sqrt(_box(energy, (0, 0, 4))).astype(np.float32)
+    del energy
 
     levels = np.clip(np.floor((a / _CONTRAST_CLIP + 1.0) * 0.5 * _CONTRAST_LEVELS), 0, _CONTRAST_LEVELS - 1)
     contrast = 0.5 * (_lateral_diff(levels, 0) ** 2 + _lateral_diff(levels, 1) ** 2)
@@ -165,22 +160,21 @@ def compute_attributes(amplitude: np.ndarray, *, il: slice, xl: slice, survey_sh
 
     # Local dip from the gradient structure tensor (least-squares slope of the events, samples per
     # trace), against the regional dip (a 7x7-trace mean): large in chaotic and rotated reflections.
-    gi, gj, gt = (np.gradient(a, axis=axis) for axis in (0, 1, 2))
+    gi, gj, gt = np.gradient(a, axis=0), np.gradient(a, axis=1), da
     tt = _box(gt * gt, (1, 1, 3)) + np.float32(1e-6)
     dip_i = np.clip(-_box(gi * gt, (1, 1, 3)) / tt, -3.0, 3.0)
     dip_j = np.clip(-_box(gj * gt, (1, 1, 3)) / tt, -3.0, 3.0)
-    del gi, gj, gt, tt
+    del gi, gj, gt, da, tt
     dev = np.hypot(dip_i - _box(dip_i, (3, 3, 3)), dip_j - _box(dip_j, (3, 3, 3)))
     out["dip_deviation"] = (_box(dev, (1, 1, 2)) * np.float32(dt_ms)).astype(np.float32)
     del dip_i, dip_j, dev
 
     # Redundant by construction: envelope times a constant, with 3% multiplicative noise.
-    region = (il.stop - il.start, xl.stop - xl.start, a.shape[2])
-    wobble = _gaussian_noise(seed, _STRENGTH_STREAM, region, il, xl, survey_shape)
+    wobble = _gaussian_noise(seed, _STRENGTH_STREAM, il, xl, survey_shape)
     out["reflection_strength"] = (2.5 * envelope * (1.0 + 0.03 * wobble)).astype(np.float32)
 
     # Pure noise with the look of real attributes: a positive skewed one and a bounded one.
-    out["noise_a"] = (0.8 * np.exp(0.45 * _gaussian_noise(seed, _NOISE_A_STREAM, region, il, xl, survey_shape)))
-    noise_b = _gaussian_noise(seed, _NOISE_B_STREAM, region, il, xl, survey_shape)
+    out["noise_a"] = (0.8 * np.exp(0.45 * _gaussian_noise(seed, _NOISE_A_STREAM, il, xl, survey_shape)))
+    noise_b = _gaussian_noise(seed, _NOISE_B_STREAM, il, xl, survey_shape)
     out["noise_b"] = (1.0 / (1.0 + np.exp(-(1.4 + 0.7 * noise_b)))).astype(np.float32)
     return {name: out[name].astype(np.float32, copy=False) for name in ATTRIBUTE_NAMES}

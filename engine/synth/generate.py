@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facies.engine.bricks.plan import Brick, BrickPlan
+from facies.engine.bricks.plan import Brick, BrickPlan, clip, grow, region_slices
 from facies.engine.errors import FaciesError
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import make_provenance
 from facies.engine.segy import export_segy
 from facies.engine.store import DEFAULT_CHUNKS, Survey
-from facies.engine.synth.attributes import ATTRIBUTES, HALO, compute_attributes
+from facies.engine.synth.attributes import ATTRIBUTE_NAMES, ATTRIBUTES, HALO, compute_attributes
 from facies.engine.synth.layout import SAMPLE_INTERVAL_MS, make_geometry, resolve_shape
 from facies.engine.synth.model import FACIES_NAMES, EarthModel
 from facies.engine.synth.polygons import make_polygons, polygons_path, write_polygons
@@ -42,10 +42,6 @@ def _check_seed(seed) -> int:
     return value
 
 
-def _with_halo(part: slice, n: int) -> slice:
-    return slice(max(0, part.start - HALO), min(n, part.stop + HALO))
-
-
 class _BrickWriter:
     """Computes one brick (labels, amplitude, attributes) and writes its interior."""
 
@@ -53,12 +49,12 @@ class _BrickWriter:
         self.model, self.arrays, self.dt_ms = model, arrays, dt_ms
 
     def __call__(self, brick: Brick) -> list[np.ndarray]:
-        il, xl = (slice(start, stop) for start, stop in brick.region)
         shape = self.model.shape
-        big_il, big_xl = _with_halo(il, shape[0]), _with_halo(xl, shape[1])
+        outer = clip(grow(brick.region, (HALO, HALO)), shape[:2])
+        il, xl = region_slices(brick.region)
+        big_il, big_xl = region_slices(outer)
         labels, amplitude = region_labels_and_amplitude(self.model, big_il, big_xl, self.dt_ms)
-        inner = (slice(il.start - big_il.start, il.stop - big_il.start),
-                 slice(xl.start - big_xl.start, xl.stop - big_xl.start))
+        inner = region_slices(brick.region, origin=(big_il.start, big_xl.start))
         live = labels[inner][..., :1] != 0  # (ni, nj, 1): dead traces are 0 on every sample
         volumes = {"truth": labels[inner], "amplitude": amplitude[inner]}
         attrs = compute_attributes(amplitude, il=big_il, xl=big_xl, survey_shape=shape,
@@ -125,7 +121,7 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
     shape = resolve_shape(shape, size)
     seed = _check_seed(seed)
     if segy_volumes is not None:
-        known = ["truth", "amplitude", *(spec.name for spec in ATTRIBUTES)]
+        known = ["truth", "amplitude", *ATTRIBUTE_NAMES]
         unknown = [name for name in segy_volumes if name not in known]
         if unknown:
             raise FaciesError(f"--segy-volumes names {unknown[0]!r}, which the synthetic survey does not make; "
@@ -141,7 +137,7 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
     bricks = list(BrickPlan(shape[:2], survey.chunks[:2], survey.chunks[:2]))
     workers = max(1, min(workers or min(4, os.cpu_count() or 1), len(bricks)))
     counts = [np.zeros((len(FACIES_NAMES) + 1, n), dtype=np.int64) for n in shape]
-    writer = _BrickWriter(model, arrays, float(geometry.sample_interval or SAMPLE_INTERVAL_MS))
+    writer = _BrickWriter(model, arrays, SAMPLE_INTERVAL_MS)
     with WorkProgress("synth", len(bricks), unit="vox", enabled=progress) as bar, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         for brick, brick_counts in zip(bricks, pool.map(writer, bricks)):

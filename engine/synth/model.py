@@ -113,14 +113,17 @@ class EarthModel:
         half = 0.5 * p["mtd_thickness"] * np.sqrt(np.clip(1.0 - q, 0.0, None))
         return (q < 1.0) & (np.abs(tau / self.shape[2] - p["mtd_tau"]) < half)
 
-    def labels(self, i, j, k) -> np.ndarray:
+    def labels(self, i, j, k, tau=None) -> np.ndarray:
         """Facies codes (uint8) at broadcastable global index arrays; 0 on dead traces.
 
-        Salt takes precedence over the MTD, the MTD over the background.
+        Salt takes precedence over the MTD, the MTD over the background. ``tau`` (:meth:`tau` at
+        the same indices) may be passed by a caller that needs it too, to compute it once.
         """
         i, j, k = np.broadcast_arrays(*(np.asarray(a) for a in (i, j, k)))
+        if tau is None:
+            tau = self.tau(i, j, k)
         out = np.full(i.shape, BACKGROUND, dtype=np.uint8)
-        out[self.mtd_extent(i, j, self.tau(i, j, k))] = MTD
+        out[self.mtd_extent(i, j, tau)] = MTD
         out[self.salt(i, j, k)] = SALT
         out[~self.trace_mask[i, j]] = 0
         return out

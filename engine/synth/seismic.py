@@ -67,14 +67,16 @@ def region_labels_and_amplitude(model: EarthModel, il: slice, xl: slice, dt_ms: 
         j = np.arange(xl.start, xl.stop, dtype=np.int64)[None, :, None]
         k = np.arange(n_s, dtype=np.int64)[None, None, :]
         i, j, k = (np.ascontiguousarray(a) for a in np.broadcast_arrays(i, j, k))
-        lab = model.labels(i, j, k)
         tau = model.tau(i, j, k)
+        lab = model.labels(i, j, k, tau=tau)
         imp = model.impedance(i, j, k, lab, tau)
         refl = reflectivity(imp)
         trace = ndimage.correlate1d(refl, main, axis=2, mode="constant")
         salt = lab == SALT
-        if salt.any():
-            trace[salt] = ndimage.correlate1d(refl, low, axis=2, mode="constant")[salt]
+        crossing = salt.any(axis=2)  # only the traces that cross the salt need its wavelet
+        if crossing.any():
+            low_trace = ndimage.correlate1d(refl[crossing], low, axis=-1, mode="constant")
+            trace[crossing] = np.where(salt[crossing], low_trace, trace[crossing])
         trace *= AMPLITUDE_GAIN
         trace += NOISE_STD * normal(noise_key, (i * model.shape[1] + j) * n_s + k)
         trace[lab == 0] = 0.0  # dead traces hold zeros
