@@ -13,23 +13,28 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from facies.cli import doctor, info, rf, segy, synth, training
+from facies.cli import doctor, info, rf, segy, synth, training, verify
 from facies.cli import filter as filter_cli
 from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
+from facies.engine.oserrors import describe_os_error
 
 #: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
 USER_ERROR = 2
 
 
 class _FaciesGroup(TyperGroup):
-    """Prints a FaciesError from any command or sub-command as one line and exits with USER_ERROR."""
+    """Prints a FaciesError, OSError or MemoryError from any command or sub-command as one line
+    and exits with USER_ERROR."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except FaciesError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(USER_ERROR) from None
+        except (OSError, MemoryError) as exc:  # a permission, a full disk, a long name: the user's to fix
+            typer.echo(f"error: {describe_os_error(exc)}", err=True)
             raise typer.Exit(USER_ERROR) from None
 
 
@@ -52,6 +57,7 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 app.command("doctor")(doctor.doctor)
 app.command("info")(info.info)
+app.command("verify")(verify.verify)
 app.command("synth")(synth.synth)
 app.command("ingest")(segy.ingest)
 app.command("export")(segy.export)

@@ -61,12 +61,14 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
         "arrays": [],
     }
     for name in survey.volumes(include_incomplete=True):
-        arr = survey.group[name]
-        compressors = [type(c).__name__ for c in (arr.compressors or ())]
+        arr = survey.array(name, require_complete=False)
+        codecs = [type(c).__name__ for c in (arr.compressors or ())]
+        compressors = [c for c in codecs if c != "Crc32cCodec"]
         entry = {
             "name": name, "kind": survey.kind(name), "complete": survey.is_complete(name),
             "shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
             "compression": ",".join(compressors) or "none",
+            "checksum": "crc32c" if "Crc32cCodec" in codecs else "none",
             "disk_bytes": disk_bytes(survey.path / name),
             "provenance": survey.provenance(name).get("command"),
         }

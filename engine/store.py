@@ -25,20 +25,29 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import ZstdCodec
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
+from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message
 from facies.engine.ledger import RUNS_GROUP
+from facies.engine.locks import LOCK_SUFFIX, read_locks
 from facies.engine.provenance import jsonable
+
+# Every chunk is written, fill value or not, so that the chunk grid is the record of what a complete
+# array holds and a missing chunk file is damage (facies.engine.integrity). Zarr reads this setting
+# when an array object is made, so it is set once here, before facies opens any array.
+zarr.config.set({"array.write_empty_chunks": True})
 
 FORMAT_VERSION = 1
 #: Storage chunks: small enough for random access (MDIO uses 128 cubed).
@@ -53,12 +62,17 @@ _RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
 ATTRS_LOCK = "group.lock"
 
 
-def _compressors(compression: str):
+def compressors(compression: str) -> list:
+    """The bytes-to-bytes codecs of a facies array: the compression, then a crc32c checksum.
+
+    The checksum is Zarr v3's standard ``crc32c`` codec, so any Zarr v3 reader still reads the
+    store; facies checks it before decoding (facies.engine.integrity).
+    """
     if compression == "zstd":
         # Level 1: seismic floats gain little from higher levels and the writer must keep up with ingest.
-        return [ZstdCodec(level=1)]
+        return [ZstdCodec(level=1), Crc32cCodec()]
     if compression == "none":
-        return None
+        return [Crc32cCodec()]
     raise FaciesError(f"compression must be one of {', '.join(COMPRESSIONS)}, not {compression!r}")
 
 
@@ -88,6 +102,64 @@ def check_array_name(name: str) -> None:
     check_name(name, "array")
     if name in _RESERVED:
         raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
+
+
+def is_store(path) -> bool:
+    """Whether ``path`` is a folder holding a facies survey store (its root ``zarr.json`` says so)."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "zarr.json").read_bytes())
+        return path.is_dir() and meta.get("node_type") == "group" and "format_version" in meta["attributes"]["facies"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def remove_store(path) -> None:
+    """Delete the survey store at ``path``, after checking that it is one facies made and nobody uses it.
+
+    ``--overwrite`` of a store ends here. It never removes a symbolic link's target, the current
+    folder or one above it, or a folder that is not a facies store, and never a store that a
+    running command holds a lock in.
+
+    Raises
+    ------
+    FaciesError
+        Naming what was refused and why; nothing is removed then.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise FaciesError(f"{path} is a symbolic link; facies replaces only a store it made, not what a link "
+                          "points to: remove the link or choose another path")
+    if not path.is_dir():
+        raise FaciesError(f"{path} is a file, not a survey store; remove it yourself or choose another path")
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise FaciesError(f"{path} is the current folder or one above it; facies will not replace it: "
+                          "choose another path")
+    if not is_store(path):
+        raise FaciesError(f"{path} exists and is not a facies survey store; facies replaces only stores it made: "
+                          "remove it yourself or choose another path")
+    with _all_runs_idle(path):
+        shutil.rmtree(path)
+
+
+@contextmanager
+def _all_runs_idle(path: Path) -> Iterator[None]:
+    """Hold every run lock of the store at ``path`` exclusively, or raise if a command holds one."""
+    held = []
+    try:
+        for lock in sorted((path / RUNS_GROUP).glob(f"*{LOCK_SUFFIX}")):
+            handle = open(lock, "a+")
+            held.append(handle)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise FaciesError(f"{path} is in use by another facies command ({lock.name[:-len(LOCK_SUFFIX)]!r}); "
+                                  "wait for it to finish before replacing the store") from None
+        yield
+    finally:
+        for handle in held:
+            handle.close()
 
 
 class Survey:
@@ -131,15 +203,23 @@ class Survey:
             What created the store (kept in the group attributes).
         """
         path = Path(path)
-        if path.exists() or path.is_symlink():
-            if not path.is_dir():
-                raise FaciesError(f"{path} is a file, not a survey store; remove it or choose another path")
-            if not overwrite:
-                raise FaciesError(f"{path} already exists; choose another path or remove it first")
-            shutil.rmtree(path)
-        _compressors(compression)  # validate early
-        group = zarr.open_group(str(path), mode="w", zarr_format=3)
+        compressors(compression)  # validate early
         chunks = clip_chunks(tuple(chunks), geometry.shape)
+        if path.exists() or path.is_symlink():
+            if overwrite:
+                remove_store(path)
+            elif not path.is_dir():
+                raise FaciesError(f"{path} is a file, not a survey store; remove it or choose another path")
+            else:
+                raise FaciesError(f"{path} already exists; choose another path"
+                                  + (" or pass --overwrite to replace that survey store" if is_store(path) else ""))
+        try:
+            path.mkdir()  # atomic: of two commands creating the same store, the second fails here
+        except FileExistsError:
+            raise FaciesError(f"{path} was created by another command just now; choose another path") from None
+        except FileNotFoundError:
+            raise FaciesError(f"the folder {path.parent} does not exist; create it first or choose another path") from None
+        group = zarr.open_group(store=CheckedStore(path), mode="w-", zarr_format=3)
         group.attrs["facies"] = {
             "format_version": FORMAT_VERSION,
             "sample_axis": geometry.sample_axis,
@@ -147,6 +227,8 @@ class Survey:
             "sample_interval": geometry.sample_interval,
             "chunks": list(chunks),
             "compression": compression,
+            # Every chunk of every array is written, so a missing one is damage (facies.engine.integrity).
+            "integrity": {"all_chunks": True, "checksum": "crc32c"},
             "created": jsonable(dict(provenance or {})),
             "provenance": {},
         }
@@ -161,10 +243,12 @@ class Survey:
         if not (path / "zarr.json").is_file():
             raise FaciesError(f"{path} is not a survey store (no zarr.json); create one with 'facies ingest' or 'facies synth'")
         try:
-            group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+            group = zarr.open_group(store=CheckedStore(path, read_only=mode == "r"), mode=mode, zarr_format=3)
         except Exception as exc:  # zarr raises several types for a broken store
-            raise FaciesError(f"cannot open {path} as a Zarr v3 group: {exc}") from exc
-        if "facies" not in group.attrs:
+            reason = " ".join(str(exc).split())[:200]
+            raise FaciesError(f"cannot open {path} as a Zarr v3 group ({reason}); its zarr.json is damaged or "
+                              "not a store's") from None
+        if not isinstance(group.attrs.get("facies"), Mapping) or "format_version" not in group.attrs["facies"]:
             raise FaciesError(f"{path} is a Zarr group but not a facies survey store (no 'facies' attributes)")
         version = group.attrs["facies"].get("format_version")
         if version != FORMAT_VERSION:
@@ -175,6 +259,7 @@ class Survey:
         g_axes = (("inline", g.inlines), ("crossline", g.crosslines), (g.sample_axis, g.samples))
         for name, values in g_axes:
             self.group.create_array(name, data=values, chunks=values.shape, dimension_names=[name],
+                                    compressors=compressors("zstd"),
                                     attributes={"units": g.sample_unit} if name == g.sample_axis else {})
         lateral_chunks = self.chunks[:2]
         for name in _LATERAL:
@@ -182,7 +267,7 @@ class Survey:
             attrs = {"long_name": {"cdp_x": "CDP X", "cdp_y": "CDP Y", "trace_mask": "live trace"}[name]}
             self.group.create_array(name, data=values, chunks=lateral_chunks,
                                     dimension_names=["inline", "crossline"], attributes=attrs,
-                                    compressors=[ZstdCodec(level=3)])
+                                    compressors=[ZstdCodec(level=3), Crc32cCodec()])
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -220,17 +305,44 @@ class Survey:
 
     # ------------------------------------------------------------------ listing
     def volumes(self, *, include_incomplete: bool = False, kind: str | None = None) -> list[str]:
-        """Names of the 3D arrays, sorted; only complete ones unless asked."""
+        """Names of the 3D arrays, sorted; only complete ones unless asked.
+
+        An array whose metadata cannot be read is left out (see :meth:`unreadable`), so one
+        damaged array does not stop the commands that do not read it.
+        """
         names = []
-        for name, node in self.group.arrays():
-            if name in _RESERVED or node.ndim != 3:
+        for name in self._member_names():
+            if name in _RESERVED:
+                continue
+            try:
+                node = self.group[name]
+            except Exception:  # damaged zarr.json: reported by unreadable() and facies verify
+                continue
+            if not isinstance(node, zarr.Array) or node.ndim != 3:
                 continue
             meta = node.attrs.get("facies", {})
+            meta = meta if isinstance(meta, Mapping) else {}
             if kind is not None and meta.get("kind") != kind:
                 continue
             if include_incomplete or meta.get("complete", False):
                 names.append(name)
-        return sorted(names)
+        return names
+
+    def unreadable(self) -> dict[str, str]:
+        """Top-level members whose ``zarr.json`` cannot be read: name -> reason (one line)."""
+        broken = {}
+        for name in self._member_names():
+            try:
+                self.group[name]
+            except Exception as exc:
+                broken[name] = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return broken
+
+    def _member_names(self) -> list[str]:
+        """Names of the store's top-level arrays and groups, sorted (from the folder, not Zarr's listing,
+        which fails whole on one damaged member)."""
+        return sorted(child.name for child in self.path.iterdir()
+                      if not child.name.startswith(".") and (child / "zarr.json").is_file())
 
     def attributes(self) -> list[str]:
         """Names of the complete attribute volumes (the candidates for classification)."""
@@ -264,23 +376,40 @@ class Survey:
         return names
 
     def has(self, name: str) -> bool:
-        """Whether an array (complete or not) of that name exists."""
-        return name in self.group
+        """Whether an array (complete or not, readable or not) of that name exists."""
+        return (self.path / name / "zarr.json").is_file()
 
     def array(self, name: str, *, require_complete: bool = True) -> zarr.Array:
-        """The Zarr array ``name``; a clear error if it is missing or unfinished."""
-        if name not in self.group:
+        """The Zarr array ``name``; a clear error if it is missing, damaged or unfinished."""
+        if not self.has(name):
             have = ", ".join(self.volumes()) or "none"
             raise FaciesError(f"survey {self.path} has no array {name!r} (3D arrays: {have})")
-        node = self.group[name]
+        try:
+            node = self.group[name]
+        except Exception:
+            raise DamagedArrayError(damage_message(self.path, name, None, "its zarr.json cannot be read")) from None
         if require_complete and node.ndim == 3 and not self.is_complete(name):
             raise FaciesError(f"array {name!r} in {self.path} is incomplete (an interrupted run); "
                               "resume or re-run the command that makes it")
         return node
 
+    def reading(self, *names: str):
+        """Context manager: shared locks on the arrays ``names`` while a command reads them.
+
+        A run replacing one of them meanwhile is refused (and a read while one runs is refused):
+        see :mod:`facies.engine.locks`.
+
+        Examples
+        --------
+        >>> with survey.reading("amplitude"):                  # doctest: +SKIP
+        ...     data = survey.read("amplitude")
+        """
+        return read_locks(self.path, names)
+
     def is_complete(self, name: str) -> bool:
         """Whether all chunks of ``name`` were written by the command that made it."""
-        return bool(self.group[name].attrs.get("facies", {}).get("complete", False))
+        meta = self.array(name, require_complete=False).attrs.get("facies", {})
+        return bool(isinstance(meta, Mapping) and meta.get("complete", False))
 
     def provenance(self, name: str) -> dict:
         """The provenance record of a 3D array."""
@@ -330,7 +459,7 @@ class Survey:
         check_array_name(name)
         if kind not in KINDS:
             raise FaciesError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        if name in self.group:
+        if self.has(name):
             if not overwrite:
                 raise FaciesError(f"array {name!r} already exists in {self.path}; pass --overwrite or choose another --name")
             del self.group[name]
@@ -340,7 +469,7 @@ class Survey:
         attrs["facies"] = {"kind": kind, "complete": False, "provenance": jsonable(dict(provenance))}
         return self.group.create_array(
             name, shape=self.shape, chunks=chunks, dtype=np.dtype(dtype), fill_value=fill_value,
-            compressors=_compressors(compression or self.meta["compression"]),
+            compressors=compressors(compression or self.meta["compression"]),
             dimension_names=list(self.dims), attributes=attrs)
 
     def update_attrs(self, key: str, change: Callable[[dict], dict]) -> dict:
@@ -370,7 +499,7 @@ class Survey:
             self.group.require_group(RUNS_GROUP)  # writes only _runs/zarr.json, never the root's
         with open(runs / ATTRS_LOCK, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-            fresh = zarr.open_group(str(self.path), mode="r+", zarr_format=3)
+            fresh = zarr.open_group(store=CheckedStore(self.path), mode="r+", zarr_format=3)
             current = copy.deepcopy(fresh.attrs.get(key, {}))
             value = jsonable(change(dict(current) if isinstance(current, Mapping) else {}))
             fresh.attrs[key] = value
