@@ -5,7 +5,7 @@ depend non-linearly on the attributes (so the trees do reach depth 16). Predicti
 float32 from the same distribution.
 
 CPU part (always): rows/s of ``RandomForestClassifier.predict_proba`` and of nvForest's CPU
-classifier loaded from the same forest's treelite checkpoint, in the same run, and their ratio;
+classifier built from the same forest's stored trees (as ``facies rf train`` stores them), in the same run, and their ratio;
 the largest probability difference between the two is recorded, and whether it is within 1e-6
 (``probabilities_match``).
 
@@ -31,7 +31,7 @@ import numpy as np
 from common import best_time, machine, write_result
 from sklearn.ensemble import RandomForestClassifier
 
-from facies.engine.forest.model import ForestModel
+from facies.engine.forest.model import ForestModel, trees_from_sklearn
 from facies.engine.forest.predict import ForestPredictor
 from facies.engine.forest.train import make_classifier
 
@@ -48,12 +48,9 @@ def make_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(n_train: int, seed: int) -> tuple[RandomForestClassifier, ForestModel]:
-    import treelite.sklearn
-
     x, y = make_rows(n_train, seed)
     forest = make_classifier(N_TREES, MAX_DEPTH, seed, n_jobs=-1).fit(x, y)  # the settings 'rf train' uses
-    checkpoint = treelite.sklearn.import_model(forest).serialize_bytes()
-    model = ForestModel(name="bench", checkpoint=bytes(checkpoint), attributes=[f"a{i}" for i in range(N_ATTRIBUTES)],
+    model = ForestModel(name="bench", forest=trees_from_sklearn(forest), attributes=[f"a{i}" for i in range(N_ATTRIBUTES)],
                         facies_names=["f1", "f2", "f3"], codes=[1, 2, 3], trees=N_TREES, max_depth=MAX_DEPTH)
     return forest, model
 

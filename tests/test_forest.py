@@ -1,7 +1,8 @@
 """Random forest: training report, safe model storage, nvForest/treelite == scikit-learn, survey prediction.
 
-Training, cross-validation, storage and prediction need treelite (its checkpoint is the stored model);
-only the tests of nvForest itself need nvForest (elsewhere the treelite engine stands in for it).
+Prediction needs treelite (its model builder turns the stored JSON trees into the forest it and
+nvForest run); only the tests of nvForest itself need nvForest (elsewhere the treelite engine
+stands in for it). Crafted and damaged models: tests/test_forest_model_safety.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.run import RunInterrupted
 from facies.engine.forest import (ForestOperator, ForestPredictor, Normalization, classify_rows, load_model,
                                   predict_survey, save_model, train_forest)
+from facies.engine.forest.predict import _nvforest
 from facies.engine.forest.train import cumulative_tree_proba
 from facies.engine.provenance import make_provenance
 from tests.helpers import tiny_store, training_table
@@ -115,7 +117,12 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr", names=ATTRS)
     save_model(survey, trained.model)
     back = load_model(survey, "m")
-    assert back.checkpoint == trained.model.checkpoint and back.attributes == list(ATTRS)
+    assert back.document == trained.model.document and back.sha256 == trained.model.sha256
+    assert back.attributes == list(ATTRS) and len(back.forest) == trained.model.trees
+    for mine, theirs in zip(back.forest, trained.classifier.estimators_):
+        np.testing.assert_array_equal(mine.children_left, theirs.tree_.children_left)
+        split = theirs.tree_.feature >= 0
+        np.testing.assert_array_equal(mine.threshold[split], theirs.tree_.threshold[split])
     assert back.codes == [1, 2, 3] and back.cv["best_trees"] == trained.model.trees
     x = np.random.default_rng(4).standard_normal((300, 3)).astype(np.float32)
     np.testing.assert_array_equal(ForestPredictor(back, "cpu").predict_proba(x),
@@ -203,16 +210,45 @@ def test_array_that_is_not_our_model_is_refused(tmp_path):
         load_model(survey, "nothing")
 
 
-def test_garbled_checkpoint_with_our_marker_is_refused(tmp_path, trained):
+def test_bytes_changed_without_the_checksum_are_refused(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr")
     save_model(survey, trained.model)
     array = survey.group["models/m"]
-    meta = dict(array.attrs["facies"])
-    meta.pop("sha256")  # as if written by hand: only the treelite reader can tell
-    array.attrs["facies"] = meta
-    array[:16] = 0
-    with pytest.raises(FaciesError, match="does not hold a readable treelite checkpoint"):
-        ForestPredictor(load_model(survey, "m"), "cpu")
+    array[:1] = np.frombuffer(b" ", np.uint8)  # still valid JSON: only the checksum tells
+    with pytest.raises(FaciesError, match=r"model 'm' in .* is damaged \(checksum mismatch\); train it again: "
+                                          r"facies rf train .* --name m \.\.\. --overwrite"):
+        load_model(survey, "m")
+
+
+@pytest.mark.parametrize("classes, max_depth", [(2, 5), (3, None), (5, 12)])
+def test_stored_trees_predict_exactly_like_sklearn(tmp_path, classes, max_depth):
+    """2 facies, trees grown until pure, 5 facies: treelite and nvForest from the stored JSON == predict_proba."""
+    names = ("sand", "shale", "salt", "mtd", "carbonate")[:classes]
+    rng = np.random.default_rng(classes)
+    x = rng.standard_normal((800, 3)).astype(np.float32)
+    codes = np.digitize(x[:, 0] + 0.5 * x[:, 1] + 0.3 * rng.standard_normal(800), np.linspace(-1, 1, classes - 1)) + 1
+    table = training_table(codes, dict(zip(ATTRS, x.T)), names)
+    trained = train_forest(table, ATTRS, name="e", trees=(7,), max_depth=max_depth, seed=2, folds=2, n_jobs=1)
+    survey = tiny_store(tmp_path / "s.zarr")
+    save_model(survey, trained.model)
+    back = load_model(survey, "e")
+    rows = rng.standard_normal((3000, 3)).astype(np.float32) * 1.5
+    expected = trained.classifier.predict_proba(rows)
+    engines = ["treelite"] + (["nvforest"] if _nvforest() is not None else [])
+    for engine in engines:
+        np.testing.assert_allclose(ForestPredictor(back, "cpu", engine=engine).predict_proba(rows), expected,
+                                   rtol=0, atol=1e-12, err_msg=engine)
+
+
+@pytest.mark.parametrize("trees, max_depth, message", [
+    ((10_001,), None, "--trees 10001 is more than 10000 trees"),
+    ((0, 5), None, "tree counts must be positive"),
+    ((5,), 65, "--max-depth must be an integer in 1..64"),
+    ((5,), 0, "--max-depth must be an integer in 1..64"),
+])
+def test_tree_count_and_depth_are_bounded(trees, max_depth, message):
+    with pytest.raises(FaciesError, match=message.replace(".", "\\.")):
+        train_forest(make_table(50), ATTRS, trees=trees, max_depth=max_depth, n_jobs=1)
 
 
 def test_provenance_kept(tmp_path):
@@ -251,3 +287,12 @@ def test_training_mask_marks_the_table_voxels_and_refuses_off_grid_rows(tmp_path
     table.inline[1] = 101
     with pytest.raises(FaciesError, match="inline 101"):
         training_mask(survey, table)
+
+
+def test_a_forest_too_large_to_store_is_refused_at_training(monkeypatch):
+    """It could be saved but never loaded: say so when training, not when predicting."""
+    from facies.engine.forest import train
+
+    monkeypatch.setattr(train, "MAX_TOTAL_NODES", 10)
+    with pytest.raises(FaciesError, match="the forest has .* nodes, .* at most .* in all: set --max-depth"):
+        train_forest(make_table(100), ATTRS, trees=(3,), n_jobs=1)

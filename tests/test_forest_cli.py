@@ -64,10 +64,34 @@ def test_train_and_predict_on_the_synthetic_survey(tiny, tmp_path):
     assert set(reported["recall"]) == {"background", "salt", "mtd"}
     res = runner.invoke(app, ["rf", "evaluate", str(tiny), "--model", "t", "--labels", "amplitude"])
     assert res.exit_code == 2 and "no label volume 'amplitude'" in res.output
+    check_evaluate_refusals(runner, tiny)
     probs = np.stack([survey.read(f"prob_t_{f}") for f in ("background", "salt", "mtd")])
     live = truth > 0
     np.testing.assert_allclose(probs.sum(axis=0)[live], 1, atol=1e-5)
     np.testing.assert_array_equal(survey.read("confidence_t"), probs.max(axis=0))
+
+
+def check_evaluate_refusals(runner, store):
+    """A negative distance, and one that leaves no voxel to score: one error line each (exit 2)."""
+    for distance, message in (("-1", "error: --min-distance must be a finite number of voxels >= 0, not -1"),
+                              ("nan", "error: --min-distance must be a finite number of voxels >= 0, not nan"),
+                              ("1000", "error: no voxel left to evaluate: all ")):
+        res = runner.invoke(app, ["rf", "evaluate", str(store), "--model", "t", "--min-distance", distance])
+        assert res.exit_code == 2, res.output
+        assert res.output.startswith(message) and len(res.output.strip().splitlines()) == 1, res.output
+    assert "lie within 1000 voxels of the training voxels of 'picks'; lower --min-distance" in res.output
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--trees", "50,10001"], "error: --trees 10001 is more than 10000 trees, the most a model may hold"),
+    (["--max-depth", "65"], "error: --max-depth must be an integer in 1..64 (or left out: unlimited), not 65"),
+    (["--max-depth", "0"], "error: --max-depth must be an integer in 1..64 (or left out: unlimited), not 0"),
+])
+def test_train_refuses_tree_counts_and_depths_beyond_the_bounds(tmp_path, options, message):
+    store = tiny_store(tmp_path / "s.zarr").path
+    res = CliRunner().invoke(app, ["rf", "train", str(store), "--name", "big", *options])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith(message) and len(res.output.strip().splitlines()) == 1, res.output
 
 
 def test_default_attributes_follow_attribute_selection(tiny):

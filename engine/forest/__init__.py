@@ -1,7 +1,7 @@
 """Random-forest facies classification (AASPI rfc3d): training, safe model storage, survey prediction.
 
 - :mod:`.train`: stratified cross-validation of tree counts, refit, report (scikit-learn);
-- :mod:`.model` and :mod:`.model_io`: the forest as a treelite checkpoint in ``models/<name>`` (never a pickle);
+- :mod:`.model` and :mod:`.model_io`: the forest as validated tree arrays (JSON) in ``models/<name>`` (never a pickle);
 - :mod:`.predict`: probabilities of blocks of voxels with nvForest (GPU or CPU) or treelite;
 - :mod:`.operator` and :mod:`.predict_survey`: the brick-engine operator and the resumable survey run;
 - :mod:`.report` and :mod:`.figures`: CSV tables and the PNG of a training report.

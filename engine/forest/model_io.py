@@ -1,22 +1,43 @@
-"""Forests in the survey store: ``models/<name>``, a uint8 array holding a treelite checkpoint.
+"""Forests in the survey store: ``models/<name>``, a uint8 array holding the trees as JSON.
 
-Never a pickle: the checkpoint is treelite's own binary format (trees, thresholds, leaf
-vectors), which nvForest and treelite load without executing anything. The array's ``facies``
-attribute holds the metadata of :meth:`ForestModel.metadata`, including the format marker that
-tells a forest of ours from any other array.
+Format 2 (docs/forest.md): the array's bytes are the UTF-8 JSON document of
+:attr:`~facies.engine.forest.model.ForestModel.document`, one object per tree with the node
+arrays ``children_left``, ``children_right``, ``feature``, ``threshold`` and the leaves'
+``leaf_values``; its ``facies`` attribute holds :meth:`~facies.engine.forest.model.ForestModel.metadata`,
+with the format marker that tells a forest of ours from any other array and the document's sha256.
+
+A model file is untrusted input: stores are shared, copied and edited, and the checksum only
+says the bytes are the ones its writer meant. So everything is checked here in plain Python and
+NumPy before treelite builds anything from it: types, sizes, index ranges, that the nodes form
+one tree (every node reached exactly once from the root), finite thresholds, leaf vectors of
+class probabilities, bounded tree and node counts. Any damage is a one-line
+:class:`~facies.engine.errors.FaciesError`, never a crash of the native code. Format 1 (a raw
+treelite checkpoint, which treelite's native reader parses unchecked) is refused: retrain it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 
 from facies.engine.errors import FaciesError
-from facies.engine.forest.model import FORMAT, FORMAT_VERSION, ForestModel, Normalization
+from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_TOTAL_NODES, MAX_TREE_NODES,
+                                        MAX_TREES, ForestModel, Normalization, Tree)
 from facies.engine.provenance import jsonable
-from facies.engine.store import check_name
+from facies.engine.store import check_name, compressors
 
 #: Group of the survey holding the models.
 MODELS_GROUP = "models"
+#: Keys of one tree in the JSON document, all required.
+TREE_KEYS = ("children_left", "children_right", "feature", "threshold", "leaf_values")
+#: How far a leaf's probabilities may sum from 1 (scikit-learn's fractions are exact to a few ulps).
+LEAF_SUM_TOLERANCE = 1e-6
+
+
+class _Damaged(Exception):
+    """What is wrong with a stored model; :func:`load_model` adds the model's name and the remedy."""
 
 
 def list_models(survey) -> list[str]:
@@ -27,7 +48,7 @@ def list_models(survey) -> list[str]:
 
 
 def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
-    """Write ``model`` to ``models/<model.name>`` in the survey.
+    """Write ``model`` to ``models/<model.name>`` in the survey (format :data:`FORMAT_VERSION`).
 
     Raises
     ------
@@ -41,39 +62,294 @@ def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
             raise FaciesError(f"model {model.name!r} already exists in {survey.path}; "
                               "pass --overwrite or choose another --name")
         del group[model.name]
-    data = np.frombuffer(model.checkpoint, dtype=np.uint8)
+    data = np.frombuffer(model.document, dtype=np.uint8)
     array = group.create_array(model.name, shape=data.shape, dtype=np.uint8, chunks=(max(1, min(data.size, 1 << 24)),),
-                               dimension_names=["byte"], attributes={"facies": jsonable(model.metadata())})
+                               dimension_names=["byte"], attributes={"facies": jsonable(model.metadata())},
+                               compressors=compressors("zstd"))  # checksummed like every array of the store
     array[...] = data
 
 
+def retrain_hint(survey, name: str) -> str:
+    """What to do about a model that cannot be read: train it again under its name."""
+    return f"train it again: facies rf train {survey.path} --name {name} ... --overwrite"
+
+
 def load_model(survey, name: str) -> ForestModel:
-    """Read ``models/<name>`` and check that it is a facies random forest.
+    """Read ``models/<name>``, check every field of it, and return the forest.
+
+    Nothing native (treelite, nvForest) sees the trees before these checks pass.
 
     Raises
     ------
     FaciesError
-        When there is no such model, or the array is not one of ours (no format marker,
-        a newer format version, or a checksum that does not match the bytes).
+        When there is no such model; the array is not one of ours (no format marker); it has an
+        older format (a treelite checkpoint: retrain it) or a newer one (upgrade facies); or it is
+        damaged: checksum mismatch, bad JSON, missing keys, wrong types, wrong sizes, indices out
+        of range, nodes that do not form one tree, non-finite numbers, bounds exceeded.
     """
     if name not in list_models(survey):
         have = ", ".join(list_models(survey)) or "none"
         raise FaciesError(f"survey {survey.path} has no model {name!r} (models: {have}); "
                           "train one with 'facies rf train'")
     array = survey.group[f"{MODELS_GROUP}/{name}"]
-    meta = dict(array.attrs.get("facies", {})) if isinstance(array.attrs.get("facies"), dict) else {}
-    if meta.get("format") != FORMAT or array.dtype != np.uint8 or array.ndim != 1:
+    meta = _checked_marker(array, survey, name)
+    try:
+        raw = _read_bytes(array)
+        if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
+            raise _Damaged("checksum mismatch")
+        fields = check_metadata(meta)
+        forest = forest_from_document(raw, n_features=len(fields["attributes"]), n_classes=len(fields["codes"]),
+                                      trees=fields["trees"], max_depth=fields["max_depth"])
+    except _Damaged as exc:
+        raise FaciesError(f"model {name!r} in {survey.path} is damaged ({exc}); {retrain_hint(survey, name)}") from None
+    return ForestModel(name=name, forest=forest, **fields)
+
+
+def _read_bytes(array) -> bytes:
+    """The array's bytes; a chunk its codec cannot decode is damage like any other."""
+    try:
+        return np.asarray(array[...], dtype=np.uint8).tobytes()
+    except (OSError, MemoryError):  # the disk's or the machine's, not the model's: the CLI reports them
+        raise
+    except Exception as exc:  # zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _Damaged(f"its bytes cannot be decoded: {first}") from None
+
+
+def _checked_marker(array, survey, name: str) -> dict:
+    """The metadata of an array that is a facies forest of the format this facies reads."""
+    meta = array.attrs.get("facies")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or array.dtype != np.uint8 or array.ndim != 1:
         raise FaciesError(f"models/{name} in {survey.path} is not a facies random forest (no {FORMAT!r} marker); "
                           "train one with 'facies rf train'")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise FaciesError(f"model {name!r} has format {meta.get('format_version')}; this facies reads up to "
-                          f"{FORMAT_VERSION}: upgrade facies")
-    model = ForestModel(
-        name=name, checkpoint=np.asarray(array[...], dtype=np.uint8).tobytes(),
-        attributes=list(meta["attributes"]), facies_names=list(meta["facies_names"]),
-        codes=[int(c) for c in meta["codes"]], normalization=Normalization.from_json(meta.get("normalization")),
-        trees=int(meta.get("trees", 0)), max_depth=meta.get("max_depth"), cv=dict(meta.get("cv", {})),
-        importances=dict(meta.get("importances", {})), provenance=dict(meta.get("provenance", {})))
-    if meta.get("sha256") and meta["sha256"] != model.sha256:
-        raise FaciesError(f"model {name!r} in {survey.path} is damaged (checksum mismatch); train it again")
-    return model
+    version = meta.get("format_version")
+    if type(version) is not int:
+        raise FaciesError(f"model {name!r} in {survey.path} is damaged (format_version {repr(version)[:40]} is not "
+                          f"an integer); {retrain_hint(survey, name)}")
+    if version < FORMAT_VERSION:
+        raise FaciesError(f"model {name!r} in {survey.path} has the old format {version} (a raw treelite checkpoint, "
+                          f"which cannot be checked safely before treelite reads it); {retrain_hint(survey, name)}")
+    if version > FORMAT_VERSION:
+        raise FaciesError(f"model {name!r} has format {version}; this facies reads up to {FORMAT_VERSION}: "
+                          "upgrade facies")
+    return dict(meta)
+
+
+# -- the metadata -------------------------------------------------------------------------------------------------
+
+
+def check_metadata(meta: dict) -> dict:
+    """The :class:`ForestModel` fields of the stored metadata, checked (raises :class:`_Damaged`)."""
+    attributes = _names(meta.get("attributes"), "attributes")
+    facies = _names(meta.get("facies_names"), "facies_names")
+    if len(facies) < 2:
+        raise _Damaged(f"facies_names lists {len(facies)} facies; a forest separates at least 2")
+    max_depth = meta.get("max_depth")
+    return {"attributes": attributes, "facies_names": facies, "codes": _codes(meta.get("codes"), len(facies)),
+            "normalization": _normalization(meta.get("normalization"), len(attributes)),
+            "trees": _integer(meta.get("trees"), "trees", 1, MAX_TREES),
+            "max_depth": None if max_depth is None else _integer(max_depth, "max_depth", 1, MAX_DEPTH),
+            **{key: _mapping(meta.get(key, {}), key) for key in ("cv", "importances", "provenance")}}
+
+
+def _integer(value, what: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:  # type(): a JSON true is no count
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."  # a crafted value may be huge
+        raise _Damaged(f"{what} is {shown}, not an integer in {low}..{high}")
+    return value
+
+
+def _names(value, what: str) -> list[str]:
+    """A non-empty list of distinct non-empty strings."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise _Damaged(f"{what} is not a list of names")
+    if len(set(value)) != len(value):
+        raise _Damaged(f"{what} names one twice")
+    return list(value)
+
+
+def _codes(value, n: int) -> list[int]:
+    """One distinct facies code (1..255, the uint8 of facies_<model>) per facies."""
+    if not isinstance(value, list) or len(value) != n or not all(type(c) is int and 1 <= c <= 255 for c in value):
+        raise _Damaged(f"codes is not a list of {n} facies codes in 1..255")
+    if len(set(value)) != n:
+        raise _Damaged("codes names a facies code twice")
+    return list(value)
+
+
+def _normalization(record, n: int) -> Normalization | None:
+    """None, or per-attribute means and positive standard deviations, finite in float32."""
+    if record is None:
+        return None
+    if not isinstance(record, dict) or set(record) != {"mean", "std"}:
+        raise _Damaged("normalization is not {'mean': [...], 'std': [...]}")
+    mean, std = (_numbers(record[key], f"normalization {key}", n).astype(np.float32) for key in ("mean", "std"))
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise _Damaged("normalization has a non-finite mean or a standard deviation that is not positive")
+    return Normalization(mean, std)
+
+
+def _mapping(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise _Damaged(f"{what} is not a JSON object")
+    return dict(value)
+
+
+# -- the trees ----------------------------------------------------------------------------------------------------
+
+
+def forest_from_document(raw: bytes, *, n_features: int, n_classes: int, trees: int,
+                         max_depth: int | None) -> tuple[Tree, ...]:
+    """The checked trees of a stored JSON document (pure Python and NumPy; raises :class:`_Damaged`).
+
+    Parameters
+    ----------
+    raw : bytes
+        The array's bytes.
+    n_features, n_classes : int
+        Attributes and facies of the metadata: bounds of feature indices, length of leaf vectors.
+    trees : int
+        Tree count of the metadata; the document must hold as many.
+    max_depth : int or None
+        Depth limit of the metadata; bounds every tree's depth and node count.
+    """
+    records = _parse(raw)
+    if len(records) != trees:
+        raise _Damaged(f"the document holds {len(records)} trees, the metadata says {trees}")
+    cap = MAX_TREE_NODES if max_depth is None else min(MAX_TREE_NODES, 2 ** (max_depth + 1) - 1)
+    forest, total = [], 0
+    for k, record in enumerate(records):
+        try:
+            tree = tree_from_json(record, n_features=n_features, n_classes=n_classes, max_nodes=cap,
+                                  max_depth=max_depth)
+        except _Damaged as exc:
+            raise _Damaged(f"tree {k}: {exc}") from None
+        total += tree.node_count
+        if total > MAX_TOTAL_NODES:
+            raise _Damaged(f"the trees hold more than {MAX_TOTAL_NODES} nodes in all")
+        forest.append(tree)
+    return tuple(forest)
+
+
+def _reject_constant(token: str):
+    raise ValueError(f"{token} is not a finite number")
+
+
+def _parse(raw: bytes) -> list:
+    """The document's list of tree records. JSON's reader cannot crash: bad bytes raise, deep nesting too."""
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _Damaged(f"not valid JSON: {first}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("trees"), list):
+        raise _Damaged("the document is not {\"trees\": [...]}")
+    return document["trees"]
+
+
+def tree_from_json(record, *, n_features: int, n_classes: int, max_nodes: int, max_depth: int | None) -> Tree:
+    """One checked tree of the document (raises :class:`_Damaged` saying what is wrong)."""
+    if not isinstance(record, dict):
+        raise _Damaged("not a JSON object")
+    missing, unknown = [k for k in TREE_KEYS if k not in record], sorted(set(record) - set(TREE_KEYS))
+    if missing or unknown:
+        raise _Damaged(f"missing keys {', '.join(missing) or 'none'}, unknown keys {', '.join(unknown) or 'none'}")
+    nodes = record["children_left"]
+    if not isinstance(nodes, list) or not 1 <= len(nodes) <= max_nodes:  # the size bound, before any array is built
+        raise _Damaged(f"children_left is not a list of 1..{max_nodes} nodes")
+    n = len(nodes)
+    left, right, feature = (_integers(record[key], key, n) for key in ("children_left", "children_right", "feature"))
+    threshold = _numbers(record["threshold"], "threshold", n)
+    if not np.isfinite(threshold).all():
+        raise _Damaged(f"node {int(np.argmin(np.isfinite(threshold)))} has a threshold that is not finite")
+    _check_nodes(left, right, feature, n_features)
+    depth = _check_structure(left, right)
+    if max_depth is not None and depth > max_depth:
+        raise _Damaged(f"depth {depth} exceeds the max_depth {max_depth} it was trained with")
+    leaf_values = _leaf_values(record["leaf_values"], int((left == LEAF).sum()), n_classes)
+    return Tree(children_left=left, children_right=right, feature=feature, threshold=threshold,
+                leaf_values=leaf_values)
+
+
+def _as_array(value, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a NumPy array of ``shape`` (the list's length checked first, so nothing huge is built)."""
+    if not isinstance(value, list) or len(value) != shape[0]:
+        raise _Damaged(f"{what} is not a list of {shape[0]} entries")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):  # ragged nesting
+        raise _Damaged(f"{what} is not a list of {'x'.join(map(str, shape))} numbers") from None
+    if array.shape != shape:
+        raise _Damaged(f"{what} has shape {array.shape}, not {shape}")
+    return array
+
+
+def _integers(value, what: str, n: int) -> np.ndarray:
+    array = _as_array(value, what, (n,))
+    if array.dtype.kind not in "iu":  # floats, strings, null, huge numbers (object)
+        raise _Damaged(f"{what} is not a list of integers")
+    return array.astype(np.int64)
+
+
+def _numbers(value, what: str, n: int) -> np.ndarray:
+    array = _as_array(value, what, (n,))
+    if array.dtype.kind not in "iuf":
+        raise _Damaged(f"{what} is not a list of numbers")
+    return array.astype(np.float64)
+
+
+def _check_nodes(left: np.ndarray, right: np.ndarray, feature: np.ndarray, n_features: int) -> None:
+    """Leaves (-1, -1, feature -1) and splits (children in 1..n-1, feature in 0..n_features-1)."""
+    n = left.size
+    leaf = left == LEAF
+    bad = np.flatnonzero(leaf != (right == LEAF))
+    if bad.size:
+        raise _Damaged(f"node {bad[0]} has one child")
+    bad = np.flatnonzero(leaf & (feature != LEAF))
+    if bad.size:
+        raise _Damaged(f"leaf {bad[0]} has feature {feature[bad[0]]}, not {LEAF}")
+    split = ~leaf
+    bad = np.flatnonzero(split & ((left < 1) | (left >= n) | (right < 1) | (right >= n)))
+    if bad.size:
+        raise _Damaged(f"node {bad[0]} has children {left[bad[0]]}, {right[bad[0]]} outside 1..{n - 1}")
+    bad = np.flatnonzero(split & ((feature < 0) | (feature >= n_features)))
+    if bad.size:
+        raise _Damaged(f"node {bad[0]} tests feature {feature[bad[0]]}, outside 0..{n_features - 1} "
+                       f"(the model has {n_features} attributes)")
+
+
+def _check_structure(left: np.ndarray, right: np.ndarray) -> int:
+    """Depth of the tree; raises unless every node is reached exactly once from the root (node 0).
+
+    Walks the tree level by level. A node reached twice (a cycle, a shared child, the root as a
+    child) stops the walk at once, so it ends after at most ``n`` levels; nodes never reached are
+    unreachable. Indices are in range (:func:`_check_nodes` ran first).
+    """
+    seen = np.zeros(left.size, dtype=bool)
+    seen[0] = True
+    frontier, depth = np.zeros(1, dtype=np.int64), 0
+    while True:
+        splits = frontier[left[frontier] != LEAF]
+        if not splits.size:
+            break
+        children = np.concatenate([left[splits], right[splits]])
+        if seen[children].any() or np.unique(children).size != children.size:
+            raise _Damaged("a node is reached twice from the root (a cycle or a shared child)")
+        seen[children] = True
+        frontier, depth = children, depth + 1
+    if not seen.all():
+        raise _Damaged(f"{int((~seen).sum())} nodes are not reachable from the root, e.g. node {np.argmin(seen)}")
+    return depth
+
+
+def _leaf_values(value, n_leaves: int, n_classes: int) -> np.ndarray:
+    """One class-probability vector per leaf: finite, non-negative, summing to 1."""
+    values = _as_array(value, "leaf_values", (n_leaves, n_classes))
+    if values.dtype.kind not in "iuf":
+        raise _Damaged("leaf_values is not a list of lists of numbers")
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise _Damaged("leaf_values holds a negative or non-finite probability")
+    if (np.abs(values.sum(axis=1) - 1) > LEAF_SUM_TOLERANCE).any():
+        raise _Damaged("a leaf's probabilities do not sum to 1")
+    return values

@@ -7,9 +7,11 @@ Engines, in order of preference:
 - ``treelite``: treelite's own General Tree Inference Library (``treelite.gtil``), when
   nvForest is not installed. Slower, same probabilities.
 
-All three load the model from its treelite checkpoint, never from a pickle. scikit-learn is
-not needed to predict. :func:`classify_rows` turns attribute rows into codes, probabilities
-and confidence, leaving code 0 (and probability 0) on dead traces and NaN voxels.
+All three get the trees from :meth:`ForestModel.treelite_model`: the stored JSON trees, checked
+when the model was loaded, built into a treelite model with treelite's model builder. Never a
+pickle or a native checkpoint. scikit-learn is not needed to predict. :func:`classify_rows`
+turns attribute rows into codes, probabilities and confidence, leaving code 0 (and probability 0)
+on dead traces and NaN voxels.
 """
 
 from __future__ import annotations
@@ -59,10 +61,7 @@ class ForestPredictor:
                               if device == "gpu" else "engine nvforest asked but nvForest does not import; "
                               "pip install nvforest-cu13 or use the treelite engine")
         self.engine = "nvforest" if nvforest is not None else "treelite"
-        tl_model = model.treelite_model()
-        if tl_model.num_feature != len(model.attributes):
-            raise FaciesError(f"model {model.name!r} has {tl_model.num_feature} features but lists "
-                              f"{len(model.attributes)} attributes; it is damaged: train it again")
+        tl_model = model.treelite_model()  # one feature per attribute, by construction
         self._lock = threading.Lock()
         if self.engine == "nvforest":
             with warnings.catch_warnings():

@@ -55,7 +55,8 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
         ``models/<name>`` in the store.
     device : {"auto", "cpu", "gpu"}
     resume : bool
-        Continue an interrupted prediction of the same model.
+        Continue an interrupted prediction of the same model. Outputs made by another model of
+        that name (retrained since) are refused, unless ``overwrite`` is given too.
     overwrite : bool
         Replace earlier outputs of this model.
     brick : tuple of int, optional
@@ -70,6 +71,13 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
     Returns
     -------
     PredictionResult
+
+    Raises
+    ------
+    FaciesError
+        A missing attribute volume, existing outputs without ``overwrite`` or ``resume``, or
+        ``resume`` over outputs this prediction did not make (see
+        :func:`~facies.engine.bricks.run.resume_applies`).
     """
     model = load_model(survey, model_name)
     check_attributes(survey, model)

@@ -10,7 +10,10 @@ Steps (docs/forest.md):
 3. the candidate with the best mean accuracy is adopted (ties: fewer trees, cheaper to apply);
 4. the forest is refitted on all rows; its normalised Gini importances, the out-of-fold confusion
    matrix and per-facies precision and recall of the adopted count go into the report;
-5. the forest is converted to a treelite checkpoint (:class:`~facies.engine.forest.model.ForestModel`).
+5. the forest's trees are kept as plain arrays (:class:`~facies.engine.forest.model.Tree`), stored as JSON.
+
+``--trees`` is bounded by :data:`~facies.engine.forest.model.MAX_TREES` and ``--max-depth`` by
+:data:`~facies.engine.forest.model.MAX_DEPTH`, the bounds a stored model is checked against.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
 from facies.engine.errors import FaciesError
-from facies.engine.forest.model import ForestModel, Normalization
+from facies.engine.forest.model import (MAX_DEPTH, MAX_TOTAL_NODES, MAX_TREE_NODES, MAX_TREES, ForestModel,
+                                        Normalization, Tree, trees_from_sklearn)
 
 log = logging.getLogger("facies")
 
@@ -49,11 +53,33 @@ def make_classifier(trees: int, max_depth: int | None, seed: int, n_jobs: int | 
 
 
 def check_candidates(trees: Sequence[int]) -> tuple[int, ...]:
-    """Sorted distinct positive tree counts."""
+    """Sorted distinct tree counts in 1..:data:`MAX_TREES`."""
     values = sorted({int(t) for t in trees})
     if not values or values[0] < 1:
         raise FaciesError(f"tree counts must be positive integers, e.g. --trees 50,100,200 (got {list(trees)})")
+    if values[-1] > MAX_TREES:
+        raise FaciesError(f"--trees {values[-1]} is more than {MAX_TREES} trees, the most a model may hold; "
+                          "accuracy stops improving long before: try --trees 50,100,200")
     return tuple(values)
+
+
+def check_max_depth(max_depth: int | None) -> int | None:
+    """None (grow until leaves are pure) or a depth in 1..:data:`MAX_DEPTH`."""
+    if max_depth is None:
+        return None
+    if not 1 <= int(max_depth) <= MAX_DEPTH:
+        raise FaciesError(f"--max-depth must be an integer in 1..{MAX_DEPTH} (or left out: unlimited), "
+                          f"not {max_depth}")
+    return int(max_depth)
+
+
+def check_forest_size(trees: Sequence[Tree]) -> None:
+    """Refuse a forest larger than a stored model may be (it could be saved but never loaded)."""
+    counts = [tree.node_count for tree in trees]
+    if max(counts) > MAX_TREE_NODES or sum(counts) > MAX_TOTAL_NODES:
+        raise FaciesError(f"the forest has {sum(counts)} nodes, {max(counts)} in its largest tree; a stored model "
+                          f"holds at most {MAX_TREE_NODES} per tree and {MAX_TOTAL_NODES} in all: "
+                          "set --max-depth or train fewer trees")
 
 
 def training_rows(table, attributes: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -143,9 +169,9 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     name : str
         Model name (kept in the model).
     trees : sequence of int
-        Candidate tree counts.
+        Candidate tree counts, 1..10 000.
     max_depth : int, optional
-        Maximum tree depth (None: grow until leaves are pure).
+        Maximum tree depth, 1..64 (None: grow until leaves are pure).
     normalize : bool
         Z-score every attribute with the training rows' mean and standard deviation (stored with the model).
         A forest's splits do not change under such a scaling; it is offered for comparability of the
@@ -166,8 +192,7 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     attributes = list(attributes)
     if not attributes:
         raise FaciesError("no attributes to train on; pass --attributes A,B or add attributes to the training table")
-    if max_depth is not None and int(max_depth) < 1:
-        raise FaciesError(f"--max-depth must be a positive integer, not {max_depth}")
+    max_depth = check_max_depth(max_depth)
     candidates = check_candidates(trees)
     x, y, dropped = training_rows(table, attributes)
     if dropped:
@@ -185,12 +210,11 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     importances = importances / importances.sum() if importances.sum() > 0 else importances
     report = summarize_cv(cv, best, y, codes, names, attributes, importances, dropped=dropped)
 
-    import treelite.sklearn  # noqa: PLC0415 - optional dependency, needed to write the checkpoint
-
-    checkpoint = treelite.sklearn.import_model(forest).serialize_bytes()
-    model = ForestModel(name=name, checkpoint=bytes(checkpoint), attributes=attributes, facies_names=names,
+    arrays = trees_from_sklearn(forest)
+    check_forest_size(arrays)
+    model = ForestModel(name=name, forest=arrays, attributes=attributes, facies_names=names,
                         codes=[int(c) for c in forest.classes_], normalization=norm, trees=best,
-                        max_depth=None if max_depth is None else int(max_depth), cv=report,
+                        max_depth=max_depth, cv=report,
                         importances=dict(zip(attributes, importances.tolist())), provenance=dict(provenance or {}))
     return TrainedForest(model=model, classifier=forest, report=report)
 

@@ -10,7 +10,7 @@ from facies.engine.forest.attributes import choose_attributes
 from facies.engine.forest.figures import plot_training
 from facies.engine.forest.model_io import list_models, save_model
 from facies.engine.forest.report import write_report_csv
-from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, check_candidates, train_forest
+from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, check_candidates, check_max_depth, train_forest
 from facies.engine.provenance import make_provenance
 from facies.engine.store import check_name
 from facies.engine.training import TrainingTable
@@ -59,6 +59,8 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
         Draw the PNG.
     """
     check_name(name, "model")
+    # Bounds first: a bad option is reported before the table is read.
+    candidates, max_depth = check_candidates(trees), check_max_depth(max_depth)
     if name in list_models(survey) and not overwrite:
         raise FaciesError(f"model {name!r} already exists in {survey.path}; pass --overwrite or choose another --name")
     if training is not None and csv is not None:
@@ -66,7 +68,7 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     table = TrainingTable.from_csv(csv) if csv is not None else TrainingTable.load(survey, training or "picks")
     names, source = choose_attributes(table, survey, attributes)
     parameters = {"training": str(csv) if csv is not None else (training or "picks"), "attributes": names,
-                  "attribute_source": source, "trees": list(check_candidates(trees)), "max_depth": max_depth,
+                  "attribute_source": source, "trees": list(candidates), "max_depth": max_depth,
                   "normalize": bool(normalize), "seed": int(seed)}
     provenance = make_provenance("facies rf train", parameters, inputs=[parameters["training"]])
     trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalize=normalize,
