@@ -31,7 +31,10 @@ def info(store: Path = STORE,
     table = Table("array", "kind", "dtype", "chunks", "compression", "on disk", "min", "max", "mean", "made by")
     for a in rep["arrays"]:
         name = a["name"] if a["complete"] else f"{a['name']} [red](incomplete)[/]"
+        name += " [yellow](being written)[/]" if a.get("being_written") else ""
         table.add_row(name, a["kind"], a["dtype"], "x".join(map(str, a["chunks"])), a["compression"],
                       human_rate(a["disk_bytes"], "B"), *(fmt_number(a.get(k)) for k in ("min", "max", "mean")),
                       a["provenance"] or "")
     console.print(table)
+    for name, reason in rep["unreadable"].items():
+        console.print(f"[bold red]{name}: metadata unreadable ({reason}); run 'facies verify {rep['path']}'[/]")

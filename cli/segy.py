@@ -29,16 +29,21 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
            chunks: str = typer.Option(None, "--chunks", help="Storage chunks IL,XL,S (default 128,128,128)."),
            sample_axis: str = typer.Option(None, "--sample-axis", help="time or depth (default: decided from "
                                            "the headers and file name, see docs/segy.md)."),
+           sample_interval: float = typer.Option(None, "--sample-interval", help="Sample interval in ms (time) or "
+                                                 "m/ft (depth), instead of the headers'; required when they say 0."),
            compression: str = typer.Option("zstd", "--compression", help="zstd or none (new stores only)."),
            resume: bool = RESUME,
+           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an array of the same name that "
+                                          "ingest made (e.g. to start an interrupted ingest over)."),
            progress: bool = _PROGRESS) -> None:
     """Ingest post-stack 3D SEG-Y files into a survey store."""
     start = time.perf_counter()
     with exit_130_when_interrupted():
         result = ingest_segy(files, survey, names=name or None, preset=preset, iline_byte=iline_byte,
                              xline_byte=xline_byte, cdpx_byte=cdpx_byte, cdpy_byte=cdpy_byte,
-                             chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume,
-                             progress=progress, sample_axis=sample_axis, compression=compression)
+                             chunks=int_tuple(chunks, "--chunks", lengths=(3,)), resume=resume, overwrite=overwrite,
+                             progress=progress, sample_axis=sample_axis, sample_interval=sample_interval,
+                             compression=compression)
     elapsed = time.perf_counter() - start
     g = result.geometry
     read = sum(f.stat().st_size for f in files)
@@ -54,10 +59,12 @@ def export(store: Path = STORE,
            array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
            out: Path = typer.Argument(..., help="SEG-Y file to write."),
            format: str = typer.Option("ieee", "--format", help="Sample format: ieee (exact) or ibm."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only once the new "
+                                          "file is complete)."),
            progress: bool = _PROGRESS) -> None:
     """Export a 3D array of a survey as a post-stack 3D SEG-Y."""
     start = time.perf_counter()
-    path = export_segy(store, array, out, format=format, progress=progress)
+    path = export_segy(store, array, out, format=format, overwrite=overwrite, progress=progress)
     elapsed = time.perf_counter() - start
     size = path.stat().st_size
     console.print(f"wrote {path} ({human_rate(size, 'B')}, {format}) in {elapsed:.1f} s "

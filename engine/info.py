@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facies.engine.locks import ArrayBusyError
 from facies.engine.store import Survey
 
 
@@ -59,20 +60,31 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
         "total_traces": int(g.trace_mask.size),
         "disk_bytes": disk_bytes(survey.path),
         "arrays": [],
+        # Members whose metadata cannot be read: listed so the damage is seen, never read (facies verify).
+        "unreadable": survey.unreadable(),
     }
     for name in survey.volumes(include_incomplete=True):
-        arr = survey.array(name, require_complete=False)
-        codecs = [type(c).__name__ for c in (arr.compressors or ())]
-        compressors = [c for c in codecs if c != "Crc32cCodec"]
-        entry = {
-            "name": name, "kind": survey.kind(name), "complete": survey.is_complete(name),
-            "shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
-            "compression": ",".join(compressors) or "none",
-            "checksum": "crc32c" if "Crc32cCodec" in codecs else "none",
-            "disk_bytes": disk_bytes(survey.path / name),
-            "provenance": survey.provenance(name).get("command"),
-        }
-        if stats and entry["complete"]:
-            entry.update(volume_stats(arr))
-        out["arrays"].append(entry)
+        out["arrays"].append(_describe_array(survey, name, stats=stats))
     return out
+
+
+def _describe_array(survey: Survey, name: str, *, stats: bool) -> dict:
+    """One array's entry of :func:`describe`."""
+    arr = survey.array(name, require_complete=False)
+    codecs = [type(c).__name__ for c in (arr.compressors or ())]
+    compressors = [c for c in codecs if c != "Crc32cCodec"]
+    entry = {
+        "name": name, "kind": survey.kind(name), "complete": survey.is_complete(name),
+        "shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
+        "compression": ",".join(compressors) or "none",
+        "checksum": "crc32c" if "Crc32cCodec" in codecs else "none",
+        "disk_bytes": disk_bytes(survey.path / name),
+        "provenance": survey.provenance(name).get("command"),
+    }
+    if stats and entry["complete"]:
+        try:
+            with survey.reading(name):  # statistics of one state of the array, not half of two
+                entry.update(volume_stats(arr))
+        except ArrayBusyError:  # a run is replacing it right now: list it without statistics
+            entry["being_written"] = True
+    return entry

@@ -28,20 +28,40 @@ LOCK_SUFFIX = ".run.lock"
 _UNLOCKABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
+class ArrayBusyError(FaciesError):
+    """Another facies command holds a lock that this one needs."""
+
+
 def lock_path(store_path, name: str) -> Path:
     """The lock file of array ``name`` in the store at ``store_path``."""
     return Path(store_path) / RUNS_GROUP / f"{name}{LOCK_SUFFIX}"
 
 
-@contextmanager
-def read_locks(store_path, names: Iterable[str]) -> Iterator[None]:
-    """Hold shared locks on the arrays ``names`` while the ``with`` block reads them.
+def acquire_locks(survey, names: Iterable[str], *, shared: bool = False) -> list:
+    """Non-blocking ``fcntl`` locks on ``_runs/<name>.run.lock`` for every name, in sorted order.
 
-    Raises
-    ------
-    FaciesError
-        When a run is writing one of them right now (no lock stays taken).
+    Exclusive for a run's outputs, shared (``shared=True``) for what a command reads. Sorted order
+    means two commands never each hold a lock the other waits for; non-blocking means a busy name
+    is an immediate :class:`ArrayBusyError` naming it (and no lock stays taken). The ``.run.lock``
+    suffix keeps these apart from the store's own lock files in ``_runs`` (``group.lock``, held while
+    group attributes change): an output named ``group`` must not share it.
+
+    Parameters
+    ----------
+    survey : Survey or path-like
+        The store (or its path).
+    names : iterable of str
+        Arrays to lock.
+    shared : bool
+        Take shared (reader) locks instead of exclusive (writer) ones. A reader that may not create
+        a lock file (a read-only store) goes on without it.
+
+    Returns
+    -------
+    list
+        The open lock files; give them to :func:`release_locks`.
     """
+    store_path = Path(getattr(survey, "path", survey))
     held = []
     try:
         for name in sorted(set(names)):
@@ -50,16 +70,48 @@ def read_locks(store_path, names: Iterable[str]) -> Iterator[None]:
                 path.parent.mkdir(exist_ok=True)
                 handle = open(path, "a+")
             except OSError as exc:
-                if exc.errno in _UNLOCKABLE:
+                if shared and exc.errno in _UNLOCKABLE:
                     continue
                 raise
             held.append(handle)
             try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise FaciesError(f"array {name!r} in {store_path} is being written by another facies run right now; "
-                                  "wait for that run to finish, then run this command again") from None
+                raise ArrayBusyError(_busy_message(store_path, name, shared)) from None
+    except BaseException:
+        release_locks(held)
+        raise
+    return held
+
+
+def _busy_message(store_path, name: str, shared: bool) -> str:
+    if shared:
+        return (f"array {name!r} in {store_path} is being written by another facies run right now; "
+                "wait for that run to finish, then run this command again")
+    return (f"another facies command is writing or reading {name!r} in {store_path} right now; "
+            "wait for it to finish (or stop it), then run this command again")
+
+
+def release_locks(lock_files) -> None:
+    """Unlock and close the files of :func:`acquire_locks` (closing alone would release them too)."""
+    for lock_file in lock_files:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+        finally:
+            lock_file.close()
+
+
+@contextmanager
+def read_locks(survey, names: Iterable[str]) -> Iterator[None]:
+    """Hold shared locks on the arrays ``names`` while the ``with`` block reads them.
+
+    Raises
+    ------
+    ArrayBusyError
+        When a run is writing one of them right now (no lock stays taken).
+    """
+    held = acquire_locks(survey, names, shared=True)
+    try:
         yield
     finally:
-        for handle in held:
-            handle.close()  # closing releases the lock
+        release_locks(held)

@@ -40,8 +40,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message
-from facies.engine.ledger import RUNS_GROUP
-from facies.engine.locks import LOCK_SUFFIX, read_locks
+from facies.engine.locks import LOCK_SUFFIX, RUNS_GROUP, ArrayBusyError, acquire_locks, read_locks, release_locks
 from facies.engine.provenance import jsonable
 
 # Every chunk is written, fill value or not, so that the chunk grid is the record of what a complete
@@ -57,6 +56,10 @@ KINDS = ("attribute", "label", "result")
 COMPRESSIONS = ("zstd", "none")
 _LATERAL = ("cdp_x", "cdp_y", "trace_mask")
 _RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
+#: Groups of the store: no array may take their names.
+_GROUPS = {"training", "models"}
+#: Longest name (UTF-8 bytes) of an array, table or model: file names made from it stay under 255 bytes.
+MAX_NAME_BYTES = 200
 #: Lock file serialising group-attribute writers. It lives in the ledger's ``_runs`` group (which
 #: already holds lock files) because a stray file at the root makes Zarr warn on every listing.
 ATTRS_LOCK = "group.lock"
@@ -86,11 +89,17 @@ def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
 def check_name(name: str, what: str = "array") -> None:
     """Raise FaciesError unless ``name`` can name an array, training table or model of a store.
 
-    Names become Zarr keys and parts of array names (``facies_<model>``): letters, digits, '_' and
-    '-', not starting with '_', '-' or '.' (those are the store's own, like ``_runs``).
+    Names become Zarr keys, file names (``_runs/<name>.run.lock``) and parts of array names
+    (``facies_<model>``): letters, digits, '_' and '-', not starting with '_', '-' or '.' (those are the
+    store's own, like ``_runs``), and at most :data:`MAX_NAME_BYTES` bytes in UTF-8, so that every file
+    name made from it fits the 255 bytes file systems allow.
     """
     if not name or name[0] in "_-." or not all(ch.isalnum() or ch in "_-" for ch in name):
-        raise FaciesError(f"{what} name {name!r} is not valid; use letters, digits, '_' and '-' (not first)")
+        raise FaciesError(f"{what} name {name[:40]!r} is not valid; use letters, digits, '_' and '-' (not first)")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise FaciesError(f"{what} name {name[:20]!r}... is {size} bytes long in UTF-8; names are at most "
+                          f"{MAX_NAME_BYTES} bytes (they become file names in the store): choose a shorter one")
 
 
 def check_array_name(name: str) -> None:
@@ -102,6 +111,8 @@ def check_array_name(name: str) -> None:
     check_name(name, "array")
     if name in _RESERVED:
         raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
+    if name in _GROUPS:
+        raise FaciesError(f"{name!r} is the name of the store's {name} group; choose another array name")
 
 
 def is_store(path) -> bool:
@@ -146,20 +157,16 @@ def remove_store(path) -> None:
 @contextmanager
 def _all_runs_idle(path: Path) -> Iterator[None]:
     """Hold every run lock of the store at ``path`` exclusively, or raise if a command holds one."""
-    held = []
+    names = [lock.name[:-len(LOCK_SUFFIX)] for lock in (path / RUNS_GROUP).glob(f"*{LOCK_SUFFIX}")]
     try:
-        for lock in sorted((path / RUNS_GROUP).glob(f"*{LOCK_SUFFIX}")):
-            handle = open(lock, "a+")
-            held.append(handle)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise FaciesError(f"{path} is in use by another facies command ({lock.name[:-len(LOCK_SUFFIX)]!r}); "
-                                  "wait for it to finish before replacing the store") from None
+        held = acquire_locks(path, names)
+    except ArrayBusyError:
+        raise FaciesError(f"{path} is in use by another facies command; wait for it to finish before "
+                          "replacing the store") from None
+    try:
         yield
     finally:
-        for handle in held:
-            handle.close()
+        release_locks(held)
 
 
 class Survey:

@@ -14,9 +14,9 @@ import pytest
 
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.plan import BrickPlan, region_slices
-from facies.engine.bricks.run import RunInterrupted, run_bricks
+from facies.engine.bricks.run import RunInterrupted, run_bricks, run_key
 from facies.engine.errors import FaciesError
-from facies.engine.ledger import RUNS_GROUP, Ledger
+from facies.engine.ledger import RUNS_GROUP, Ledger, find_ledger
 from facies.engine.operators import LocalMean
 from facies.engine.store import Survey
 from tests.test_bricks_helpers import make_survey
@@ -46,10 +46,10 @@ def _reference(volume):
 
 def _check_done_bricks_are_whole(survey, reference):
     """Every brick the ledger calls done holds its final values (no half-written brick is marked)."""
-    runs = survey.group.get(RUNS_GROUP)
-    if runs is None or "out" not in runs or not survey.has("out"):
+    runs, key = survey.group.get(RUNS_GROUP), run_key({"m": "out"})
+    if runs is None or key not in runs or not survey.has("out"):
         return 0
-    flags = np.asarray(runs["out"][...], bool)
+    flags = np.asarray(runs[key][...], bool)
     out = survey.array("out", require_complete=False)
     plan = BrickPlan(survey.shape, survey.chunks, BRICK)
     for index in zip(*np.nonzero(flags)):
@@ -120,11 +120,35 @@ def test_ctrl_c_stops_cleanly_and_resume_refuses_other_parameters(tmp_path):
     assert np.array_equal(survey.read("out"), _reference(volume), equal_nan=True)
 
 
+def test_many_long_output_names_interrupt_and_resume(tmp_path):
+    """Fourteen outputs whose names joined exceed a file name's 255 bytes: a bounded ledger key."""
+    survey, volume = make_survey(tmp_path / "s.zarr")
+    names = [f"amp_local_mean_of_radius_{r}_over_the_whole_survey_for_facies" for r in range(14)]
+    assert len("+".join(names).encode()) > 255
+    outputs = {f"m{r}": name for r, name in enumerate(names)}
+
+    def operators(n):
+        return [InterruptAfter("amp", f"m{r}", radius=1 + r % 3, n=n if r == 0 else -1) for r in range(14)]
+
+    with pytest.raises(RunInterrupted, match="--resume"):
+        run_bricks(survey, operators(6), outputs, device="cpu", brick=BRICK, progress=False, readers=1, writers=1)
+    record = find_ledger(survey, run_key(outputs))
+    assert record is not None and 0 < record.n_done < 27 and record.names == names
+    assert all(len(p.name.encode()) <= 255 for p in (tmp_path / "s.zarr" / RUNS_GROUP).iterdir())
+    result = run_bricks(survey, operators(-1), outputs, device="cpu", resume=True, progress=False)
+    assert result.bricks_skipped == record.n_done
+    whole = Chain(operators(-1), volume.shape).run_whole({"amp": volume})
+    for r, name in enumerate(names):
+        assert np.array_equal(survey.read(name), whole[f"m{r}"], equal_nan=True), name
+    assert find_ledger(survey, run_key(outputs)) is None
+    assert run_bricks(survey, operators(-1), outputs, device="cpu", resume=True, progress=False).already_complete
+
+
 def test_second_concurrent_run_gets_a_clear_error(tmp_path):
     survey, _ = make_survey(tmp_path / "s.zarr")
     holder = Ledger.start(Survey.open(survey.path), "out", (1,), {}, resume=False)  # another run's lock
     try:
-        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+        with pytest.raises(FaciesError, match="another facies command is writing or reading 'out'"):
             run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, device="cpu", progress=False)
     finally:
         holder.close()

@@ -11,10 +11,11 @@ import pytest
 
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.plan import BrickPlan
-from facies.engine.bricks.run import run_bricks
+from facies.engine.bricks.run import create_outputs, lock_outputs, run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.ledger import Ledger
 from facies.engine.operators import LocalMean
+from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
 from tests.test_bricks_helpers import make_survey
 
@@ -31,6 +32,12 @@ def _parameters(survey, radius, outputs=None):
     """The parameters run_bricks records for ``_mean(survey, radius)`` on the CPU."""
     return {"operators": Chain([LocalMean("amp", "m", radius=radius)], survey.shape).describe(),
             "outputs": outputs or {"m": "out"}, "brick": list(BRICK), "device": "cpu"}
+
+
+def _interrupted_ledger(survey, radius):
+    """The ledger of a ``_mean(survey, radius)`` run that died after taking it (locks released)."""
+    plan = BrickPlan(survey.shape, survey.chunks, BRICK)
+    return lock_outputs(survey, {"m": "out"}, plan.grid, _parameters(survey, radius))
 
 
 class WatchComplete(LocalMean):
@@ -82,7 +89,7 @@ def test_a_run_holding_one_output_blocks_a_run_with_another_output_set(tmp_path)
     try:
         assert proc.stdout.readline().strip() == "locked"
         operators = [LocalMean("amp", "m"), LocalMean("amp", "v", radius=2)]
-        with pytest.raises(FaciesError, match="another facies run is writing 'b'"):
+        with pytest.raises(FaciesError, match="another facies command is writing or reading 'b'"):
             run_bricks(survey, operators, {"m": "a", "v": "b"}, device="cpu", progress=False)
         assert not survey.has("a") and not survey.has("b")
     finally:
@@ -96,7 +103,7 @@ def test_a_run_over_two_outputs_blocks_a_run_over_one_of_them(tmp_path):
     survey, _ = make_survey(tmp_path / "s.zarr")
     holder = Ledger.start(Survey.open(survey.path), "a+out", (1,), {}, resume=False, locks=["a", "out"])
     try:
-        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+        with pytest.raises(FaciesError, match="another facies command is writing or reading 'out'"):
             _mean(survey, 1, overwrite=True)
     finally:
         holder.close()
@@ -108,10 +115,14 @@ def test_resume_after_an_overwrite_killed_before_it_made_its_outputs(tmp_path):
     survey, volume = make_survey(tmp_path / "s.zarr")
     _mean(survey, 1)
     # An --overwrite run with radius 2 took its ledger, then died before creating the output.
-    plan = BrickPlan(survey.shape, survey.chunks, BRICK)
-    Ledger.start(survey, "out", plan.grid, _parameters(survey, 2), resume=False).close()
+    _interrupted_ledger(survey, 2).close()
+    # 'out' is still the complete radius-1 array: only "the same command" (with --overwrite) replaces it.
+    with pytest.raises(FaciesError, match="cannot resume 'out': it was made with other parameters"):
+        _mean(survey, 2, resume=True)
+    assert Survey.open(survey.path).provenance("out")["parameters"]["operators"][0]["radius"] == [1, 1, 1]
     watch = WatchComplete("amp", "m", radius=2, path=survey.path)
-    run_bricks(survey, [watch], {"m": "out"}, device="cpu", brick=BRICK, resume=True, progress=False)
+    run_bricks(survey, [watch], {"m": "out"}, device="cpu", brick=BRICK, resume=True, overwrite=True,
+               progress=False)
     assert watch.seen and not any(watch.seen), "bricks were written into an array still marked complete"
     survey = Survey.open(survey.path)
     assert survey.provenance("out")["parameters"]["operators"][0]["radius"] == [2, 2, 2]
@@ -123,8 +134,7 @@ def test_resumed_output_is_marked_incomplete_before_its_first_brick(tmp_path):
     survey, volume = make_survey(tmp_path / "s.zarr")
     _mean(survey, 2)
     # The run died after marking its output complete but before removing its ledger; two bricks recorded.
-    plan = BrickPlan(survey.shape, survey.chunks, BRICK)
-    ledger = Ledger.start(survey, "out", plan.grid, _parameters(survey, 2), resume=False)
+    ledger = _interrupted_ledger(survey, 2)
     ledger.mark_done((0, 0, 0))
     ledger.mark_done((0, 0, 1))
     ledger.close()
@@ -140,8 +150,7 @@ def test_resumed_output_is_marked_incomplete_before_its_first_brick(tmp_path):
 
 def test_resume_refuses_an_output_another_run_rewrote_meanwhile(tmp_path):
     survey, _ = make_survey(tmp_path / "s.zarr")
-    plan = BrickPlan(survey.shape, survey.chunks, BRICK)
-    ledger = Ledger.start(survey, "out", plan.grid, _parameters(survey, 2), resume=False)
+    ledger = _interrupted_ledger(survey, 2)
     ledger.mark_done((0, 0, 0))  # an interrupted run of 'out' alone...
     ledger.close()
     # ...then a run over 'out' and 'other' (another ledger) rewrote 'out' with radius 1.
@@ -150,6 +159,36 @@ def test_resume_refuses_an_output_another_run_rewrote_meanwhile(tmp_path):
     with pytest.raises(FaciesError, match="cannot resume 'out': it was rewritten by another run"):
         _mean(survey, 2, resume=True)
     assert Survey.open(survey.path).is_complete("out")
+
+
+@pytest.mark.parametrize("other_b", [False, True])
+def test_resume_after_a_run_killed_between_creating_its_outputs(tmp_path, other_b):
+    """The ledger exists, 'a' was created (incomplete), 'b' not yet: resume makes both anew, unless
+    'b' is an array of another command (here the run was an --overwrite one): that needs --overwrite."""
+    survey, volume = make_survey(tmp_path / "s.zarr")
+    operators = [LocalMean("amp", "m"), LocalMean("amp", "v", radius=2)]
+    outputs = {"m": "a", "v": "b"}
+    chain = Chain(operators, survey.shape)
+    parameters = {"operators": chain.describe(), "outputs": outputs, "brick": list(BRICK), "device": "cpu"}
+    if other_b:
+        survey.add_volume("b", volume, provenance={"command": "facies ingest"})
+    lock_outputs(survey, outputs, BrickPlan(survey.shape, survey.chunks, BRICK).grid, parameters).close()
+    create_outputs(survey, chain, {"m": "a"}, kind="result", provenance=make_provenance("test", parameters))
+
+    def run(**kwargs):
+        return run_bricks(survey, operators, outputs, device="cpu", resume=True, progress=False, **kwargs)
+
+    if other_b:
+        with pytest.raises(FaciesError, match="cannot resume 'b': it was made with other parameters "
+                                              r"\(by facies ingest\); run again without --resume \(add --overwrite\)"):
+            run()
+        assert np.array_equal(Survey.open(survey.path).read("b"), volume, equal_nan=True)
+    result = run(overwrite=other_b)
+    assert result.bricks_skipped == 0 and not result.already_complete
+    whole = chain.run_whole({"amp": volume})
+    survey = Survey.open(survey.path)
+    assert np.array_equal(survey.read("a"), whole["m"], equal_nan=True)
+    assert np.array_equal(survey.read("b"), whole["v"], equal_nan=True)
 
 
 # ------------------------------------------------------------------ 5, 7: checked before anything runs

@@ -285,3 +285,33 @@ def test_zarr_reads_the_checksummed_store(store):
     """Checksums are Zarr's own crc32c codec: plain zarr (and xarray) read the store."""
     plain = zarr.open_group(str(store), mode="r")
     np.testing.assert_array_equal(plain["amplitude"][...], Survey.open(store).read("amplitude"))
+
+
+def test_info_lists_an_array_being_replaced_without_its_statistics(store):
+    from facies.engine.ledger import acquire_locks, release_locks
+
+    held = acquire_locks(Survey.open(store), ["envelope"])
+    try:
+        result = run("info", store, "--json")
+    finally:
+        release_locks(held)
+    assert result.exit_code == 0, result.output
+    arrays = {a["name"]: a for a in json.loads(result.stdout)["arrays"]}
+    assert arrays["envelope"].get("being_written") and "mean" not in arrays["envelope"]
+    assert arrays["amplitude"]["mean"] is not None
+
+
+def test_a_run_holds_its_inputs_against_writers(store):
+    """The ledger of a run takes shared locks on what it reads: others may read them, nobody may replace them."""
+    from facies.engine.ledger import Ledger
+    from facies.engine.locks import ArrayBusyError, acquire_locks, release_locks
+
+    survey = Survey.open(store)
+    ledger = Ledger.start(survey, "out", (1,), {}, resume=False, locks=["out"], reads=["amplitude"])
+    try:
+        with pytest.raises(ArrayBusyError, match="'amplitude'"):
+            acquire_locks(survey, ["amplitude"])
+        release_locks(acquire_locks(survey, ["amplitude"], shared=True))
+    finally:
+        ledger.close()
+    release_locks(acquire_locks(survey, ["amplitude"]))

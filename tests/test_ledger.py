@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from facies.engine import FaciesError
-from facies.engine.ledger import Ledger
+from facies.engine.ledger import MAX_KEY_BYTES, Ledger, find_ledger, ledger_key, parameter_diff
 from tests.helpers import tiny_store
 
 
@@ -51,7 +51,7 @@ def test_second_run_on_same_output_gets_clear_error(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
-        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+        with pytest.raises(FaciesError, match="another facies command is writing or reading 'out'"):
             Ledger.start(survey, "out", (4,), {}, resume=False)
     finally:
         proc.kill()
@@ -81,16 +81,58 @@ def test_finish_keeps_the_lock_file_so_a_run_that_opened_it_still_excludes_other
         ledger.finish()
         fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...and now holds the lock
         assert lock_path.exists()
-        with pytest.raises(FaciesError, match="another facies run is writing 'out'"):
+        with pytest.raises(FaciesError, match="another facies command is writing or reading 'out'"):
             Ledger.start(survey, "out", (1,), {}, resume=False)
 
 
 def test_locks_name_every_array_and_a_refused_start_holds_none(tmp_path):
     survey = tiny_store(tmp_path / "s.zarr")
     holder = Ledger.start(survey, "b", (1,), {}, resume=False)
-    with pytest.raises(FaciesError, match="another facies run is writing 'b'"):
+    with pytest.raises(FaciesError, match="another facies command is writing or reading 'b'"):
         Ledger.start(survey, "a+b+c", (1,), {}, resume=False, locks=["c", "a", "b"])
     holder.close()
     # 'a' (taken before 'b' failed) was released; the ledger 'a+b+c' was never written.
     Ledger.start(survey, "a", (1,), {}, resume=False).close()
     assert "a+b+c" not in survey.group["_runs"]
+
+
+def test_long_keys_are_bounded_and_the_ledger_names_its_arrays(tmp_path):
+    """A key longer than a file name may be (e.g. ``ingest-<long name>``) still gets a ledger."""
+    survey = tiny_store(tmp_path / "s.zarr")
+    key = "ingest-" + "x" * 300
+    with Ledger.start(survey, key, (2,), {"a": 1}, resume=False, locks=["short"]) as ledger:
+        ledger.mark_done((1,))
+    (folder,) = (p.name for p in (tmp_path / "s.zarr" / "_runs").iterdir() if p.is_dir())
+    assert len(folder.encode()) <= MAX_KEY_BYTES and folder == ledger_key(key)
+    record = find_ledger(survey, key)
+    assert record.n_done == 1 and record.names == ["short"] and record.key == key and record.grid == (2,)
+    with pytest.raises(FaciesError, match=r"cannot resume 'short': it was started with other parameters \(a: 1 -> 2\)"):
+        Ledger.start(survey, key, (2,), {"a": 2}, resume=True, locks=["short"])
+    again = Ledger.start(survey, key, (2,), {"a": 1}, resume=True, locks=["short"])
+    assert again.n_done == 1
+    again.finish()
+    assert find_ledger(survey, key) is None
+    assert ledger_key("ingest-amplitude") == "ingest-amplitude"  # short keys stay readable
+
+
+def _kuwahara(radius, stat="mean"):
+    return {"operator": "KuwaharaOperator", "input": "amplitude", "radius": [radius] * 3, "mode": "octant",
+            "stat": stat, "output": "amplitude_kuw", "halo": [radius] * 3, "boundary": "nan",
+            "weights": {"mask": True, "note": "x" * 500}}
+
+
+def test_parameter_diff_names_nested_keys_in_one_short_line():
+    old = {"operators": [_kuwahara(2), _kuwahara(2)], "outputs": {"a": "a_kuw"}, "brick": [64, 64, 64]}
+    new = {"operators": [_kuwahara(3), _kuwahara(2, "median")], "outputs": {"a": "a_kuw"}, "brick": [64, 64, 64]}
+    diff = parameter_diff(old, new)
+    assert diff == ("operators[0].halo: [2, 2, 2] -> [3, 3, 3]; operators[0].radius: [2, 2, 2] -> [3, 3, 3]; "
+                    "operators[1].stat: \"mean\" -> \"median\"")
+    # A long value is cut; more than three differences end with "and N more"; added keys say "absent".
+    new["operators"][0]["weights"]["note"] = "y" * 500
+    new["operators"].append(_kuwahara(1))
+    new["device"] = "gpu"
+    diff = parameter_diff(old, new)
+    assert diff.startswith('device: absent -> "gpu"; operators[0].halo: [2, 2, 2] -> [3, 3, 3]; ')
+    assert diff.endswith("; and 3 more") and len(diff) < 200 and "\n" not in diff
+    assert '"' + "y" * 36 + "..." in parameter_diff(old["operators"][0], new["operators"][0], limit=10)
+    assert parameter_diff({"a": [1]}, {"a": [1]}) == "task grid changed"

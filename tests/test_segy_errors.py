@@ -27,7 +27,7 @@ def _expect(path, store, match, **kwargs):
     with pytest.raises(FaciesError, match=match) as info:
         ingest_segy(path, store, **kwargs)
     assert "\n" not in str(info.value)
-    assert not store.exists() or Survey.open(store).volumes() == []
+    assert not store.exists()  # checked before the store is created, or the new store removed again
 
 
 def test_not_a_segy_file(tmp_path):
@@ -50,9 +50,7 @@ def test_unsupported_sample_format(shared_data, tmp_path, code, name):
     _expect(path, tmp_path / "s.zarr", f"{name}.*not supported")
 
 
-def test_2d_line_and_unbinnable_headers(tmp_path):
-    line = make_segy(tmp_path / "line.sgy", grid([7], range(1, 9)))
-    _expect(line, tmp_path / "s.zarr", "2D line")
+def test_unbinnable_headers(tmp_path):
     cube = make_segy(tmp_path / "cube.sgy", grid([1, 2], [1, 2]))
     _expect(cube, tmp_path / "s.zarr", "inline number 0 at byte 13.*--iline-byte", iline_byte=13)
     _expect(cube, tmp_path / "s.zarr", "outside the 240-byte", xline_byte=239)

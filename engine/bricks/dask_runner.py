@@ -23,7 +23,8 @@ import numpy as np
 
 from facies.engine.backend import array_module
 from facies.engine.bricks.operator import Chain, Operator
-from facies.engine.bricks.run import RunResult, check_outputs, create_outputs, default_outputs, lock_outputs
+from facies.engine.bricks.run import (RunResult, check_outputs, create_outputs, default_outputs, lock_outputs,
+                                      output_states)
 from facies.engine.bricks.scheduler import SchedulerStats
 from facies.engine.errors import FaciesError
 from facies.engine.progress import human_rate
@@ -129,8 +130,10 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
     check_outputs(survey, chain, outputs, overwrite=overwrite)
     parameters = {"operators": chain.describe(), "outputs": outputs, "dask": True}
-    # The locks (one per output array); one task: the whole graph.
-    ledger = lock_outputs(survey, outputs, (1,), parameters)
+    # The locks (one per output array); one task: the whole graph. Under the locks, the outputs
+    # must still be as checked (a command may have created one since, which needs --overwrite).
+    ledger = lock_outputs(survey, outputs, (1,), parameters, states=output_states(survey, outputs, parameters),
+                          reads=chain.sources)
     cluster = None
     try:
         if scheduler == "local":

@@ -9,9 +9,12 @@ SIGKILL) and resumed with ``resume=True`` gives a bit-identical result: done bri
 the others are rewritten whole, and each output chunk belongs to exactly one brick.
 
 The run's parameters (operators, outputs, brick, device) are the ledger's, and they are also
-kept in each output's provenance: ``resume=True`` on outputs that are already complete compares
-them (same values -> nothing to do; others -> an error), and a resumed run refuses an output
-that another run has rewritten since the interruption.
+kept in each output's provenance. ``resume=True`` never replaces an array this run did not make
+(:func:`resume_applies`): it continues outputs that a run with the same result parameters left
+unfinished, finds outputs already complete with them ("nothing to do"), and refuses any other
+existing array (made by another command, with other parameters, or rewritten since the
+interruption) unless ``overwrite`` is given too. Every output state is checked again once the
+locks are held, so a command that wrote an output meanwhile cannot be overwritten either.
 
 The output set-up (:func:`check_outputs`, :func:`lock_outputs`, :func:`create_outputs`) is shared
 with the Dask runner, and :func:`run_operators` picks one runner or the other as a command asks.
@@ -19,6 +22,7 @@ with the Dask runner, and :func:`run_operators` picks one runner or the other as
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -29,7 +33,7 @@ from facies.engine.bricks.operator import Chain, Operator
 from facies.engine.bricks.plan import BrickPlan, align_brick, brick_for_budget, region_slices
 from facies.engine.bricks.scheduler import LocalScheduler, SchedulerStats
 from facies.engine.errors import FaciesError
-from facies.engine.ledger import RUNS_GROUP, Ledger, parameter_diff
+from facies.engine.ledger import Ledger, LedgerRecord, describe_names, find_ledger, parameter_diff, truncate_utf8
 from facies.engine.memory import DEFAULT_FRACTION, brick_budget, gpu_memory, host_memory
 from facies.engine.progress import WorkProgress, human_rate
 from facies.engine.provenance import jsonable, make_provenance
@@ -41,6 +45,9 @@ log = logging.getLogger("facies")
 #: (every brick computes exact values), so a finished output made with another brick or on
 #: another device is still "already complete" for ``resume``.
 RESULT_PARAMETERS = ("operators", "outputs")
+
+#: States of an output array before a run (:func:`output_states`).
+MISSING, FINISHED, UNFINISHED, OTHER = "missing", "finished", "unfinished", "other"
 
 
 class RunInterrupted(FaciesError):
@@ -103,12 +110,12 @@ def check_memory_fraction(memory_fraction: float) -> None:
 
 # ---------------------------------------------------------------------- outputs (local and Dask runs)
 def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: bool = False,
-                  overwrite: bool = False) -> bool:
-    """Check a run's output arrays before it starts; return whether ``resume`` still applies.
+                  overwrite: bool = False) -> None:
+    """Check a run's output arrays before it starts.
 
-    Output names follow the store's rule, name outputs of the operators, are neither inputs nor
-    repeated; existing arrays need ``overwrite`` or ``resume``. ``resume`` no longer applies
-    when an output is missing (nothing to continue: the run starts afresh).
+    Output names follow the store's rule (its length limit included), name
+    outputs of the operators, are neither inputs nor repeated. Without ``resume``, existing
+    arrays need ``overwrite``; with it, :func:`resume_applies` decides once the parameters are known.
 
     Raises
     ------
@@ -116,7 +123,7 @@ def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: b
         Naming the first output that breaks a rule, and what to pass instead.
     """
     for store_name in outputs.values():
-        check_array_name(store_name)
+        check_array_name(store_name)  # the store's rule, length included
     for name in outputs:
         if name not in chain.produced:
             raise FaciesError(f"{name!r} is not an output of the operators ({', '.join(chain.output_names)})")
@@ -126,25 +133,111 @@ def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: b
     if len(set(outputs.values())) != len(outputs):
         raise FaciesError("two outputs would be written to the same array; give them different names")
     existing = [name for name in outputs.values() if survey.has(name)]
-    if resume and len(existing) < len(outputs):
-        return False
     if existing and not (resume or overwrite):
         hint = "" if survey.is_complete(existing[0]) else " or --resume to continue the interrupted run"
         raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it"
                           + hint)
-    return resume
+
+
+def output_states(survey, outputs: Mapping[str, str], parameters: Mapping) -> dict[str, str]:
+    """What each output array is before a run with ``parameters``: store name -> state.
+
+    :data:`MISSING`; :data:`FINISHED` or :data:`UNFINISHED` (complete or not) when its provenance
+    holds the same :data:`RESULT_PARAMETERS` (so a run of the same outputs, the same ledger key,
+    made it); :data:`OTHER` for anything else: an ingested original, another command's output,
+    an output made with other parameters.
+    """
+    wanted = _result_parameters(parameters)
+    states = {}
+    for name in outputs.values():
+        if not survey.has(name):
+            states[name] = MISSING
+        elif _result_parameters(survey.provenance(name).get("parameters") or {}) != wanted:
+            states[name] = OTHER
+        else:
+            states[name] = FINISHED if survey.is_complete(name) else UNFINISHED
+    return states
+
+
+def _result_parameters(parameters: Mapping) -> dict:
+    return {k: v for k, v in jsonable(dict(parameters)).items() if k in RESULT_PARAMETERS}
+
+
+def resume_applies(survey, outputs: Mapping[str, str], parameters: Mapping, states: Mapping[str, str],
+                   previous: LedgerRecord | None, *, overwrite: bool = False) -> bool:
+    """Whether a ``resume`` run continues its ledger (True) or starts afresh (False).
+
+    It continues only when the ledger has done tasks and every output is one this run made
+    (:data:`FINISHED` or :data:`UNFINISHED`); a missing output means the done tasks are lost, so the
+    run starts afresh and recreates its outputs. An :data:`OTHER` array is never written without
+    ``overwrite``.
+
+    Raises
+    ------
+    FaciesError
+        Naming the first :data:`OTHER` output, why it is not this run's, and what to do.
+    """
+    interrupted = previous is not None and previous.n_done > 0
+    other = [name for name, state in states.items() if state == OTHER]
+    if other and not overwrite:
+        name = other[0]
+        why = _made_how(survey, name, parameters)
+        replace = "run again without --resume (add --overwrite) to replace it"
+        if interrupted:
+            reason = f"it was rewritten by another run since this one was interrupted ({why}); {replace}"
+        elif survey.is_complete(name):
+            reason = f"it was made with other parameters ({why}); {replace}"
+        else:
+            reason = f"it is the unfinished output of another run ({why}); resume that run, or {replace}"
+        raise FaciesError(f"cannot resume {name!r}: {reason}, or choose other output names to keep it")
+    return interrupted and all(state in (FINISHED, UNFINISHED) for state in states.values())
+
+
+def _made_how(survey, name: str, parameters: Mapping) -> str:
+    """How array ``name`` differs from this run's outputs, in a few words."""
+    provenance = survey.provenance(name)
+    made = _result_parameters(provenance.get("parameters") or {})
+    if not made:
+        return f"by {provenance.get('command') or 'an unknown command'}"
+    return parameter_diff(made, _result_parameters(parameters))
 
 
 def run_key(outputs: Mapping[str, str]) -> str:
-    """The ledger key of a run: its output arrays, sorted, joined by ``+``."""
-    return "+".join(sorted(outputs.values()))
+    """The ledger key of a run: ``run-<first output>-<hash of all outputs>``.
+
+    Bounded in length however many outputs the run has (a folder name holds at most 255 bytes);
+    the ledger itself keeps the full names.
+    """
+    names = sorted(outputs.values())
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    return f"run-{truncate_utf8(names[0], 40)}-{digest}"
 
 
 def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], parameters: Mapping, *,
-                 resume: bool = False) -> Ledger:
+                 resume: bool = False, states: Mapping[str, str] | None = None,
+                 reads: Sequence[str] = ()) -> Ledger:
     """The run's ledger, holding one lock per output array (so runs with other output sets
-    sharing one of these arrays still exclude each other)."""
-    return Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=list(outputs.values()))
+    sharing one of these arrays still exclude each other) and a shared lock on each array in
+    ``reads`` (the run's inputs: nobody replaces them while it reads).
+
+    ``states`` (:func:`output_states` as the run checked them) are checked again under the locks:
+    a command that created or replaced an output since would otherwise be overwritten.
+
+    Raises
+    ------
+    FaciesError
+        Another run holds a lock, the ledger refuses ``resume``, or an output changed meanwhile.
+    """
+    ledger = Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=list(outputs.values()),
+                          reads=reads)
+    if states is not None:
+        now = output_states(survey, outputs, parameters)
+        changed = [name for name in outputs.values() if now[name] != states[name]]
+        if changed:
+            ledger.close()
+            raise FaciesError(f"{describe_names(changed)} changed while this run was starting (another command "
+                              "wrote it); check it, then run the command again")
+    return ledger
 
 
 def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: str, provenance: dict) -> dict:
@@ -159,12 +252,9 @@ def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: st
 
 
 # ---------------------------------------------------------------------- the local run
-def _previous_brick(survey, key: str) -> tuple[int, ...] | None:
-    """The brick shape an interrupted run of ``key`` used (so ``--resume`` keeps its grid)."""
-    runs = survey.group.get(RUNS_GROUP)
-    if runs is None or key not in runs:
-        return None
-    brick = runs[key].attrs.get("parameters", {}).get("brick")
+def _previous_brick(previous: LedgerRecord | None) -> tuple[int, ...] | None:
+    """The brick shape an interrupted run used (so ``--resume`` keeps its grid)."""
+    brick = previous.parameters.get("brick") if previous is not None else None
     return tuple(brick) if brick else None
 
 
@@ -192,9 +282,11 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     memory_fraction : float
         Share of free host (and GPU) memory the bricks may use.
     resume : bool
-        Continue an interrupted run with the same parameters (skips its done bricks).
+        Continue an interrupted run with the same parameters (skips its done bricks); outputs
+        already complete with the same parameters: nothing to do. Any other existing output
+        array is refused (see :func:`resume_applies`).
     overwrite : bool
-        Replace existing output arrays.
+        Replace existing output arrays (with ``resume``: those the run cannot continue).
     kind : str
         Kind of the output arrays in the store.
     progress : bool, optional
@@ -209,7 +301,8 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     Raises
     ------
     FaciesError
-        Bad inputs or outputs, another run holding the lock, or ``resume`` with other parameters.
+        Bad inputs or outputs, another run holding the lock, ``resume`` with other parameters, or
+        ``resume`` over an array this run did not make (without ``overwrite``).
     RunInterrupted
         On Ctrl-C, after in-flight writes finish; done bricks stay recorded for ``resume``.
     """
@@ -217,12 +310,13 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     backend = get_backend(device)
     chain = Chain(operators, survey.shape)
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
-    resume = check_outputs(survey, chain, outputs, resume=resume, overwrite=overwrite)
+    check_outputs(survey, chain, outputs, resume=resume, overwrite=overwrite)
     sources = {name: survey.array(name) for name in chain.sources}
     lanes = int(lanes or (2 if backend.is_gpu else 1))
     in_flight = readers + lanes + writers
     chunks = survey.chunks
-    previous_brick = _previous_brick(survey, run_key(outputs)) if resume else None
+    previous = find_ledger(survey, run_key(outputs)) if resume else None
+    previous_brick = _previous_brick(previous)
 
     if brick is not None:
         brick_shape = align_brick(tuple(brick), survey.shape, chunks)
@@ -235,22 +329,20 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
     plan = BrickPlan(survey.shape, chunks, brick_shape)
     parameters = {"operators": chain.describe(), "outputs": outputs, "brick": list(brick_shape),
                   "device": backend.name}
-    if resume and previous_brick is None and all(survey.is_complete(n) for n in outputs.values()):
-        _check_made_with(survey, outputs.values(), parameters, RESULT_PARAMETERS,
-                         "it was made with other parameters")
+    states = output_states(survey, outputs, parameters)
+    if resume and previous is None and all(state == FINISHED for state in states.values()):
         log.info("outputs %s are already complete; nothing to resume", ", ".join(outputs.values()))
         return RunResult(outputs, brick_shape, backend.name, len(plan), len(plan), SchedulerStats(),
                          "already complete", already_complete=True)
+    # Continue writing into the existing arrays only when the ledger has done bricks for them and
+    # this run made every one of them; otherwise (nothing done yet, an output missing, or one
+    # replaced with --overwrite) make every output anew.
+    resume = resume and resume_applies(survey, outputs, parameters, states, previous, overwrite=overwrite)
 
-    ledger = lock_outputs(survey, outputs, plan.grid, parameters, resume=resume)
+    ledger = lock_outputs(survey, outputs, plan.grid, parameters, resume=resume, states=states, reads=chain.sources)
     try:
         provenance = make_provenance(command, parameters, inputs=chain.sources)
-        # Continue writing into the existing arrays only when the ledger has done bricks for them;
-        # with none done (e.g. an --overwrite run killed before it created its outputs), an
-        # existing array may be an older, complete one: make every output anew.
-        if resume and ledger.n_done > 0:
-            _check_made_with(survey, outputs.values(), parameters, tuple(parameters),
-                             "it was rewritten by another run since this one was interrupted")
+        if resume:
             targets = {name: survey.mark_incomplete(name) for name in outputs.values()}  # before any brick
         else:
             targets = create_outputs(survey, chain, outputs, kind=kind, provenance=provenance)
@@ -289,18 +381,6 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
         ledger.close()
     log.info(summary)
     return RunResult(outputs, brick_shape, backend.name, len(plan), skipped, scheduler.stats, summary)
-
-
-def _check_made_with(survey, names, parameters: Mapping, keys: Sequence[str], reason: str) -> None:
-    """Raise FaciesError unless each array's provenance holds ``parameters`` (compared on ``keys``)."""
-    wanted = {k: v for k, v in jsonable(dict(parameters)).items() if k in keys}
-    for name in names:
-        made = survey.provenance(name).get("parameters") or {}
-        made = {k: v for k, v in made.items() if k in keys}
-        if made != wanted:
-            raise FaciesError(f"cannot resume {name!r}: {reason} ({parameter_diff(made, wanted)}); "
-                              "run again without --resume (add --overwrite)")
-
 
 
 def run_operators(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None, *,

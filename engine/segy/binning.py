@@ -3,7 +3,8 @@
 The grid of each line axis runs from the smallest to the largest line number with a step
 equal to the greatest common divisor of the differences between the line numbers present,
 so a survey numbered every 2nd or 4th line gets no empty rows. Every trace must land in
-its own bin: several traces in one bin mean pre-stack gathers or duplicate traces.
+its own bin: several traces in one bin mean pre-stack gathers or duplicate traces. A file
+with a single inline (or crossline) number is a slab of a 3D survey: a 1 x n grid.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def line_axis(numbers: np.ndarray) -> np.ndarray:
     return np.arange(distinct[0], distinct[-1] + 1, step, dtype=np.int64)
 
 
+def _step(axis: np.ndarray) -> int:
+    """Step of a line axis from :func:`line_axis` (1 for a single line)."""
+    return int(axis[1] - axis[0]) if axis.size > 1 else 1
+
+
 def bin_traces(inline: np.ndarray, crossline: np.ndarray, *, iline_byte: int, xline_byte: int,
                source: str = "the file") -> TraceGrid:
     """Place every trace on the grid; clear errors for files that are not a 3D post-stack cube.
@@ -70,18 +76,15 @@ def bin_traces(inline: np.ndarray, crossline: np.ndarray, *, iline_byte: int, xl
         if not np.any(values):
             raise FaciesError(f"{source}: every trace has {name} number 0 at byte {byte}, so the traces cannot be "
                               f"binned; {hint}")
+    # One inline (or crossline) number is a slab of a 3D survey, a 1 x n cube, as segyio reads it.
     inlines, crosslines = line_axis(inline), line_axis(crossline)  # one sort of the line numbers each
-    if inlines.size == 1 or crosslines.size == 1:
-        which = "inline" if inlines.size == 1 else "crossline"
-        raise FaciesError(f"{source}: all {n} traces have the same {which} number, so this is a 2D line, not a 3D "
-                          f"cube; facies ingests 3D post-stack volumes ({hint} if the file is 3D)")
     n_bins = inlines.size * crosslines.size
     if n_bins > MAX_EMPTY_RATIO * n and n_bins > 1_000_000:
         raise FaciesError(f"{source}: the line numbers at bytes {iline_byte}/{xline_byte} span a "
                           f"{inlines.size} x {crosslines.size} grid for only {n} traces; they are probably not "
                           f"inline/crossline numbers; {hint}")
-    i = (inline - inlines[0]) // (inlines[1] - inlines[0])
-    j = (crossline - crosslines[0]) // (crosslines[1] - crosslines[0])
+    i = (inline - inlines[0]) // _step(inlines)
+    j = (crossline - crosslines[0]) // _step(crosslines)
     flat = i * crosslines.size + j
     counts = np.bincount(flat, minlength=n_bins)
     if counts.max() > 1:

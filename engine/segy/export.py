@@ -10,7 +10,10 @@ file ingested and exported again has the same samples and the same values in the
 
 Columns of chunks are read and written in parallel with ``os.pwrite`` at their computed file
 offsets (the live traces of one inline within a column are contiguous in the file), into a
-temporary file renamed over the target only at the end.
+temporary file (``.OUT.<pid>.tmp``, same folder) renamed over the target only at the end, so a
+failure (a full disk) leaves no partial file under the target's name and an existing target
+intact. The target is checked before any work: not a folder, not under a file, in an existing
+folder, and not an existing file unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ _OWNED = {"coordinate_scalar": (COORDINATE_SCALAR_BYTE, 2), "delay": (TR_DELAY, 
 _BINARY_CONSTANTS = {BIN_ENSEMBLE_TRACES: 1, BIN_FOLD: 1, BIN_SORTING: 4, BIN_REVISION: 0x0100, BIN_FIXED_LENGTH: 1}
 
 
-def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: bool | None = None,
-                workers: int | None = None) -> Path:
+def export_segy(survey, name: str, out_path, *, format: str = "ieee", overwrite: bool = False,
+                progress: bool | None = None, workers: int | None = None) -> Path:
     """Write array ``name`` of ``survey`` to ``out_path`` as a post-stack 3D SEG-Y.
 
     Parameters
@@ -60,6 +63,8 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
         Target file; written to a temporary file beside it and renamed at the end.
     format : {"ieee", "ibm"}
         Sample format: 4-byte IEEE float (code 5, exact) or IBM float (code 1).
+    overwrite : bool
+        Replace an existing ``out_path`` (at the end, once the new file is complete).
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     workers : int, optional
@@ -69,6 +74,16 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
     -------
     Path
         ``out_path``.
+
+    Raises
+    ------
+    FaciesError
+        An unknown array or format, a target that is a folder, under a file, in a missing folder,
+        or an existing file without ``overwrite``; an array that a run is writing right now
+        (the export holds a shared read lock on the array while it reads).
+    OSError
+        The system's error while writing (a full disk), with ``out_path`` named when it gives no
+        file; the temporary file is removed first.
     """
     if not isinstance(survey, Survey):
         survey = Survey.open(survey, mode="r")
@@ -78,11 +93,15 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
     if array.ndim != 3:
         raise FaciesError(f"array {name!r} is not a 3D volume; only 3D arrays can be exported as SEG-Y")
     out_path = Path(out_path)
-    # Checked before any work: the file is written whole, then renamed over the target.
-    if out_path.is_dir():
-        raise FaciesError(f"{out_path} is a folder; give the SEG-Y file's name, e.g. {out_path / (name + '.sgy')}")
-    if not out_path.parent.is_dir():
-        raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
+    _check_target(out_path, name, overwrite)
+    # A shared lock while reading: a run replacing the array meanwhile (or already) is refused, so the
+    # file never holds half of the old array and half of the new one.
+    with survey.reading(name):
+        return _export(survey, name, survey.array(name), out_path, format, progress, workers)
+
+
+def _export(survey: Survey, name: str, array, out_path: Path, format: str, progress, workers) -> Path:
+    """The export itself, under the array's read lock (see :func:`export_segy`)."""
     g = survey.geometry
     facts = dict(survey.group.attrs.get(SEGY_ATTRS, {}))
     headers = _header_values(g, facts)
@@ -130,10 +149,30 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", progress: 
         finally:
             os.close(fd)
         os.replace(tmp, out_path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+            # os.pwrite and os.fsync name no file: say which export failed (the CLI prints the path).
+            raise OSError(exc.errno, exc.strerror or str(exc), str(out_path)) from exc
         raise
     return out_path
+
+
+def _check_target(out_path: Path, name: str, overwrite: bool) -> None:
+    """Refuse a target that cannot or should not be written, before any work (the file is written whole)."""
+    if out_path.is_dir():
+        raise FaciesError(f"{out_path} is a folder; give the SEG-Y file's name, e.g. {out_path / (name + '.sgy')}")
+    for parent in out_path.parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise FaciesError(f"{parent} is a file, not a folder, so {out_path} cannot be written under it; "
+                                  "choose another path")
+            break
+    if not out_path.parent.is_dir():
+        raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
+    if (out_path.exists() or out_path.is_symlink()) and not overwrite:
+        raise FaciesError(f"{out_path} already exists; pass --overwrite to replace it (replaced only once the new "
+                          "file is complete) or choose another name")
 
 
 def _header_values(g, facts: dict) -> dict:

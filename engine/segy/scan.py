@@ -12,11 +12,15 @@ Header byte presets (1-based positions of 4-byte integers):
 
 The coordinate scalar is byte 71 (positive multiplies, negative divides), the delay
 recording time byte 109 (first sample, ms or depth unit), scaled by byte 215 when non-zero.
+The sample interval is binary byte 3217, else trace byte 117 (:mod:`.layout`); when both are 0
+the file does not say how far apart its samples are, and the caller must (``sample_interval``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +63,41 @@ class ScannedSegy:
     delay: int
     time_scalar: int
     axis_reason: str
+    #: Sample interval in the axis unit (ms, m or ft): from the headers, or the caller's.
+    interval: float
 
 
-def scan_segy(path, bytes_: dict[str, int], sample_axis: str | None = None) -> ScannedSegy:
+def sample_interval_of(layout: SegyLayout, sample_interval: float | None = None) -> float:
+    """The sample interval of a file in its axis unit: the caller's when given, else the headers'.
+
+    Parameters
+    ----------
+    layout : SegyLayout
+    sample_interval : float, optional
+        The interval to use instead of the headers' (ms for time, m or ft for depth).
+
+    Raises
+    ------
+    FaciesError
+        When ``sample_interval`` is not a positive number, or is None and the headers give 0.
+    """
+    if sample_interval is not None:
+        value = sample_interval if isinstance(sample_interval, Real) and not isinstance(sample_interval, bool) \
+            else math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise FaciesError(f"--sample-interval must be a positive number (ms for time, m or ft for depth), "
+                              f"not {sample_interval!r}")
+        return float(value)
+    if layout.interval <= 0:
+        # segyio would assume 4 ms here; a guess would make every later time or depth wrong without a word.
+        raise FaciesError(f"{layout.path.name}: the sample interval is 0 in the binary header (byte 3217) and in "
+                          "the trace header (byte 117), so the file does not say how far apart its samples are; "
+                          "pass --sample-interval (ms for time, m or ft for depth), e.g. --sample-interval 4")
+    return layout.interval / 1000.0
+
+
+def scan_segy(path, bytes_: dict[str, int], sample_axis: str | None = None,
+              sample_interval: float | None = None) -> ScannedSegy:
     """Read the headers of ``path`` and bin its traces.
 
     Parameters
@@ -71,8 +107,17 @@ def scan_segy(path, bytes_: dict[str, int], sample_axis: str | None = None) -> S
         ``{"iline", "xline", "cdpx", "cdpy"}`` byte positions (see :func:`header_bytes`).
     sample_axis : {"time", "depth"}, optional
         Overrides the automatic decision (:mod:`facies.engine.segy.axis`).
+    sample_interval : float, optional
+        Overrides the headers' sample interval (ms for time, m or ft for depth); needed when
+        they give 0.
+
+    Raises
+    ------
+    FaciesError
+        A file that is not a post-stack 3D SEG-Y, or whose headers do not define its axes.
     """
     layout = read_layout(path)
+    interval = sample_interval_of(layout, sample_interval)
     name = Path(path).name
     fields = read_header_fields(layout, {
         "inline": (bytes_["iline"], 4), "crossline": (bytes_["xline"], 4),
@@ -87,8 +132,7 @@ def scan_segy(path, bytes_: dict[str, int], sample_axis: str | None = None) -> S
     time_scalar = int(fields["time_scalar"][0])
     start = float(apply_scalar(delay[:1], [time_scalar])[0])
     axis, unit, reason = decide_sample_axis(layout.text, Path(path), layout.measurement_system, sample_axis)
-    interval = layout.interval if layout.interval > 0 else 4000  # segyio's default when both headers say 0
-    samples = start + np.arange(layout.n_samples, dtype=np.float64) * (interval / 1000.0)
+    samples = start + np.arange(layout.n_samples, dtype=np.float64) * interval
     present = grid.present
     cdp = {}
     for key in ("cdp_x", "cdp_y"):
@@ -100,4 +144,4 @@ def scan_segy(path, bytes_: dict[str, int], sample_axis: str | None = None) -> S
                         sample_unit=unit, cdp_x=cdp["cdp_x"], cdp_y=cdp["cdp_y"], trace_mask=present)
     return ScannedSegy(layout=layout, grid=grid, geometry=geometry, header_bytes=dict(bytes_),
                        coordinate_scalar=int(scalars[np.argmax(counts)]), delay=int(delay[0]),
-                       time_scalar=time_scalar, axis_reason=reason)
+                       time_scalar=time_scalar, axis_reason=reason, interval=interval)
