@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -19,23 +20,50 @@ from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
 from facies.engine.oserrors import describe_os_error
 
+try:  # typer >= 0.20 carries its own copy of click, whose exceptions its commands raise
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click.exceptions import UsageError
+#: "facies" (or a group) without arguments shows its help: a UsageError subclass to let through.
+_SHOWS_HELP = tuple(cls for cls in UsageError.__subclasses__() if cls.__name__ == "NoArgsIsHelpError")
+
 #: Exit status of a user error (bad input, missing array...): distinct from crashes (1).
 USER_ERROR = 2
 
 
 class _FaciesGroup(TyperGroup):
-    """Prints a FaciesError, OSError or MemoryError from any command or sub-command as one line
-    and exits with USER_ERROR."""
+    """Prints a FaciesError, OSError or MemoryError from any command or sub-command, and a mistyped
+    option or argument, as one line and exits with USER_ERROR."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except _SHOWS_HELP:
+            raise  # "facies" alone shows the help
+        except UsageError as exc:
+            _usage_error(exc)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except _SHOWS_HELP:
+            raise
+        except UsageError as exc:  # raised while a sub-command parses its options
+            _usage_error(exc)
         except FaciesError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(USER_ERROR) from None
         except (OSError, MemoryError) as exc:  # a permission, a full disk, a long name: the user's to fix
             typer.echo(f"error: {describe_os_error(exc)}", err=True)
             raise typer.Exit(USER_ERROR) from None
+
+
+def _usage_error(exc: UsageError) -> NoReturn:
+    """Print a usage error (unknown option, bad value, missing argument) as one line; exit USER_ERROR."""
+    command = exc.ctx.command_path if exc.ctx is not None else "facies"
+    message = " ".join(exc.format_message().split())
+    typer.echo(f"error: {message} (see '{command} --help')", err=True)
+    raise typer.Exit(USER_ERROR) from None
 
 
 app = typer.Typer(

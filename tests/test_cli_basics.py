@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from facies.cli.app import USER_ERROR, app
@@ -55,3 +56,22 @@ def test_console_script_exit_code(tmp_path):
                            str(tmp_path / "x.zarr")], capture_output=True, text=True)
     assert proc.returncode == USER_ERROR
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["filter", "mean", "s.zarr", "-i", "a", "--radius", "abc"], "Invalid value for '--radius'"),
+    (["--bogus"], "No such option: --bogus"),
+    (["filter", "nonsense"], "No such command 'nonsense'"),
+    (["synth"], "Missing argument"),
+])
+def test_usage_errors_are_one_line(args, fragment):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
+    assert "--help" in lines[0]
+
+
+def test_no_arguments_still_show_the_help():
+    result = CliRunner().invoke(app, [])
+    assert "Usage" in result.output and "error:" not in result.output
