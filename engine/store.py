@@ -125,17 +125,11 @@ def is_store(path) -> bool:
         return False
 
 
-def remove_store(path) -> None:
-    """Delete the survey store at ``path``, after checking that it is one facies made and nobody uses it.
+def check_replaceable_store(path) -> None:
+    """Raise FaciesError unless ``--overwrite`` may remove ``path``: a facies survey store, not a link.
 
-    ``--overwrite`` of a store ends here. It never removes a symbolic link's target, the current
-    folder or one above it, or a folder that is not a facies store, and never a store that a
-    running command holds a lock in.
-
-    Raises
-    ------
-    FaciesError
-        Naming what was refused and why; nothing is removed then.
+    Never a symbolic link (not what it points to either), the current folder or one above it, a
+    file, or a folder that is not a facies store.
     """
     path = Path(path)
     if path.is_symlink():
@@ -150,6 +144,21 @@ def remove_store(path) -> None:
     if not is_store(path):
         raise FaciesError(f"{path} exists and is not a facies survey store; facies replaces only stores it made: "
                           "remove it yourself or choose another path")
+
+
+def remove_store(path) -> None:
+    """Delete the survey store at ``path``, after checking that it is one facies made and nobody uses it.
+
+    ``--overwrite`` of a store ends here (:func:`check_replaceable_store`), and never removes a store
+    that a running command holds a lock in.
+
+    Raises
+    ------
+    FaciesError
+        Naming what was refused and why; nothing is removed then.
+    """
+    path = Path(path)
+    check_replaceable_store(path)
     with _all_runs_idle(path):
         shutil.rmtree(path)
 

@@ -20,6 +20,9 @@ SIZES: dict[str, tuple[int, int, int]] = {
 }
 #: Smallest shape whose bodies still have an interior (polygons need a few voxels of margin).
 MIN_SHAPE = (8, 8, 16)
+#: Most voxels a survey may have: the random draws count voxels in 64-bit integers (far above
+#: anything memory or disk allows; the memory check usually refuses much smaller shapes first).
+MAX_VOXELS = 2**62
 FIRST_INLINE = 1000
 FIRST_CROSSLINE = 2000
 SAMPLE_INTERVAL_MS = 4.0
@@ -33,7 +36,14 @@ DEAD_TRACE_STREAM = 90
 
 
 def resolve_shape(shape: Sequence[int] | None, size: str | None) -> tuple[int, int, int]:
-    """The survey shape from either an explicit ``shape`` or a named ``size`` (default small)."""
+    """The survey shape from either an explicit ``shape`` or a named ``size`` (default small).
+
+    Raises
+    ------
+    FaciesError
+        Both or an unknown size; a shape that is not three integers, not positive, below
+        :data:`MIN_SHAPE` or above :data:`MAX_VOXELS` voxels.
+    """
     if shape is not None and size is not None:
         raise FaciesError("give either a shape (--shape IL XL NS) or a size (--size), not both")
     if shape is None:
@@ -51,6 +61,8 @@ def resolve_shape(shape: Sequence[int] | None, size: str | None) -> tuple[int, i
         raise FaciesError(f"shape {values} must be positive integers")
     if any(v < m for v, m in zip(values, MIN_SHAPE)):
         raise FaciesError(f"shape {values} is too small for facies bodies; use at least {MIN_SHAPE}")
+    if values[0] * values[1] * values[2] > MAX_VOXELS:
+        raise FaciesError(f"shape {values} has more than 2**62 voxels; choose a smaller shape")
     return values
 
 

@@ -9,17 +9,25 @@ polygon is then checked against the true labels with the rasterisation rule of t
 (:mod:`facies.engine.training.rasterise`) widened to half a voxel from its edge, and shrunk until
 every such voxel has the polygon's facies. Most of
 every body stays outside the polygons, so accuracy can be measured away from them.
+
+The file also carries its own record, ``made_by``: the command, the survey's shape and seed, and the
+SHA-256 of its facies and polygons. ``facies synth --overwrite`` replaces a polygon file only when
+that record is there and the digest still matches (:func:`is_synth_polygons`): a file somebody wrote
+or edited is never overwritten. Readers of the polygon format ignore the extra key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
+from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.synth.model import FACIES_NAMES, EarthModel
 from facies.engine.training.polygons import survey_units
@@ -34,11 +42,23 @@ N_VERTICES = 20
 #: Voxel centres this close to the edge count as inside when checking: a margin for the vertices'
 #: rounding in survey units, far above the extraction's own edge tolerance.
 CHECK_TOLERANCE = 0.5
+#: Key of the file's own record, and the command it names (what ``--overwrite`` may replace).
+MADE_BY_KEY = "made_by"
+MADE_BY_COMMAND = "facies synth"
 
 
 def polygons_path(store_path) -> Path:
-    """``demo/survey.zarr`` -> ``demo/survey.polygons.json`` (beside the store)."""
-    return Path(os.fspath(store_path)).with_suffix(".polygons.json")
+    """``demo/survey.zarr`` -> ``demo/survey.polygons.json`` (beside the store).
+
+    Raises
+    ------
+    FaciesError
+        For a path that names no folder (``.``, ``..``, ``/``): there is no name to put beside.
+    """
+    path = Path(os.fspath(store_path))
+    if path.name in ("", ".", ".."):
+        raise FaciesError(f"store path {str(path)!r} names no folder; give the new store's name, e.g. survey.zarr")
+    return path.with_suffix(".polygons.json")
 
 
 def slice_labels(model: EarthModel, axis: int, index: int) -> np.ndarray:
@@ -125,8 +145,64 @@ def make_polygons(model: EarthModel, geometry: Geometry, counts: list[np.ndarray
     return {"facies": list(FACIES_NAMES), "polygons": polygons}
 
 
-def write_polygons(path: Path, content: dict) -> Path:
-    """Write the polygon file (replacing any older one beside the store)."""
+def polygons_digest(content: Mapping) -> str:
+    """SHA-256 (hex) of a polygon file's ``facies`` and ``polygons``, in a canonical JSON form.
+
+    JSON numbers read back as the same floats, so the digest of a file as read equals the one
+    computed when it was written, unless somebody changed its facies or polygons.
+    """
+    canonical = json.dumps({"facies": content.get("facies"), "polygons": content.get("polygons")},
+                           sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_synth_polygons(path) -> bool:
+    """Whether ``path`` is a polygon file ``facies synth`` wrote and nobody edited since.
+
+    True only for a regular file (not a link) holding JSON whose ``made_by`` record names
+    ``facies synth`` and whose SHA-256 matches its facies and polygons.
+    """
     path = Path(path)
-    path.write_text(json.dumps(content, indent=1) + "\n")
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    record = doc.get(MADE_BY_KEY) if isinstance(doc, dict) else None
+    if not isinstance(record, dict) or record.get("command") != MADE_BY_COMMAND:
+        return False
+    try:
+        return record.get("sha256") == polygons_digest(doc)
+    except (TypeError, ValueError):
+        return False
+
+
+def write_polygons(path: Path, content: dict, *, made_by: Mapping | None = None) -> Path:
+    """Write the polygon file whole: a temporary file beside it, renamed over ``path`` at the end.
+
+    Parameters
+    ----------
+    path : path-like
+        The polygon file (the caller has checked that it may be replaced).
+    content : dict
+        ``facies`` and ``polygons`` (:func:`make_polygons`).
+    made_by : mapping, optional
+        Facts for the file's ``made_by`` record (shape, seed); the command and the digest are added.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    record = {"command": MADE_BY_COMMAND, **dict(made_by or {}), "sha256": polygons_digest(content)}
+    doc = {"facies": content["facies"], "polygons": content["polygons"], MADE_BY_KEY: record}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

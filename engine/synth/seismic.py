@@ -22,7 +22,7 @@ AMPLITUDE_GAIN = 18.0
 NOISE_STD = 0.08
 _NOISE_STREAM = 20
 #: Largest number of voxels evaluated at once (bounds the uint64/float64 temporaries).
-_MAX_VOXELS_AT_ONCE = 1 << 21
+MAX_VOXELS_AT_ONCE = 1 << 21
 
 
 def ricker(frequency_hz: float, dt_s: float) -> np.ndarray:
@@ -60,7 +60,7 @@ def region_labels_and_amplitude(model: EarthModel, il: slice, xl: slice, dt_ms: 
     low = ricker(SALT_FREQUENCY_HZ, dt_ms * 1e-3) * np.sqrt(SALT_FREQUENCY_HZ / MAIN_FREQUENCY_HZ)
     noise_key = stream_key(model.seed, _NOISE_STREAM)
     # Sub-blocks of whole traces bound the temporaries; values do not depend on the split.
-    rows = max(1, _MAX_VOXELS_AT_ONCE // max(1, nj * n_s))
+    rows = max(1, MAX_VOXELS_AT_ONCE // max(1, nj * n_s))
     for r0 in range(0, ni, rows):
         r1 = min(ni, r0 + rows)
         i = np.arange(il.start + r0, il.start + r1, dtype=np.int64)[:, None, None]
