@@ -26,7 +26,12 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
            workers: int = typer.Option(0, "--workers", help="CPU worker processes (0: one per core when the run is "
                                                             "longer than a few seconds, else 1)."),
            out: Path = typer.Option(..., "--out", help="Output folder for combinations.csv, summary.json, scores.png.")) -> None:
-    """Score every attribute combination by Bhattacharyya distance between per-facies Gaussian mixtures."""
+    """Score every attribute combination by Bhattacharyya distance between per-facies Gaussian mixtures.
+
+    A bad --out (a file, or a path under one) is refused before any fitting. A run that finds no valid
+    combination, or stops on bad training data, exits with one error line and leaves no earlier result
+    looking current: the earlier files in --out are removed and the store's selection record emptied.
+    """
     from facies.engine.selection import SelectionSettings, select_attributes  # noqa: PLC0415
     from facies.engine.selection.settings import parse_models  # noqa: PLC0415
 
@@ -41,11 +46,9 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
         typer.echo("facies: interrupted; a selection writes its summary.json and store record only when it finishes",
                    err=True)
         raise typer.Exit(INTERRUPTED) from None
+    # a run without a valid combination is a FaciesError (one line, exit 2): here there is a best
     best = run.result.best
-    if best is None:
-        console.print("[red]no valid combination[/]: every combination has a facies without a valid fit")
-    else:
-        console.print(f"best: {', '.join(best.attributes)} (score {best.score:.4g})")
+    console.print(f"best: {', '.join(best.attributes)} (score {best.score:.4g})")
     if run.record is not None:
         console.print(f"recorded in {store} (the forest trains on these attributes by default)")
     for p in run.files.values():

@@ -93,7 +93,11 @@ def import_(store: Path = STORE,
             facies: str | None = typer.Option(None, "--facies",
                                               help="Facies names in code order (default: order of first appearance)."),
             overwrite: bool = OVERWRITE) -> None:
-    """Store a table made elsewhere, after checking its attributes and positions against the survey."""
+    """Store a table made elsewhere, after checking its values, attributes and positions against the survey.
+
+    Refused, naming the CSV line: a file that is not UTF-8, an empty facies name, a value that is NaN, infinite or
+    out of range, a position off the grid, and a voxel given twice (with one facies or two).
+    """
     order = name_list(facies) or None
     table = import_training(Survey.open(store), csv_path, name, facies_names=order, overwrite=overwrite)
     console.print(f"stored training/{name} ({len(table)} rows) in {store}")

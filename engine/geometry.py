@@ -129,7 +129,7 @@ class Geometry:
         off = ~(np.abs(positions[found] - values) <= tolerance)  # written so that NaN is off the grid
         if off.any():
             value = values[np.argmax(off)]
-            raise FaciesError(f"{name} {value:g} is not in the survey ({_describe_axis(grid)}); "
+            raise FaciesError(f"{name} {exact(value)} is not in the survey ({_describe_axis(grid)}); "
                               "pick a value on the grid")
         return found.astype(np.int64)
 
@@ -152,3 +152,10 @@ def _describe_axis(values: np.ndarray) -> str:
     if values.size == 1:
         return f"[{values[0]:g}]"
     return f"{values.size} values {values[0]:g}..{values[-1]:g} step {values[1] - values[0]:g}"
+
+
+
+def exact(value: float) -> str:
+    """A number for messages, all its digits kept (``1e+30``, ``1000001``, ``1220.5``; ``:g`` would round)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

@@ -404,7 +404,9 @@ class Survey:
             node = self.group[name]
         except Exception:
             raise DamagedArrayError(damage_message(self.path, name, None, "its zarr.json cannot be read")) from None
-        if require_complete and node.ndim == 3 and not self.is_complete(name):
+        meta = node.attrs.get("facies", {})
+        complete = isinstance(meta, Mapping) and meta.get("complete", False)
+        if require_complete and node.ndim == 3 and not complete:
             raise FaciesError(f"array {name!r} in {self.path} is incomplete (an interrupted run); "
                               "resume or re-run the command that makes it")
         return node

@@ -181,3 +181,37 @@ def test_place_polygon_drops_a_closing_repeat_and_rejects_two_vertices():
     line = Polygon("salt", "inline", 102.0, np.array([[7, 8], [10, 8], [10, 8]], float), "p")
     with pytest.raises(FaciesError, match="2 distinct vertices; a polygon needs at least 3"):
         place_polygon(line, 0, g, ["salt"])
+
+
+def test_edge_tolerance_is_the_pinned_one_not_shapelys_boundary():
+    """Centres within 1e-6 grid units of an edge count, from either side; 2e-6 outside do not."""
+    u_centres, v_centres = np.arange(10.0), np.arange(10.0)
+    for offset, covered in ((0.0, 1), (5e-7, 1), (-5e-7, 1), (-2e-6, 0)):
+        # a square whose right edge runs at u = 5 + offset: column u = 5 is on it, inside or just outside it
+        square = np.array([[2, 2], [5 + offset, 2], [5 + offset, 6], [2, 6]], float)
+        iu, _ = rasterise(square, u_centres, v_centres)
+        assert np.count_nonzero(iu == 5) == 5 * covered, offset
+
+
+def test_polygons_crossing_themselves_rasterise_by_the_even_odd_rule():
+    """Vertices in random order (mostly self-intersecting): the same centres as the brute-force ray casting."""
+    rng = np.random.default_rng(11)
+    u_centres, v_centres = np.arange(12.0), np.arange(12.0)
+    crossing = 0
+    for _ in range(30):
+        vertices = rng.uniform(0, 11, size=(int(rng.integers(4, 9)), 2))
+        crossing += crossing_edges(vertices) is not None
+        iu, iv = rasterise(vertices, u_centres, v_centres)
+        assert set(zip(iu.tolist(), iv.tolist())) == brute_rasterise(vertices, u_centres, v_centres)
+    assert crossing > 10
+
+
+def test_crossing_check_of_200000_vertices():
+    """Indexed (GEOS): a simple contour of 200 000 vertices passes, and the same with two vertices swapped does not."""
+    t = 2 * np.pi * np.arange(200_000) / 200_000
+    r = 100 + 10 * np.sin(37 * t)
+    vertices = np.column_stack([500 + r * np.cos(t), 500 + r * np.sin(t)])
+    assert crossing_edges(vertices) is None
+    vertices[[1000, 150000]] = vertices[[150000, 1000]]
+    i, j = crossing_edges(vertices)
+    assert {i, j} <= {999, 1000, 149999, 150000} and i < j

@@ -18,15 +18,16 @@ runner = CliRunner()
 
 
 def random_table(n=50, seed=0) -> TrainingTable:
-    """Rows on the tiny_store((6, 5, 12)) grid, attribute values spanning many magnitudes."""
+    """Rows on distinct voxels of the tiny_store((6, 5, 12)) grid, attribute values spanning many magnitudes."""
     rng = np.random.default_rng(seed)
+    i, j, k = np.unravel_index(rng.choice(6 * 5 * 12, n, replace=False), (6, 5, 12))
     values = {name: (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
               for name in ("amplitude", "envelope")}
     values["envelope"][:3] = [np.float32(0.1), np.float32(1 / 3), np.finfo(np.float32).tiny]
     codes = np.sort(rng.integers(1, 4, n)).astype(np.uint8)
     return TrainingTable(facies_names=["salt", "mtd", "background"], codes=codes,
-                         inline=100 + 2 * rng.integers(0, 6, n), crossline=7 + rng.integers(0, 5, n),
-                         sample=8.0 + 4.0 * rng.integers(0, 12, n), sample_axis="time", attributes=values,
+                         inline=100 + 2 * i, crossline=7 + j, sample=8.0 + 4.0 * k, sample_axis="time",
+                         attributes=values,
                          polygon=rng.integers(0, 4, n), source="test")
 
 
@@ -134,7 +135,7 @@ def test_csv_facies_order_and_explicit_order(tmp_path):
     ("facies,inline,crossline,time,a,a\n", "attribute columns must be unique"),
     ("facies,inline,crossline,time,a\nsalt,100,7\n", "line 2: 3 fields, the header has 5"),
     ("facies,inline,crossline,time,a\nsalt,100,7,8,x\n", "not a number"),
-    ("facies,inline,crossline,time,a\nsalt,100.5,7,8,1\n", "whole line numbers"),
+    ("facies,inline,crossline,time,a\nsalt,100.5,7,8,1\n", "line 2: inline 100.5 is not a whole line number"),
 ])
 def test_malformed_training_csv(tmp_path, text, message):
     (tmp_path / "t.csv").write_text(text)
@@ -266,3 +267,28 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.exit_code == USER_ERROR
     missing = tmp_path / "missing"
     assert result.output.strip().splitlines() == [f"error: folder {missing} does not exist; create it first"]
+
+
+def test_check_against_survey_of_a_table_not_read_from_csv(tmp_path):
+    """Without the CSV's lines, row k is called line k + 2 and the values keep all their digits."""
+    from facies.engine.training import check_against_survey
+
+    survey = tiny_store(tmp_path / "s.zarr", names=("amplitude",))
+    t = random_table(4)
+    t = TrainingTable(t.facies_names, np.array([1, 1, 2, 2]), [100, 102, 100, 104], [7, 7, 7, 9],
+                      [8.0, 8.0, 8.0, 12.0], "time", {"amplitude": t.attributes["amplitude"]}, t.polygon)
+    with pytest.raises(FaciesError, match="lines 2 and 4 label the voxel at inline 100, crossline 7, time 8.0 "
+                                          "as salt and as mtd"):
+        check_against_survey(t, survey)
+    t.sample[3] = 1e30
+    with pytest.raises(FaciesError, match=r"line 5: time 1e\+30 is not in the survey"):
+        check_against_survey(t, survey)
+
+
+def test_csv_is_utf8_whatever_the_locale(tmp_path):
+    table = random_table(6)
+    table.facies_names[0] = "sél"
+    table.codes[:] = 1
+    table.to_csv(tmp_path / "t.csv")
+    assert "sél" in (tmp_path / "t.csv").read_bytes().decode("utf-8")
+    assert TrainingTable.from_csv(tmp_path / "t.csv").facies_names[0] == "sél"

@@ -37,17 +37,29 @@ def standardisation(per_facies):
     return mean, np.where(std > 0, std, 1.0)
 
 
-def check_inputs(per_facies, names):
-    """Shapes and values a selection needs; FaciesError otherwise."""
+def check_inputs(per_facies, names, facies_names):
+    """Shapes and values a selection needs; FaciesError naming the facies otherwise.
+
+    Parameters
+    ----------
+    per_facies : list of (n_m, N) arrays
+    names : list of str
+        The N attribute names.
+    facies_names : list of str
+        One per entry of ``per_facies``: messages name the facies, not its code.
+    """
     if len(per_facies) < 2:
         raise FaciesError(f"attribute selection needs at least 2 facies with training voxels, got {len(per_facies)}")
-    for f, x in enumerate(per_facies):
+    if len(facies_names) != len(per_facies):
+        raise FaciesError(f"{len(facies_names)} facies names for {len(per_facies)} facies; give one name per facies")
+    for name, x in zip(facies_names, per_facies):
         if x.ndim != 2 or x.shape[1] != len(names):
-            raise FaciesError(f"facies {f + 1}: expected (n, {len(names)}) training values, got shape {x.shape}")
+            raise FaciesError(f"{name}: expected (n, {len(names)}) training values, got shape {x.shape}")
         if len(x) == 0:
-            raise FaciesError(f"facies {f + 1} has no training voxels; draw a polygon for it or drop it")
+            raise FaciesError(f"{name} has no training voxels; draw a polygon for it, or leave it out of the "
+                              "table's facies (--facies of 'facies training import')")
         if not np.isfinite(x).all():
-            raise FaciesError(f"facies {f + 1} has NaN or infinite attribute values; mask them before selecting")
+            raise FaciesError(f"{name} has NaN or infinite attribute values; mask them before selecting")
 
 
 def check_split(fit, held, holdout: float, facies_names) -> None:

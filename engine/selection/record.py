@@ -9,7 +9,8 @@ attribute :data:`SELECTION_KEY`, flat::
 :func:`selected_attributes` reads ``attributes`` back (the forest trains on them by default:
 :mod:`facies.engine.forest.attributes`). The write goes through
 :meth:`~facies.engine.store.Survey.update_attrs`, so a command finishing later in another process
-does not erase it.
+does not erase it. A selection that ends without a result empties the record
+(:func:`clear_selection`): the previous best is no longer the latest selection's.
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ def record_selection(survey, fields: Mapping[str, Any]) -> dict:
     if "score" in record:
         record["score"] = float(record["score"])
     return survey.update_attrs(SELECTION_KEY, lambda _previous: record)
+
+
+def clear_selection(survey) -> bool:
+    """Forget the recorded selection: a later selection in ``survey`` ended without a result.
+
+    The record would otherwise stand as the latest selection and ``facies rf`` would train on it.
+    The attribute is emptied (``{}``, read as no record), not rewritten when already absent or empty.
+
+    Returns
+    -------
+    bool
+        Whether there was a record to forget.
+    """
+    if not survey.group.attrs.get(SELECTION_KEY):
+        return False
+    survey.update_attrs(SELECTION_KEY, lambda _previous: {})
+    return True
 
 
 def selected_attributes(survey) -> list[str] | None:

@@ -1,4 +1,11 @@
-"""Writing a selection: combinations.csv, summary.json, scores.png."""
+"""Writing a selection: combinations.csv, summary.json, scores.png.
+
+The output folder is checked (and made) before the fitting starts, so a bad ``--out`` costs no
+minutes of work. Each file is written whole under a temporary name and moved into place,
+``summary.json`` last: a folder holding a ``summary.json`` holds one finished run. A run that ends
+without a result (:func:`discard_outputs`) removes what a previous run left there rather than let it
+pass for this run's.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,11 @@ import json
 import math
 import os
 from pathlib import Path
+
+from facies.engine.errors import FaciesError
+
+#: The files of a selection, by role; ``summary.json`` is written last and removed first.
+OUTPUT_FILES = {"combinations": "combinations.csv", "summary": "summary.json", "figure": "scores.png"}
 
 
 def _num(v):
@@ -84,14 +96,71 @@ def _written_then_moved(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def output_paths(out_dir) -> dict[str, Path]:
+    """The paths of the selection files in ``out_dir``, by role (:data:`OUTPUT_FILES`)."""
+    return {role: Path(out_dir) / name for role, name in OUTPUT_FILES.items()}
+
+
+def check_out_folder(out_dir) -> Path:
+    """Make sure the selection can write into ``out_dir``, creating it; done before any fitting.
+
+    Raises
+    ------
+    FaciesError
+        ``out_dir`` is a file, lies under a file, or is not writable.
+    OSError
+        Creating it failed otherwise (a read-only file system, a name too long...): the CLI prints it as one line.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FaciesError(f"--out {out} is a file; give a folder for {', '.join(OUTPUT_FILES.values())}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FaciesError(f"--out {out} lies under {parent}, which is a file, not a folder; choose another "
+                                  "--out")
+            break
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise FaciesError(f"cannot write into the --out folder {out}; check its permissions or choose another --out")
+    return out
+
+
+def discard_outputs(out_dir) -> list[Path]:
+    """Remove the selection files a previous run left in ``out_dir`` (``summary.json`` first); return those removed.
+
+    For a run that ends without a result: a previous run's summary, figure or table beside its error
+    would read as this run's.
+    """
+    removed = []
+    paths = output_paths(out_dir)
+    for path in (paths["summary"], paths["figure"], paths["combinations"]):  # stopped half-way: no summary left
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def write_outputs(result, out_dir) -> dict:
     """Write the three files into ``out_dir``, each complete or not at all, ``summary.json`` last; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"combinations": out / "combinations.csv", "summary": out / "summary.json", "figure": out / "scores.png"}
+    paths = output_paths(out)
     # a previous run's summary must not stand beside this run's other files if writing stops half-way
     paths["summary"].unlink(missing_ok=True)
     _written_then_moved(paths["combinations"], lambda p: write_combinations(result, p))
     _written_then_moved(paths["figure"], lambda p: plot_scores(result, p))
     _written_then_moved(paths["summary"], lambda p: p.write_text(json.dumps(summary(result), indent=2, default=float)))
     return paths
+
+
+def write_failed_outputs(result, out_dir) -> dict:
+    """For a run in which no combination is valid: remove a previous run's files, write only combinations.csv.
+
+    The table says, per combination and facies, how many fits were invalid: the reason the run has no
+    result. No ``summary.json`` and no figure are written (they would name a best combination).
+    """
+    discard_outputs(out_dir)
+    path = output_paths(out_dir)["combinations"]
+    _written_then_moved(path, lambda p: write_combinations(result, p))
+    return {"combinations": path}

@@ -19,8 +19,8 @@ from facies.engine.selection.combinations import combinations_from_names, combin
 from facies.engine.selection.data import check_inputs, check_split, holdout_split, standardisation
 from facies.engine.selection.device import fitting_ops
 from facies.engine.selection.fitting import FacieData, fit_dimension
-from facies.engine.selection.record import record_selection
-from facies.engine.selection.results import write_outputs
+from facies.engine.selection.record import clear_selection, record_selection
+from facies.engine.selection.results import check_out_folder, discard_outputs, write_failed_outputs, write_outputs
 from facies.engine.selection.runner import estimated_work, fit_runner
 from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
 from facies.engine.selection.settings import SelectionSettings
@@ -65,6 +65,9 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
         Training voxels of each facies, in code order.
     attribute_names : list of str
         The N attribute names (columns).
+    facies_names : list of str, optional
+        One per facies, used in messages and outputs (default ``facies 1``, ``facies 2``...).
+    settings : SelectionSettings, optional
     dims : list of int, optional
         Dimensions to try (default 1..N). Ignored when ``combinations`` is given.
     combinations : list of list of str, optional
@@ -75,11 +78,22 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     require_gpu : bool
         The user asked for the GPU explicitly: FaciesError instead of a CPU fallback.
     progress : callable(n_batches_total) -> object with ``.advance(tasks, work)``, optional
+
+    Returns
+    -------
+    SelectionResult
+        ``best`` is None when no combination is valid (:func:`select_attributes` makes that an error).
+
+    Raises
+    ------
+    FaciesError
+        Fewer than 2 facies, a facies without voxels or with NaN values, a held-out split that leaves
+        a facies too few voxels (each named), bad combinations, or ``require_gpu`` without a GPU.
     """
     settings = settings or SelectionSettings()
     names = list(attribute_names)
     facies_names = list(facies_names or [f"facies {i + 1}" for i in range(len(per_facies))])
-    check_inputs(per_facies, names)
+    check_inputs(per_facies, names, facies_names)
     if combinations is not None:
         batches = combinations_from_names(combinations, names)
     else:
@@ -170,15 +184,26 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
     device : {"auto", "cpu", "gpu"}
         ``gpu`` refuses to fall back to the CPU.
     out : path-like
-        Folder of ``combinations.csv``, ``summary.json`` and ``scores.png``.
+        Folder of ``combinations.csv``, ``summary.json`` and ``scores.png``; checked and made before
+        the fitting starts.
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    SelectionRun
+        Always with a best combination (``result.best`` is not None).
 
     Raises
     ------
     FaciesError
-        Neither or both table sources, an unknown attribute, bad dimensions, or what
-        :func:`run_selection` refuses.
+        Before any fitting: neither or both table sources, an unknown attribute, bad dimensions,
+        ``device="gpu"`` without a usable GPU, an ``out`` that is a file, lies under a file or cannot
+        be written; these change nothing. After the selection started:
+        what :func:`run_selection` refuses (a facies without enough voxels...), or no valid
+        combination. A run that fails after it started leaves no previous result looking current:
+        the previous run's files in ``out`` are removed (only this run's combinations.csv is
+        written, when its fits ran) and the store's selection record is emptied.
     """
     from facies.engine.backend import get_backend  # noqa: PLC0415 - keeps importing the package light
     from facies.engine.progress import WorkProgress  # noqa: PLC0415
@@ -194,16 +219,53 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
     per_facies = table.by_facies(names)  # FaciesError naming an attribute the table lacks
     dims = parse_dims(dims, len(names)) if dims is None or isinstance(dims, str) else list(dims)
     settings = settings or SelectionSettings()
-    with contextlib.ExitStack() as bars:
-        def bar(total):
-            return bars.enter_context(WorkProgress("select", total, unit="fits", enabled=progress))
+    backend, require_gpu = get_backend(device), str(device).lower() == "gpu"
+    if require_gpu:
+        fitting_ops(backend, require_gpu=True)  # an explicit --device gpu that cannot run is an option error
+    check_out_folder(out)  # a bad --out is reported now, not after minutes of fitting
+    # From here on the selection runs on the data: whatever stops it leaves no earlier result looking current.
+    try:
+        with contextlib.ExitStack() as bars:
+            def bar(total):
+                return bars.enter_context(WorkProgress("select", total, unit="fits", enabled=progress))
 
-        result = run_selection(per_facies, names, list(table.facies_names), settings, dims=dims,
-                               backend=get_backend(device), require_gpu=str(device).lower() == "gpu", progress=bar)
+            result = run_selection(per_facies, names, list(table.facies_names), settings, dims=dims,
+                                   backend=backend, require_gpu=require_gpu, progress=bar)
+    except Exception:
+        # (Ctrl-C is not an Exception: an interrupted run leaves the previous result, as the CLI says.)
+        _forget_previous(out, survey)
+        raise
+    if result.best is None:
+        _forget_previous(out, survey)
+        write_failed_outputs(result, out)  # this run's table of invalid fits: the reason it has no result
+        raise FaciesError(_no_valid_combination(result, out))
     files = write_outputs(result, out)
     record = None
-    if survey is not None and result.best is not None:
+    if survey is not None:
         record = record_selection(survey, {"attributes": list(result.best.attributes), "score": result.best.score,
                                            "out": str(Path(out).resolve()), "training": training,
                                            "select_by": settings.select_by})
     return SelectionRun(result, files, record)
+
+
+def _forget_previous(out, survey) -> None:
+    """Remove a previous run's files from ``out`` and empty the store's selection record (if any)."""
+    discard_outputs(out)
+    if survey is not None:
+        clear_selection(survey)
+
+
+def _no_valid_combination(result: SelectionResult, out) -> str:
+    """The one-line error of a run without a valid combination, naming the facies that never had a valid fit."""
+    never = [(name, n) for f, (name, n) in enumerate(zip(result.facies_names, result.counts["training_voxels"]))
+             if all(r.fits[f].model is None for r in result.combinations)]
+    table = Path(out) / "combinations.csv"
+    if never:
+        who = ", ".join(f"{name} ({n} fitting voxels)" for name, n in never)
+        verb, them = ("has", "it") if len(never) == 1 else ("have", "them")
+        return (f"no attribute combination is valid: {who} {verb} no valid fit in any of the "
+                f"{len(result.combinations)} combinations (a cluster needs more voxels than attributes, and a "
+                f"covariance that is not singular); give {them} more training voxels or try fewer attributes "
+                f"(--dims); invalid fits per facies are in {table}")
+    return (f"no attribute combination is valid: in each of the {len(result.combinations)} combinations some facies "
+            f"has no valid fit; invalid fits per facies are in {table}")

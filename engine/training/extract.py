@@ -87,16 +87,17 @@ def _read_attributes(survey: Survey, attributes: list[str], placed: list[PlacedP
     for k, p in enumerate(placed):
         if len(voxels[k]):
             slices[(p.fixed_axis, p.fixed_index)].append(k)
-    for (fixed_axis, fixed_index), members in slices.items():
-        idx = np.concatenate([voxels[k] for k in members])
-        lo, hi = idx.min(axis=0), idx.max(axis=0)
-        region = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
-        region[fixed_axis] = fixed_index
-        ua, va = placed[members[0]].uv_axes
-        for column, array in enumerate(arrays):
-            block = np.asarray(array[tuple(region)])
-            for k in members:
-                out[k][:, column] = block[voxels[k][:, ua] - lo[ua], voxels[k][:, va] - lo[va]]
+    with survey.reading(*attributes):  # one state of each attribute, not a run's half-written one
+        for (fixed_axis, fixed_index), members in slices.items():
+            idx = np.concatenate([voxels[k] for k in members])
+            lo, hi = idx.min(axis=0), idx.max(axis=0)
+            region = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
+            region[fixed_axis] = fixed_index
+            ua, va = placed[members[0]].uv_axes
+            for column, array in enumerate(arrays):
+                block = np.asarray(array[tuple(region)])
+                for k in members:
+                    out[k][:, column] = block[voxels[k][:, ua] - lo[ua], voxels[k][:, va] - lo[va]]
     return out
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.errors import FaciesError
-from facies.engine.geometry import Geometry
+from facies.engine.geometry import Geometry, exact
 from facies.engine.training.rasterise import EDGE_TOLERANCE, crossing_edges
 
 #: Slice kinds and the two survey axes (0 inline, 1 crossline, 2 sample) their vertices give, as (u, v).
@@ -36,6 +36,10 @@ _FIXED_AXIS = {"inline": 0, "crossline": 1, "sample": 2}
 CSV_COLUMNS = ("facies", "slice", "at", "polygon", "u", "v")
 #: Codes are stored as uint8 and 0 means unlabelled.
 MAX_FACIES = 255
+#: Farthest a vertex may lie from the survey's first line or sample, in grid units (line steps or sample
+#: intervals). Vertices outside the survey are fine, but one this far off is a units mistake, and the
+#: geometry (products of coordinates) stays well inside float64 for every vertex that passes.
+MAX_GRID_DISTANCE = 1e9
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Polygon:
     def describe(self, index: int) -> str:
         """Short name for messages, e.g. ``polygon 3 (salt on inline 120)``."""
         name = f"polygon {index}" if self.label == f"polygon {index}" else f"polygon {index} [{self.label}]"
-        return f"{name} ({self.facies} on {self.slice} {self.at:g})"
+        return f"{name} ({self.facies} on {self.slice} {exact(self.at)})"
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,33 @@ def read_polygons(path: str | Path) -> PolygonFile:
     return PolygonFile(facies=facies, polygons=polygons, name=path.name, sha256=digest)
 
 
+class _Written:
+    """A JSON number as written, kept when it has no finite float64 value (``1e400``, ``NaN``, ``Infinity``)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _json_float(text: str):
+    """``parse_float`` hook: the float, or the text itself when it overflows (messages then quote it as written)."""
+    value = float(text)
+    return value if np.isfinite(value) else _Written(text)
+
+
 def _number(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+    """A JSON number as a finite float64; FaciesError quoting the value as written otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FaciesError(f"{what} must be a finite number, not {value!r}")
-    return float(value)
+    try:
+        number = float(value)  # a JSON integer is exact and unbounded: 10**400 has no float64
+    except OverflowError:
+        raise FaciesError(f"{what} {value} is beyond the range of a 64-bit float") from None
+    if not np.isfinite(number):
+        raise FaciesError(f"{what} must be a finite number, not {value!r}")
+    return number
 
 
 def _check_facies_names(names, source: str) -> list[str]:
@@ -144,7 +171,8 @@ def _check_facies_names(names, source: str) -> list[str]:
 def parse_polygon_json(text: str, *, source: str = "polygon file") -> tuple[list[str], list[Polygon]]:
     """Parse the JSON polygon format; returns (facies names in code order, polygons)."""
     try:
-        doc = json.loads(text)
+        # numbers without a float64 value stay as written, to be refused with their polygon named
+        doc = json.loads(text, parse_float=_json_float, parse_constant=_Written)
     except json.JSONDecodeError as exc:
         raise FaciesError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(doc, dict) or "facies" not in doc or "polygons" not in doc:
@@ -191,7 +219,9 @@ def parse_polygon_csv(text: str, *, source: str = "polygon file") -> tuple[list[
         except ValueError as exc:
             raise FaciesError(f"{source} line {line}: at, u and v must be numbers ({exc})") from exc
         if not np.all(np.isfinite((at_value, *uv))):
-            raise FaciesError(f"{source} line {line}: at, u and v must be finite numbers")
+            bad = next(f"{name} is {cell}" for name, cell, value in zip("at u v".split(), (at, u, v), (at_value, *uv))
+                       if not np.isfinite(value))
+            raise FaciesError(f"{source} line {line}: at, u and v must be finite numbers ({bad})")
         if pid not in groups:
             order.append(pid)
             groups[pid] = [facies, kind, at_value, []]
@@ -247,7 +277,8 @@ def place_polygon(polygon: Polygon, index: int, geometry: Geometry, facies: list
     ------
     FaciesError
         Unknown facies, wrong slice kind, a slice outside the survey or between lines/samples,
-        fewer than 3 distinct vertices, or crossing edges.
+        a vertex more than :data:`MAX_GRID_DISTANCE` lines or samples away, fewer than 3 distinct
+        vertices, or crossing edges.
     """
     what = polygon.describe(index)
     if polygon.facies not in facies:
@@ -271,6 +302,13 @@ def place_polygon(polygon: Polygon, index: int, geometry: Geometry, facies: list
         raise FaciesError(f"{what}: vertices must be (u, v) pairs")
     vertices = np.stack([grid_units(geometry, uv_axes[0], polygon.vertices[:, 0]),
                          grid_units(geometry, uv_axes[1], polygon.vertices[:, 1])], axis=1)
+    far = ~(np.abs(vertices) <= MAX_GRID_DISTANCE).all(axis=1)
+    if far.any():
+        k = int(np.argmax(far))
+        names = [("inline", "crossline", geometry.sample_axis)[a] for a in uv_axes]
+        raise FaciesError(f"{what}: vertex {k} ({names[0]} {exact(polygon.vertices[k, 0])}, {names[1]} "
+                          f"{exact(polygon.vertices[k, 1])}) lies more than {MAX_GRID_DISTANCE:g} lines or samples "
+                          "from the survey; check that the vertices are in survey units")
     vertices = _dedupe_vertices(vertices)
     if len(vertices) < 3:
         raise FaciesError(f"{what} has {len(vertices)} distinct vertices; a polygon needs at least 3")

@@ -4,7 +4,10 @@ Stored in the survey as ``training/<name>``, a Zarr group of 1D arrays ``facies`
 ``inline``, ``crossline`` (int32), ``time`` or ``depth`` (float32), ``polygon`` (int32) and one
 float32 array per attribute, with the facies names, attribute order, polygon source and
 provenance in the group's ``facies`` attribute. Exchanged as CSV with the header
-``facies,inline,crossline,time|depth,<attribute>...`` (facies by name).
+``facies,inline,crossline,time|depth,<attribute>...`` (facies by name), UTF-8. Reading a CSV
+(:func:`read_training_csv`) refuses, naming the file's line and quoting the cell as written, what no
+table may hold: empty facies names, values that are not finite numbers, line numbers that are not
+whole int32 values, and times, depths or attributes beyond float32.
 
 A table is written whole under ``training/_partial-<name>``, its ``facies`` attribute (with
 ``"complete": true``) last, and only then moved to ``training/<name>``: a save killed half way
@@ -14,6 +17,7 @@ never leaves a table that looks real, and an overwritten table stays readable un
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ import zarr
 
 from facies.engine.errors import FaciesError
 from facies.engine.provenance import jsonable
-from facies.engine.store import Survey, check_name
+from facies.engine.store import Survey, check_name, compressors
 
 #: Group of the survey holding the training tables.
 TRAINING_GROUP = "training"
@@ -153,7 +157,8 @@ class TrainingTable:
         columns = {"facies": self.codes, "inline": self.inline, "crossline": self.crossline,
                    self.sample_axis: self.sample, "polygon": self.polygon, **self.attributes}
         for column, values in columns.items():
-            arr = group.create_array(column, shape=(n,), dtype=values.dtype, chunks=chunks, dimension_names=["voxel"])
+            arr = group.create_array(column, shape=(n,), dtype=values.dtype, chunks=chunks, dimension_names=["voxel"],
+                                     compressors=compressors("zstd"))  # checksummed like every array of the store
             if n:
                 arr[...] = values
         group.attrs["facies"] = jsonable({
@@ -195,7 +200,7 @@ class TrainingTable:
         columns = [names[self.codes.astype(np.intp) - 1] if len(self) else np.zeros(0, object),
                    self.inline.astype(str), self.crossline.astype(str),
                    *(np.char.mod(_CSV_FLOAT, c.astype(np.float64)) for c in (self.sample, *self.attributes.values()))]
-        with open(path, "w", newline="") as fh:
+        with open(path, "w", newline="", encoding="utf-8") as fh:  # what from_csv reads, whatever the locale
             writer = csv.writer(fh)
             writer.writerow(["facies", "inline", "crossline", self.sample_axis, *self.attributes])
             writer.writerows(zip(*columns))
@@ -209,56 +214,178 @@ class TrainingTable:
         path : path-like
         facies_names : list of str, optional
             Facies in code order; by default the order of first appearance in the file.
+
+        Raises
+        ------
+        FaciesError
+            See :func:`read_training_csv`.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FaciesError(f"training CSV {path} does not exist")
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-        if not rows:
-            raise FaciesError(f"{path} is empty; expected a header facies,inline,crossline,time|depth,<attributes>")
-        header = [c.strip() for c in rows[0]]
-        if len(header) < 5 or header[:3] != ["facies", "inline", "crossline"] or header[3] not in ("time", "depth"):
-            raise FaciesError(f"{path}: header must start facies,inline,crossline,time (or depth) and name at least "
-                              f"one attribute; it is {','.join(header)}")
-        attrs = header[4:]
-        if len(set(attrs)) != len(attrs) or any(a in POSITION_COLUMNS or not a for a in attrs):
-            raise FaciesError(f"{path}: attribute columns must be unique, non-empty and not position names: "
-                              f"{','.join(attrs)}")
-        bad = [i for i, r in enumerate(rows[1:], start=2) if len(r) != len(header)]
-        if bad:
-            raise FaciesError(f"{path} line {bad[0]}: {len(rows[bad[0] - 1])} fields, the header has {len(header)}")
-        body = np.array(rows[1:], dtype=object).reshape(-1, len(header))
-        names = [s.strip() for s in body[:, 0]]
-        order = list(facies_names) if facies_names is not None else list(dict.fromkeys(names))
-        lookup = {n: i + 1 for i, n in enumerate(order)}
-        unknown = sorted(set(names) - set(lookup))
-        if unknown:
-            raise FaciesError(f"{path}: facies {', '.join(unknown)} not in the given facies list ({', '.join(order)})")
-        if len(order) > 255:
-            raise FaciesError(f"{path}: {len(order)} facies; at most 255 fit the uint8 class codes")
+        return read_training_csv(path, facies_names)[0]
+
+
+@dataclass(frozen=True)
+class CsvRows:
+    """Where the rows of a training CSV came from, so that messages quote the file as written.
+
+    Attributes
+    ----------
+    lines : ndarray of int64
+        Line of each row in the file (the header is line 1; blank lines are skipped but counted).
+    cells : dict of str to ndarray of str
+        The ``inline``, ``crossline`` and ``sample`` cells of each row, as written (stripped): a
+        float32 column would print ``1e30`` as ``1.0000000150474662e+30``.
+    """
+
+    lines: np.ndarray
+    cells: dict[str, np.ndarray]
+
+
+def read_training_csv(path: str | Path, facies_names: list[str] | None = None) -> tuple[TrainingTable, CsvRows]:
+    """Read a training CSV and keep where each row came from.
+
+    Parameters
+    ----------
+    path : path-like
+        ``facies,inline,crossline,time|depth,<attribute>...``, UTF-8 (a byte-order mark is fine).
+    facies_names : list of str, optional
+        Facies in code order; by default the order of first appearance in the file.
+
+    Returns
+    -------
+    (TrainingTable, CsvRows)
+
+    Raises
+    ------
+    FaciesError
+        Naming the line and quoting the cell: a file that is not UTF-8 text or not CSV, a bad header, a
+        row with another number of fields, an empty facies name or one outside ``facies_names``, a
+        value that is not a number, NaN or infinite (or beyond float64), a line number that is not whole
+        or beyond int32, a time/depth or attribute value beyond float32.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FaciesError(f"training CSV {path} does not exist")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise FaciesError(f"{path} line {line} is not UTF-8 text ({exc.reason}); save the table as UTF-8 CSV") from None
+    rows, lines = [], []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise FaciesError(f"{path} line {reader.line_num} is not CSV ({exc})") from None
+    if not rows:
+        raise FaciesError(f"{path} is empty; expected a header facies,inline,crossline,time|depth,<attributes>")
+    header = [c.strip() for c in rows[0]]
+    if len(header) < 5 or header[:3] != ["facies", "inline", "crossline"] or header[3] not in ("time", "depth"):
+        raise FaciesError(f"{path}: header must start facies,inline,crossline,time (or depth) and name at least "
+                          f"one attribute; it is {','.join(header)}")
+    attrs = header[4:]
+    if len(set(attrs)) != len(attrs) or any(a in POSITION_COLUMNS or not a for a in attrs):
+        raise FaciesError(f"{path}: attribute columns must be unique, non-empty and not position names: "
+                          f"{','.join(attrs)}")
+    lines = np.array(lines[1:], dtype=np.int64)
+    bad = [k for k, r in enumerate(rows[1:]) if len(r) != len(header)]
+    if bad:
+        raise FaciesError(f"{path} line {lines[bad[0]]}: {len(rows[bad[0] + 1])} fields, the header has {len(header)}")
+    body = np.array(rows[1:], dtype=object).reshape(-1, len(header))
+    names = [c.strip() for c in body[:, 0]]
+    if "" in names:
+        raise FaciesError(f"{path} line {lines[names.index('')]}: the facies name is empty; every row needs one")
+    order = _facies_order(facies_names, names, path)
+    lookup = {n: i + 1 for i, n in enumerate(order)}
+    unknown = sorted(set(names) - set(lookup))
+    if unknown:
+        raise FaciesError(f"{path}: facies {', '.join(unknown)} not in the given facies list ({', '.join(order)})")
+    if len(order) > 255:
+        raise FaciesError(f"{path}: {len(order)} facies; at most 255 fit the uint8 class codes")
+    columns = header[1:]
+    numbers = np.stack([_parse_column(body[:, 1 + c], name, lines, path) for c, name in enumerate(columns)], axis=1) \
+        if len(body) else np.zeros((0, len(columns)))
+    _check_finite(numbers, body[:, 1:], columns, lines, path)
+    inline = _line_numbers(numbers[:, 0], body[:, 1], "inline", lines, path)
+    crossline = _line_numbers(numbers[:, 1], body[:, 2], "crossline", lines, path)
+    _check_float32(numbers[:, 2:], body[:, 3:], columns[2:], lines, path)
+    # Through float64: 9-digit decimals then round to the float32 they were written from.
+    values = numbers[:, 2:].astype(np.float32)
+    # Map names to codes once per distinct name, not per row.
+    distinct, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
+    codes = np.array([lookup[n] for n in distinct], dtype=np.uint8)[inverse.reshape(-1)]
+    table = TrainingTable(facies_names=order, codes=codes, inline=inline, crossline=crossline, sample=values[:, 0],
+                          sample_axis=header[3], attributes={a: values[:, 1 + i] for i, a in enumerate(attrs)},
+                          polygon=np.full(len(names), -1, dtype=np.int32), source=str(path))
+    cells = {column: np.char.strip(body[:, c].astype(str)) for c, column in ((1, "inline"), (2, "crossline"),
+                                                                             (3, "sample"))}
+    return table, CsvRows(lines=lines, cells=cells)
+
+
+def _facies_order(facies_names, names: list[str], path: Path) -> list[str]:
+    """The facies in code order: the given list (checked) or the file's order of first appearance."""
+    if facies_names is None:
+        return list(dict.fromkeys(names))
+    order = [str(n).strip() for n in facies_names]
+    if "" in order or len(set(order)) != len(order):
+        raise FaciesError(f"{path}: the facies list {','.join(order)} must name each facies once, none empty")
+    return order
+
+
+def _parse_column(cells: np.ndarray, column: str, lines: np.ndarray, path: Path) -> np.ndarray:
+    """One column's cells as float64; FaciesError naming the line of the first cell that is not a number."""
+    try:
+        return cells.astype(np.float64)
+    except ValueError:
+        pass
+    for line, cell in zip(lines, cells):  # error path only: find the cell to name
         try:
-            inline = _parse_ints(body[:, 1], "inline")
-            crossline = _parse_ints(body[:, 2], "crossline")
-            # Parse through float64: 9-digit decimals then round to the float32 they were written from.
-            numbers = (body[:, 3:].astype(np.float64).astype(np.float32) if len(body)
-                       else np.zeros((0, len(header) - 3), np.float32))
-        except ValueError as exc:
-            raise FaciesError(f"{path}: a position or attribute value is not a number ({exc})") from exc
-        # Map names to codes once per distinct name, not per row.
-        distinct, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
-        codes = np.array([lookup[n] for n in distinct], dtype=np.uint8)[inverse.reshape(-1)]
-        return cls(facies_names=order, codes=codes,
-                   inline=inline, crossline=crossline, sample=numbers[:, 0], sample_axis=header[3],
-                   attributes={a: numbers[:, 1 + i] for i, a in enumerate(attrs)},
-                   polygon=np.full(len(names), -1, dtype=np.int32), source=str(path))
+            float(cell)
+        except ValueError:
+            raise FaciesError(f"{path} line {line}: {column} {cell.strip()!r} is not a number") from None
+    raise AssertionError("unreachable: astype failed but every cell parses")  # pragma: no cover
 
 
-def _parse_ints(cells: np.ndarray, what: str) -> np.ndarray:
-    values = cells.astype(np.float64)
-    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-        raise ValueError(f"{what} must be whole line numbers")
+def _check_finite(numbers: np.ndarray, cells: np.ndarray, columns: list[str], lines: np.ndarray, path: Path) -> None:
+    """No NaN or infinity anywhere: selection and the forest cannot learn from them (extraction drops such voxels)."""
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]  # row-major: the first line, then its first bad column
+        cell = cells[row, col].strip()
+        if np.isnan(numbers[row, col]):
+            why = "not a number (NaN)"
+        elif cell.lower().lstrip("+-") in ("inf", "infinity"):
+            why = "infinite"
+        else:
+            why = "beyond the range of a 64-bit float"
+        raise FaciesError(f"{path} line {lines[row]}: {columns[col]} {cell} is {why}; every value of a training "
+                          "table must be a finite number (remove the row or fill the value)")
+
+
+def _line_numbers(values: np.ndarray, cells: np.ndarray, column: str, lines: np.ndarray, path: Path) -> np.ndarray:
+    """Whole line numbers within int32 (finite already checked); FaciesError quoting the first bad cell."""
+    info = np.iinfo(np.int32)
+    whole = values == np.round(values)
+    fits = (values >= info.min) & (values <= info.max)
+    if not (whole & fits).all():
+        k = int(np.argmax(~(whole & fits)))
+        why = ("is not a whole line number" if not whole[k]
+               else f"is beyond the line numbers a table holds (int32, {info.max})")
+        raise FaciesError(f"{path} line {lines[k]}: {column} {cells[k].strip()} {why}")
     return values.astype(np.int32)
+
+
+def _check_float32(values: np.ndarray, cells: np.ndarray, columns: list[str], lines: np.ndarray, path: Path) -> None:
+    """Times, depths and attributes are stored as float32: a value beyond its range would become infinite."""
+    limit = float(np.finfo(np.float32).max)
+    bad = np.abs(values) > limit
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise FaciesError(f"{path} line {lines[row]}: {columns[col]} {cells[row, col].strip()} is beyond the float32 "
+                          f"range of training tables (largest magnitude {limit:.8g})")
 
 
 def _is_complete(group: zarr.Group) -> bool:
