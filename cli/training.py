@@ -79,10 +79,11 @@ def show(store: Path = STORE,
 @app.command("export")
 def export(store: Path = STORE,
            out: Path = typer.Argument(..., help="CSV file to write."),
-           name: str = typer.Option("picks", "--name", help="Name of the training table.")) -> None:
+           name: str = typer.Option("picks", "--name", help="Name of the training table."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="Replace the CSV file if it exists.")) -> None:
     """Write the table as CSV: facies,inline,crossline,time|depth,<attribute>..."""
     table = TrainingTable.load(Survey.open(store, mode="r"), name)
-    table.to_csv(out)
+    table.to_csv(out, overwrite=overwrite)
     console.print(f"wrote {len(table)} rows to {out}")
 
 

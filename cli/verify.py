@@ -10,9 +10,11 @@ from rich.table import Table
 from facies.cli.console import console, print_json
 from facies.cli.options import JSON, STORE
 from facies.engine.errors import FaciesError
+from facies.engine.ledger import describe_names
 from facies.engine.verify import verify_store
 
-_STYLE = {"ok": "green", "incomplete": "yellow", "unchecked": "yellow", "damaged": "bold red"}
+_STYLE = {"ok": "green", "incomplete": "yellow", "unchecked": "yellow", "being written": "yellow",
+          "damaged": "bold red"}
 
 
 def verify(store: Path = STORE, as_json: bool = JSON,
@@ -41,7 +43,7 @@ def verify(store: Path = STORE, as_json: bool = JSON,
             console.print(f"{report.leftovers} '.partial' file(s) left by a killed writer (harmless; never read)")
     damaged = report.damaged
     if damaged:
-        names = ", ".join(repr(a.path) for a in damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        names = describe_names([a.path for a in damaged], limit=3)
         raise FaciesError(f"{len(damaged)} damaged array(s) in {store}: {names}; see the table for how to recover")
     if not as_json:
         console.print(f"[green]{store}: {len(report.arrays)} arrays checked, nothing damaged[/]")

@@ -84,7 +84,8 @@ def _describe_array(survey: Survey, name: str, *, stats: bool) -> dict:
     if stats and entry["complete"]:
         try:
             with survey.reading(name):  # statistics of one state of the array, not half of two
-                entry.update(volume_stats(arr))
+                if survey.is_complete(name):  # still, now that nobody can replace it
+                    entry.update(volume_stats(survey.array(name)))
         except ArrayBusyError:  # a run is replacing it right now: list it without statistics
             entry["being_written"] = True
     return entry

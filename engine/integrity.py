@@ -66,6 +66,16 @@ def split_chunk_key(key: str) -> tuple[str, tuple[int, ...]] | None:
     return "/".join(parts[:n - 1]), tuple(int(p) for p in parts[n:])
 
 
+def store_attributes(root) -> dict | None:
+    """The ``facies`` attributes of the group at ``root`` (its ``zarr.json``); None when unreadable or absent."""
+    try:
+        meta = json.loads((Path(root) / "zarr.json").read_bytes())
+        facies = meta["attributes"]["facies"] if meta.get("node_type") == "group" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return facies if isinstance(facies, dict) else None
+
+
 def checksum_ok(data) -> bool:
     """Whether chunk bytes end with the crc32c (little-endian) of the bytes before it."""
     data = np.asarray(data).reshape(-1).view(np.uint8)
@@ -97,6 +107,7 @@ class CheckedStore(LocalStore):
     def __init__(self, root, *, read_only: bool = False):
         super().__init__(root, read_only=read_only)
         self._facts: dict[str, tuple[tuple[int, int], ArrayFacts]] = {}
+        self._all_chunks = False
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -141,12 +152,15 @@ class CheckedStore(LocalStore):
         return facts
 
     def records_all_chunks(self) -> bool:
-        """Whether this store was made writing every chunk (so a missing one is damage)."""
-        try:
-            meta = json.loads((Path(self.root) / "zarr.json").read_bytes())
-            return bool(meta["attributes"]["facies"].get("integrity", {}).get("all_chunks", False))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
+        """Whether this store was made writing every chunk (so a missing one is damage).
+
+        A store records it at creation and never takes it back, so a True answer is kept.
+        """
+        if not self._all_chunks:
+            facies = store_attributes(self.root) or {}
+            integrity = facies.get("integrity")
+            self._all_chunks = isinstance(integrity, dict) and integrity.get("all_chunks") is True
+        return self._all_chunks
 
     def _may_miss(self, array: str) -> bool:
         return not self.records_all_chunks() or self.facts(array).may_miss_chunks

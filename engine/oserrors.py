@@ -35,7 +35,8 @@ def describe_os_error(exc: BaseException) -> str:
     "Permission denied: '/data/s.zarr'; check the permissions of that path, or choose another one"
     """
     if isinstance(exc, MemoryError):
-        return "not enough memory for this step; use a smaller --brick or --memory-fraction, or a larger machine"
+        return ("not enough memory for this step; close other programs, use a smaller --brick or --memory-fraction "
+                "where the command has them, or work on a larger machine")
     reason = exc.strerror or str(exc) or type(exc).__name__
     paths = [p for p in (getattr(exc, "filename", None), getattr(exc, "filename2", None)) if p]
     where = ": " + " -> ".join(repr(str(p)) for p in paths) if paths else ""

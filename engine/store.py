@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -39,8 +38,8 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
-from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message
-from facies.engine.locks import LOCK_SUFFIX, RUNS_GROUP, ArrayBusyError, acquire_locks, read_locks, release_locks
+from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message, store_attributes
+from facies.engine.locks import RUNS_GROUP, acquire_locks, read_locks, release_locks
 from facies.engine.provenance import jsonable
 
 # Every chunk is written, fill value or not, so that the chunk grid is the record of what a complete
@@ -117,12 +116,8 @@ def check_array_name(name: str) -> None:
 
 def is_store(path) -> bool:
     """Whether ``path`` is a folder holding a facies survey store (its root ``zarr.json`` says so)."""
-    path = Path(path)
-    try:
-        meta = json.loads((path / "zarr.json").read_bytes())
-        return path.is_dir() and meta.get("node_type") == "group" and "format_version" in meta["attributes"]["facies"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+    facies = store_attributes(path)
+    return facies is not None and "format_version" in facies
 
 
 def check_replaceable_store(path) -> None:
@@ -165,13 +160,8 @@ def remove_store(path) -> None:
 
 @contextmanager
 def _all_runs_idle(path: Path) -> Iterator[None]:
-    """Hold every run lock of the store at ``path`` exclusively, or raise if a command holds one."""
-    names = [lock.name[:-len(LOCK_SUFFIX)] for lock in (path / RUNS_GROUP).glob(f"*{LOCK_SUFFIX}")]
-    try:
-        held = acquire_locks(path, names)
-    except ArrayBusyError:
-        raise FaciesError(f"{path} is in use by another facies command; wait for it to finish before "
-                          "replacing the store") from None
+    """Hold the store's lock exclusively (no command holds any lock in it), or raise ArrayBusyError."""
+    held = acquire_locks(path, [], whole_store=True)
     try:
         yield
     finally:
@@ -404,6 +394,9 @@ class Survey:
             node = self.group[name]
         except Exception:
             raise DamagedArrayError(damage_message(self.path, name, None, "its zarr.json cannot be read")) from None
+        if not isinstance(node, zarr.Array):
+            raise FaciesError(f"{name!r} in {self.path} is a group of the store, not an array (3D arrays: "
+                              f"{', '.join(self.volumes()) or 'none'})")
         meta = node.attrs.get("facies", {})
         complete = isinstance(meta, Mapping) and meta.get("complete", False)
         if require_complete and node.ndim == 3 and not complete:
@@ -426,16 +419,20 @@ class Survey:
 
     def is_complete(self, name: str) -> bool:
         """Whether all chunks of ``name`` were written by the command that made it."""
-        meta = self.array(name, require_complete=False).attrs.get("facies", {})
-        return bool(isinstance(meta, Mapping) and meta.get("complete", False))
+        return bool(self._facies_attrs(name).get("complete", False))
 
     def provenance(self, name: str) -> dict:
         """The provenance record of a 3D array."""
-        return dict(self.array(name, require_complete=False).attrs.get("facies", {}).get("provenance", {}))
+        return dict(self._facies_attrs(name).get("provenance") or {})
 
     def kind(self, name: str) -> str:
         """The kind of a 3D array (attribute, label or result)."""
-        return self.array(name, require_complete=False).attrs.get("facies", {}).get("kind", "attribute")
+        return self._facies_attrs(name).get("kind", "attribute")
+
+    def _facies_attrs(self, name: str) -> dict:
+        """The ``facies`` attributes of array ``name`` ({} when absent or not a mapping)."""
+        meta = self.array(name, require_complete=False).attrs.get("facies", {})
+        return dict(meta) if isinstance(meta, Mapping) else {}
 
     # ------------------------------------------------------------------ reading
     def read(self, name: str, inline=slice(None), crossline=slice(None), sample=slice(None)) -> np.ndarray:

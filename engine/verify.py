@@ -20,7 +20,7 @@ import numpy as np
 
 from facies.engine.errors import FaciesError
 from facies.engine.integrity import SPARSE_GROUPS, CheckedStore, chunk_label, checksum_ok
-from facies.engine.locks import RUNS_GROUP
+from facies.engine.locks import RUNS_GROUP, ArrayBusyError
 from facies.engine.progress import WorkProgress
 from facies.engine.store import Survey, is_store
 
@@ -38,7 +38,7 @@ class ArrayCheck:
         Path of the array inside the store (``amplitude``, ``training/picks/codes``...).
     status : str
         ``ok``, ``incomplete`` (an interrupted run: resume it), ``unchecked`` (no checksums: decoded
-        only) or ``damaged``.
+        only), ``being written`` (a run holds it: not checked now) or ``damaged``.
     missing, corrupt : list of tuple of int
         Chunks absent, and chunks whose bytes do not match their checksum (or do not decode).
     problem : str
@@ -120,12 +120,15 @@ def verify_store(path, *, progress: bool | None = None) -> StoreCheck:
     survey = Survey.open(path, mode="r")
     arrays = _array_paths(path)
     checks = []
-    with survey.reading(*[a for a in arrays if "/" not in a]):
-        with WorkProgress(f"verify {path.name}", len(arrays), unit="chunks", enabled=progress) as bar:
-            for array in arrays:
-                check = _check_array(survey, store, array)
-                checks.append(check)
-                bar.advance(1, check.chunks)
+    with WorkProgress(f"verify {path.name}", len(arrays), unit="chunks", enabled=progress) as bar:
+        for array in arrays:
+            try:  # a top-level array is checked in one state: not while a run replaces it
+                with survey.reading(*([] if "/" in array else [array])):
+                    check = _check_array(survey, store, array)
+            except ArrayBusyError:
+                check = ArrayCheck(array, status="being written")
+            checks.append(check)
+            bar.advance(1, check.chunks)
     runs = path / RUNS_GROUP
     interrupted = sorted(p.name for p in runs.iterdir() if (p / "zarr.json").is_file()) if runs.is_dir() else []
     leftovers = sum(1 for _ in path.rglob("*.partial"))

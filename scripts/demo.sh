@@ -29,7 +29,7 @@ $facies filter kuwahara "$store" "${inputs[@]}" --radius 2 --overwrite
 
 step "4/9 training voxels from the polygons"
 $facies training extract "$store" "$polygons" --attributes "$filtered" --name picks
-$facies training export "$store" "$demo/picks.csv" --name picks
+$facies training export "$store" "$demo/picks.csv" --name picks --overwrite
 
 step "5/9 attribute selection over every combination of 1 and 2 filtered attributes"
 # The full search (every dimension, 200 SEM iterations) takes minutes on two CPU cores (about 4 for 9 attributes

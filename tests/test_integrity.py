@@ -315,3 +315,54 @@ def test_a_run_holds_its_inputs_against_writers(store):
     finally:
         ledger.close()
     release_locks(acquire_locks(survey, ["amplitude"]))
+
+
+def test_verify_checks_the_rest_while_a_run_writes_one_array(store):
+    from facies.engine.ledger import acquire_locks, release_locks
+
+    held = acquire_locks(Survey.open(store), ["envelope"])
+    try:
+        result = run("verify", store, "--json")
+    finally:
+        release_locks(held)
+    assert result.exit_code == 0, result.output
+    states = {a["path"]: a["status"] for a in json.loads(result.stdout)["arrays"]}
+    assert states["envelope"] == "being written" and states["amplitude"] == "ok"
+
+
+def test_a_store_is_not_replaced_while_a_new_lock_is_held_in_it(tmp_path):
+    """The store's own lock covers arrays whose lock files did not exist when the replacement looked."""
+    from facies.engine.ledger import acquire_locks, release_locks
+    from tests.helpers import tiny_geometry
+
+    store = tiny_store(tmp_path / "s.zarr").path
+    held = acquire_locks(Survey.open(store), ["brand_new_output"])
+    try:
+        with pytest.raises(FaciesError, match="in use"):
+            Survey.create(store, tiny_geometry(), overwrite=True)
+    finally:
+        release_locks(held)
+    assert Survey.open(store).volumes() == ["amplitude"]
+
+
+def test_a_reader_may_lock_an_existing_lock_file_it_cannot_write(store, tmp_path):
+    from facies.engine.locks import acquire_locks, lock_path, release_locks
+
+    release_locks(acquire_locks(store, ["amplitude"]))  # the lock file exists now
+    lock_path(store, "amplitude").chmod(0o444)
+    held = acquire_locks(store, ["amplitude"], shared=True)
+    try:
+        # Both locks taken (the store's and the array's), through read-only opens: all a reader may have.
+        # (Root ignores the mode, so the open mode is what this test can see.)
+        assert [h.mode for h in held] == ["r", "r"]
+    finally:
+        release_locks(held)
+
+
+def test_a_group_name_is_not_read_as_an_array(tiny_synthetic, tmp_path):
+    from tests.helpers import writable_copy
+
+    store = writable_copy(tiny_synthetic, tmp_path)
+    (store / "models").mkdir()
+    (store / "models" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    assert_one_line_error(run("export", store, "models", tmp_path / "m.sgy"), "is a group of the store")

@@ -117,7 +117,7 @@ def test_out_that_is_a_file_is_refused_before_fitting(store, tmp_path, monkeypat
     if where == "file":
         assert line == f"error: --out {taken} is a file; give a folder for combinations.csv, summary.json, scores.png"
     else:
-        assert line.startswith(f"error: --out {out} lies under {taken}, which is a file, not a folder")
+        assert line.startswith(f"error: {taken} is a file, not a folder, so the --out folder {out} cannot be made")
     assert taken.read_text() == "not a folder"
     # an option error is not a run: the previous selection stays recorded
     assert selected_attributes(Survey.open(store)) == PREVIOUS["attributes"]

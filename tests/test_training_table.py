@@ -266,7 +266,7 @@ def test_cli_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["training", "export", str(store), str(tmp_path / "missing" / "t.csv")])
     assert result.exit_code == USER_ERROR
     missing = tmp_path / "missing"
-    assert result.output.strip().splitlines() == [f"error: folder {missing} does not exist; create it first"]
+    assert result.output.strip().splitlines() == [f"error: the folder {missing} does not exist; create it first or choose another path"]
 
 
 def test_check_against_survey_of_a_table_not_read_from_csv(tmp_path):
@@ -292,3 +292,14 @@ def test_csv_is_utf8_whatever_the_locale(tmp_path):
     table.to_csv(tmp_path / "t.csv")
     assert "sél" in (tmp_path / "t.csv").read_bytes().decode("utf-8")
     assert TrainingTable.from_csv(tmp_path / "t.csv").facies_names[0] == "sél"
+
+
+def test_csv_export_replaces_a_file_only_when_asked(tmp_path):
+    target = tmp_path / "t.csv"
+    target.write_text("someone's notes\n")
+    with pytest.raises(FaciesError, match="already exists; pass --overwrite"):
+        random_table().to_csv(target)
+    assert target.read_text() == "someone's notes\n"
+    random_table().to_csv(target, overwrite=True)
+    assert_same_rows(TrainingTable.from_csv(target), random_table())
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no temporary file left

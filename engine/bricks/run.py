@@ -221,7 +221,8 @@ def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], para
     ``reads`` (the run's inputs: nobody replaces them while it reads).
 
     ``states`` (:func:`output_states` as the run checked them) are checked again under the locks:
-    a command that created or replaced an output since would otherwise be overwritten.
+    a command that created or replaced an output since would otherwise be overwritten. So are the
+    inputs: each must still be complete (a writer may have started, and died, since they were checked).
 
     Raises
     ------
@@ -230,13 +231,18 @@ def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], para
     """
     ledger = Ledger.start(survey, run_key(outputs), grid, parameters, resume=resume, locks=list(outputs.values()),
                           reads=reads)
-    if states is not None:
-        now = output_states(survey, outputs, parameters)
-        changed = [name for name in outputs.values() if now[name] != states[name]]
-        if changed:
-            ledger.close()
-            raise FaciesError(f"{describe_names(changed)} changed while this run was starting (another command "
-                              "wrote it); check it, then run the command again")
+    try:
+        for name in reads:
+            survey.array(name)  # still complete and readable, now that nobody can replace it
+        if states is not None:
+            now = output_states(survey, outputs, parameters)
+            changed = [name for name in outputs.values() if now[name] != states[name]]
+            if changed:
+                raise FaciesError(f"{describe_names(changed)} changed while this run was starting (another "
+                                  "command wrote it); check it, then run the command again")
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
 
 
@@ -341,6 +347,7 @@ def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str]
 
     ledger = lock_outputs(survey, outputs, plan.grid, parameters, resume=resume, states=states, reads=chain.sources)
     try:
+        sources = {name: survey.array(name) for name in chain.sources}  # as they are under the locks
         provenance = make_provenance(command, parameters, inputs=chain.sources)
         if resume:
             targets = {name: survey.mark_incomplete(name) for name in outputs.values()}  # before any brick

@@ -10,7 +10,7 @@ file ingested and exported again has the same samples and the same values in the
 
 Columns of chunks are read and written in parallel with ``os.pwrite`` at their computed file
 offsets (the live traces of one inline within a column are contiguous in the file), into a
-temporary file (``.OUT.<pid>.tmp``, same folder) renamed over the target only at the end, so a
+temporary file (``.<name of OUT>.<pid>.tmp``, same folder) renamed over the target only at the end, so a
 failure (a full disk) leaves no partial file under the target's name and an existing target
 intact. The target is checked before any work: not a folder, not under a file, in an existing
 folder, and not an existing file unless ``overwrite``.
@@ -26,6 +26,7 @@ import numpy as np
 
 from facies.engine.bricks.plan import BrickPlan
 from facies.engine.errors import FaciesError
+from facies.engine.paths import check_new_path, written_then_moved
 from facies.engine.progress import WorkProgress
 from facies.engine.segy.formats import IBM_FLOAT, IEEE_FLOAT, float_to_ibm
 from facies.engine.segy.headers import apply_scalar
@@ -113,11 +114,11 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, progr
     code = EXPORT_FORMATS[format]
     record = TRACE_HEADER_SIZE + 4 * ns
     data_offset = TEXT_HEADER_SIZE + BINARY_HEADER_SIZE
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     # One task per chunk column: a lateral plan whose bricks are single chunks.
     columns = list(BrickPlan(g.shape[:2], array.chunks[:2], array.chunks[:2]))
     extra = _extra_positions(facts.get("header_bytes", {}))
-    try:
+
+    def write_file(tmp: Path) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             os.pwrite(fd, _text_header(survey, name, g, format), 0)
@@ -148,28 +149,21 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, progr
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, out_path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+
+    try:
+        return written_then_moved(out_path, write_file)
+    except OSError as exc:
+        if exc.errno is not None and exc.filename is None:
             # os.pwrite and os.fsync name no file: say which export failed (the CLI prints the path).
             raise OSError(exc.errno, exc.strerror or str(exc), str(out_path)) from exc
         raise
-    return out_path
 
 
 def _check_target(out_path: Path, name: str, overwrite: bool) -> None:
     """Refuse a target that cannot or should not be written, before any work (the file is written whole)."""
     if out_path.is_dir():
         raise FaciesError(f"{out_path} is a folder; give the SEG-Y file's name, e.g. {out_path / (name + '.sgy')}")
-    for parent in out_path.parents:  # the nearest existing ancestor must be a folder
-        if parent.exists():
-            if not parent.is_dir():
-                raise FaciesError(f"{parent} is a file, not a folder, so {out_path} cannot be written under it; "
-                                  "choose another path")
-            break
-    if not out_path.parent.is_dir():
-        raise FaciesError(f"folder {out_path.parent} does not exist; create it first")
+    check_new_path(out_path, "SEG-Y file")
     if (out_path.exists() or out_path.is_symlink()) and not overwrite:
         raise FaciesError(f"{out_path} already exists; pass --overwrite to replace it (replaced only once the new "
                           "file is complete) or choose another name")

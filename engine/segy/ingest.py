@@ -31,7 +31,8 @@ import numpy as np
 from facies.engine.bricks.plan import BrickPlan
 from facies.engine.bricks.run import RunInterrupted
 from facies.engine.errors import FaciesError
-from facies.engine.ledger import RUNS_GROUP, Ledger, find_ledger, ledger_key, parameter_diff
+from facies.engine.paths import check_new_path
+from facies.engine.ledger import RUNS_GROUP, Ledger, find_ledger, ledger_key, parameter_diff, truncate_utf8
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import jsonable, make_provenance
 from facies.engine.segy.formats import decode_samples, format_name
@@ -192,14 +193,7 @@ def _create_store(survey_path: Path, scanned: ScannedSegy, path: Path, *, chunks
 
 def _check_new_store_path(path: Path) -> None:
     """A new store's folder can be made only in an existing folder (checked before the files are scanned)."""
-    for parent in path.parents:  # the nearest existing ancestor must be a folder
-        if parent.exists():
-            if not parent.is_dir():
-                raise FaciesError(f"{parent} is a file, not a folder, so the store {path} cannot be made under it; "
-                                  "choose another --survey")
-            break
-    if not path.parent.is_dir():
-        raise FaciesError(f"folder {path.parent} does not exist; create it first or choose another --survey")
+    check_new_path(path, "store", hint="choose another --survey")
 
 
 def _check_chunks(chunks) -> tuple[int, int, int] | None:
@@ -236,7 +230,7 @@ def _default_name(path: Path, *, first: bool) -> str:
     name = re.sub(r"\W+", "_", path.stem).strip("_") or "volume"
     name = name if name[0].isalpha() else f"v_{name}"
     # A long file name gives a long stem; cut it (on a character boundary) rather than refuse a name not chosen.
-    return name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", errors="ignore")
+    return truncate_utf8(name, MAX_NAME_BYTES)
 
 
 def _ingested_from(survey: Survey, name: str, path: Path) -> bool:
@@ -353,14 +347,17 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
     removed = False
     try:
         # Under the run's lock from here: no other ingest writes this name while it is replaced or created.
+        # Check again what is there now: another command may have made or replaced the array since.
+        _check_existing(survey, name, resume=resume, overwrite=overwrite)
+        if survey.has(name) != exists:
+            raise FaciesError(f"array {name!r} in {survey.path} was made or removed by another command while this "
+                              "ingest started; check it, then run the command again")
         if exists and overwrite:
             _delete_volume(survey, name)
         if not survey.has(name):
             survey.create_volume(name, dtype="float32", kind="attribute", chunks=tuple(chunks) if chunks else None,
                                  provenance=make_provenance(INGEST_COMMAND, parameters, [str(layout.path)]),
                                  attributes={"long_name": name, "units": ""})
-        elif not resume:  # another command made it since the checks above
-            _check_existing(survey, name, resume=False, overwrite=False)
         array = survey.array(name, require_complete=False)
 
         def record_facts(segy: dict) -> dict:

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
+from facies.engine.paths import check_new_path, written_then_moved
 
 #: The files of a selection, by role; ``summary.json`` is written last and removed first.
 OUTPUT_FILES = {"combinations": "combinations.csv", "summary": "summary.json", "figure": "scores.png"}
@@ -82,18 +83,8 @@ def plot_scores(result, path: Path) -> None:
         ax.set_title("best: " + ", ".join(result.best.attributes), fontsize=9)
         ax.axvline(result.best.dimension, color="0.7", lw=1)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")  # the temporary name has no .png suffix
     plt.close(fig)
-
-
-def _written_then_moved(path: Path, write) -> None:
-    """``write(tmp)`` to a temporary name beside ``path``, then move it into place: never a half-written file."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def output_paths(out_dir) -> dict[str, Path]:
@@ -114,12 +105,7 @@ def check_out_folder(out_dir) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FaciesError(f"--out {out} is a file; give a folder for {', '.join(OUTPUT_FILES.values())}")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise FaciesError(f"--out {out} lies under {parent}, which is a file, not a folder; choose another "
-                                  "--out")
-            break
+    check_new_path(out, "--out folder", hint="choose another --out", parent_must_exist=False)
     out.mkdir(parents=True, exist_ok=True)
     if not os.access(out, os.W_OK | os.X_OK):
         raise FaciesError(f"cannot write into the --out folder {out}; check its permissions or choose another --out")
@@ -148,9 +134,9 @@ def write_outputs(result, out_dir) -> dict:
     paths = output_paths(out)
     # a previous run's summary must not stand beside this run's other files if writing stops half-way
     paths["summary"].unlink(missing_ok=True)
-    _written_then_moved(paths["combinations"], lambda p: write_combinations(result, p))
-    _written_then_moved(paths["figure"], lambda p: plot_scores(result, p))
-    _written_then_moved(paths["summary"], lambda p: p.write_text(json.dumps(summary(result), indent=2, default=float)))
+    written_then_moved(paths["combinations"], lambda p: write_combinations(result, p))
+    written_then_moved(paths["figure"], lambda p: plot_scores(result, p))
+    written_then_moved(paths["summary"], lambda p: p.write_text(json.dumps(summary(result), indent=2, default=float)))
     return paths
 
 
@@ -162,5 +148,5 @@ def write_failed_outputs(result, out_dir) -> dict:
     """
     discard_outputs(out_dir)
     path = output_paths(out_dir)["combinations"]
-    _written_then_moved(path, lambda p: write_combinations(result, p))
+    written_then_moved(path, lambda p: write_combinations(result, p))
     return {"combinations": path}

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from facies.engine.errors import FaciesError
+from facies.engine.paths import written_then_moved
 from facies.engine.geometry import Geometry
 from facies.engine.synth.model import FACIES_NAMES, EarthModel
 from facies.engine.training.polygons import survey_units
@@ -198,11 +199,4 @@ def write_polygons(path: Path, content: dict, *, made_by: Mapping | None = None)
     path = Path(path)
     record = {"command": MADE_BY_COMMAND, **dict(made_by or {}), "sha256": polygons_digest(content)}
     doc = {"facies": content["facies"], "polygons": content["polygons"], MADE_BY_KEY: record}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return written_then_moved(path, lambda tmp: tmp.write_text(json.dumps(doc, indent=1) + "\n"))

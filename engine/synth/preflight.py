@@ -20,7 +20,6 @@ disk as it was:
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
+from facies.engine.paths import check_new_path, exists, nearest_existing
 from facies.engine.store import DEFAULT_CHUNKS, check_replaceable_store, is_store
 from facies.engine.synth.attributes import ATTRIBUTE_NAMES, HALO
 from facies.engine.synth.polygons import is_synth_polygons
@@ -144,25 +144,6 @@ def check_chunk_count(shape: Sequence[int], chunks: Sequence[int], text: str) ->
                           "use larger --chunks (default 128,128,128)")
 
 
-def _exists(path: Path) -> bool:
-    """Whether something (a link too) is at ``path``; False for a name too long to exist."""
-    try:
-        os.lstat(path)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
-            return False
-        raise
-    return True
-
-
-def _nearest_existing(path: Path) -> Path:
-    """``path`` or its nearest ancestor that exists (the current folder for a relative path)."""
-    for candidate in (path, *path.parents):
-        if _exists(candidate):
-            return candidate
-    return Path.cwd()
-
-
 def _name_max(folder: Path) -> int:
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
@@ -185,7 +166,7 @@ def check_new_names(path: Path, what: str, extra_bytes: int = 0) -> None:
     for the names facies adds inside a store.
     """
     path = Path(os.path.abspath(path))
-    base = _nearest_existing(path.parent)
+    base = nearest_existing(path.parent)
     if not base.is_dir():
         return  # the caller reports a file in the way
     limit = _name_max(base)
@@ -202,14 +183,6 @@ def check_new_names(path: Path, what: str, extra_bytes: int = 0) -> None:
     if len(os.fsencode(str(path))) + extra_bytes + _INNER_PATH_BYTES > _path_max(base):
         raise FaciesError(f"the {what} path {str(path)[:40]}... is too long for the files facies writes there; "
                           "choose a shorter path")
-
-
-def _check_under_folder(path: Path, what: str) -> None:
-    """The nearest existing ancestor above ``path`` must be a folder, not a file."""
-    base = _nearest_existing(path.parent)
-    if not base.is_dir():
-        raise FaciesError(f"{base} is a file, not a folder, so the {what} {path} cannot be made under it; "
-                          "choose another path")
 
 
 def _enclosing_store(folder: Path) -> Path | None:
@@ -234,15 +207,13 @@ def check_store_target(store: Path, overwrite: bool) -> None:
     if store.name in ("", ".", ".."):
         raise FaciesError(f"store path {str(store)!r} names no folder; give the new store's name, e.g. survey.zarr")
     check_new_names(store, "store")
-    if _exists(store):
+    if exists(store):
         if not overwrite:
             replaceable = is_store(store) and not store.is_symlink()
             hint = " or pass --overwrite to replace that survey store" if replaceable else ""
             raise FaciesError(f"{store} already exists; choose another path{hint}")
         check_replaceable_store(store)
-    _check_under_folder(store, "store")
-    if not store.parent.is_dir():
-        raise FaciesError(f"the folder {store.parent} does not exist; create it first or choose another path")
+    check_new_path(store, "store")
     outer = _enclosing_store(store.parent)
     if outer is not None:
         raise FaciesError(f"{store} would be inside the survey store {outer}; choose a path outside it")
@@ -251,7 +222,7 @@ def check_store_target(store: Path, overwrite: bool) -> None:
 def check_polygons_target(path: Path, overwrite: bool) -> None:
     """Refuse to replace a polygon file unless ``overwrite`` and facies synth wrote it, unedited."""
     check_new_names(path, "polygon file", _TMP_EXTRA)
-    if _exists(path):
+    if exists(path):
         if path.is_symlink():
             raise FaciesError(f"{path} (the polygon file beside the store) is a symbolic link; facies will not "
                               "replace it: remove the link or choose another store path")
@@ -292,9 +263,9 @@ def segy_targets(folder: Path, names: Sequence[str], store: Path, overwrite: boo
         a target that is a link or a folder, or an existing file without ``overwrite`` or not
         written by facies synth.
     """
-    if _exists(folder) and not folder.is_dir():
+    if exists(folder) and not folder.is_dir():
         raise FaciesError(f"--segy-dir {folder} is a file, not a folder; choose a folder for the SEG-Y files")
-    _check_under_folder(folder, "SEG-Y folder")
+    check_new_path(folder, "SEG-Y folder", parent_must_exist=False)
     resolved_store = store.resolve()
     resolved = folder.resolve()
     if resolved == resolved_store or resolved_store in resolved.parents:
@@ -303,7 +274,7 @@ def segy_targets(folder: Path, names: Sequence[str], store: Path, overwrite: boo
     if outer is not None:
         raise FaciesError(f"--segy-dir {folder} is in the survey store {outer} (or is it); "
                           "choose a folder outside stores")
-    base = _nearest_existing(folder)
+    base = nearest_existing(folder)
     if not os.access(base, os.W_OK | os.X_OK):
         raise FaciesError(f"cannot write in {base} (permission denied), so not the SEG-Y files in {folder}: "
                           "choose another --segy-dir")

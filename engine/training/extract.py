@@ -81,13 +81,14 @@ def _read_attributes(survey: Survey, attributes: list[str], placed: list[PlacedP
     Polygons on the same slice share one read per attribute: the bounding box of all their
     voxels on that slice (so only the chunks they touch are decoded, and only once).
     """
-    arrays = [survey.array(a) for a in attributes]  # opened once: each open reads the array's metadata
     out = [np.zeros((len(idx), len(attributes)), np.float32) for idx in voxels]
     slices = defaultdict(list)
     for k, p in enumerate(placed):
         if len(voxels[k]):
             slices[(p.fixed_axis, p.fixed_index)].append(k)
     with survey.reading(*attributes):  # one state of each attribute, not a run's half-written one
+        # Opened (and checked complete) under the locks, once each: every open reads the array's metadata.
+        arrays = [survey.array(a) for a in attributes]
         for (fixed_axis, fixed_index), members in slices.items():
             idx = np.concatenate([voxels[k] for k in members])
             lo, hi = idx.min(axis=0), idx.max(axis=0)

@@ -28,6 +28,7 @@ import numpy as np
 import zarr
 
 from facies.engine.errors import FaciesError
+from facies.engine.paths import check_new_path, exists, written_then_moved
 from facies.engine.provenance import jsonable
 from facies.engine.store import Survey, check_name, compressors
 
@@ -189,21 +190,30 @@ class TrainingTable:
                    source=meta.get("source", ""), report=dict(meta.get("report", {})))
 
     # -------------------------------------------------------------------------------------- CSV
-    def to_csv(self, path: str | Path) -> None:
-        """Write ``facies,inline,crossline,time|depth,<attribute>...`` with facies names; floats round-trip."""
+    def to_csv(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write ``facies,inline,crossline,time|depth,<attribute>...`` with facies names; floats round-trip.
+
+        The file is written whole (a temporary name, then renamed); an existing file is replaced only
+        with ``overwrite``.
+        """
         path = Path(path)
         if path.is_dir():
             raise FaciesError(f"{path} is a folder; give the CSV file's name, e.g. {path / 'training.csv'}")
-        if not path.parent.is_dir():
-            raise FaciesError(f"folder {path.parent} does not exist; create it first")
+        check_new_path(path, "CSV file")
+        if exists(path) and not overwrite:
+            raise FaciesError(f"{path} already exists; pass --overwrite to replace it or choose another name")
         names = np.array(self.facies_names, dtype=object)
         columns = [names[self.codes.astype(np.intp) - 1] if len(self) else np.zeros(0, object),
                    self.inline.astype(str), self.crossline.astype(str),
                    *(np.char.mod(_CSV_FLOAT, c.astype(np.float64)) for c in (self.sample, *self.attributes.values()))]
-        with open(path, "w", newline="", encoding="utf-8") as fh:  # what from_csv reads, whatever the locale
-            writer = csv.writer(fh)
-            writer.writerow(["facies", "inline", "crossline", self.sample_axis, *self.attributes])
-            writer.writerows(zip(*columns))
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:  # what from_csv reads, whatever the locale
+                writer = csv.writer(fh)
+                writer.writerow(["facies", "inline", "crossline", self.sample_axis, *self.attributes])
+                writer.writerows(zip(*columns))
+
+        written_then_moved(path, write)
 
     @classmethod
     def from_csv(cls, path: str | Path, facies_names: list[str] | None = None) -> TrainingTable:

@@ -1,0 +1,73 @@
+"""Where a command may write a new file or folder, and how it writes one whole.
+
+Every command that creates something (a store, a SEG-Y file, the selection's files, the polygon file)
+checks its target with :func:`check_new_path` before any work, and writes files with
+:func:`written_then_moved`, so that a file that exists is whole: a failure (a full disk, Ctrl-C)
+leaves the previous file, or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from facies.engine.errors import FaciesError
+
+
+def exists(path: Path) -> bool:
+    """Whether something (a dangling link too) is at ``path``; False for a name too long to exist."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+            return False
+        raise
+    return True
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the current folder for a relative path)."""
+    for candidate in (path, *path.parents):
+        if exists(candidate):
+            return candidate
+    return Path.cwd()
+
+
+def check_new_path(path, what: str, *, hint: str = "choose another path", parent_must_exist: bool = True) -> None:
+    """Raise FaciesError unless ``path`` can be made: its nearest existing ancestor is a folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The file or folder a command is about to make.
+    what : str
+        What it is, for the message ("store", "SEG-Y file"...).
+    hint : str
+        What the user can do instead (names the command's option).
+    parent_must_exist : bool
+        Also require the folder it goes in to exist (commands do not make folders above their target).
+    """
+    path = Path(path)
+    base = nearest_existing(path.parent)
+    if not base.is_dir():
+        raise FaciesError(f"{base} is a file, not a folder, so the {what} {path} cannot be made under it; {hint}")
+    if parent_must_exist and not path.parent.is_dir():
+        raise FaciesError(f"the folder {path.parent} does not exist; create it first or {hint}")
+
+
+def written_then_moved(path, write: Callable[[Path], None]) -> Path:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: never a half-written file.
+
+    The temporary name starts with '.' and ends with the process id, so it neither shows up as a
+    result nor collides with another process writing the same target.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
