@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import NoReturn
 
 import typer
@@ -81,6 +82,9 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
                                         help="Log what the engine decides (device, brick sizes).")) -> None:
     logging.basicConfig(format="facies: %(message)s", stream=sys.stderr)
     logging.getLogger("facies").setLevel(logging.INFO if verbose else logging.WARNING)
+    # When a chunk read fails (a damaged chunk), Zarr's other reads of the same call are cancelled and
+    # asyncio reports each as "Task was destroyed but it is pending!": noise after the one-line error.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 app.command("doctor")(doctor.doctor)
@@ -97,4 +101,7 @@ app.add_typer(rf.app, name="rf")
 
 def main() -> None:
     """Entry point of the ``facies`` console script."""
+    # A damaged chunk stops a read while Zarr has other chunk reads queued; Python then reports each
+    # as "coroutine ... was never awaited" at exit, two lines of noise after the one-line error.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     app()

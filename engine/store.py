@@ -27,6 +27,7 @@ import copy
 import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -520,6 +521,13 @@ class Survey:
             fresh.attrs[key] = value
             self.group = fresh
         return value
+
+    def check_writable(self) -> None:
+        """Raise OSError (the CLI's one line) unless this process may record into the store.
+
+        For commands that work for minutes before they write (``facies select``): they check first.
+        """
+        tempfile.TemporaryFile(dir=self.path).close()  # what replacing the group's zarr.json needs
 
     def mark_incomplete(self, name: str) -> zarr.Array:
         """Flag ``name`` incomplete again (a resumed run is about to rewrite some of its chunks); return it."""

@@ -90,3 +90,11 @@ def test_chain_rejects_bad_operators():
         Chain([BadBoundary()], (4, 4, 4))
     with pytest.raises(FaciesError, match="produced twice"):
         Chain([Copy("a", "b"), Copy("a", "b")], (4, 4, 4))
+
+
+def test_a_halo_wider_than_the_survey_is_refused():
+    Chain([LocalMean("a", "b", radius=4)], (4, 9, 9))  # as wide as the survey: allowed
+    with pytest.raises(FaciesError, match="reach 5 voxels around each voxel along inline, more than the survey's 4"):
+        Chain([LocalMean("a", "b", radius=5)], (4, 9, 9))
+    with pytest.raises(FaciesError, match="along sample"):  # chained halos add up
+        Chain([LocalMean("a", "b", radius=(0, 0, 3)), LocalMean("b", "c", radius=(0, 0, 3))], (4, 9, 5))

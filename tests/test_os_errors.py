@@ -157,3 +157,25 @@ def test_an_array_zarr_json_that_is_a_folder(tmp_path):
     result = run("export", store, "envelope", tmp_path / "e.sgy")
     assert_one_line_error(result)
     assert run("export", store, "amplitude", tmp_path / "a.sgy").exit_code == 0
+
+
+def test_select_on_a_store_it_cannot_record_in_fails_before_fitting(tmp_path):
+    if shutil.which("capsh") is None or os.geteuid() != 0:
+        pytest.skip("needs root and capsh to drop the permission bypass")
+    from tests.helpers import training_table
+
+    survey = tiny_store(tmp_path / "s.zarr", names=("amplitude", "envelope"))
+    rng = np.random.default_rng(0)
+    codes = np.repeat([1, 2, 3], 60)
+    table = training_table(codes, {"amplitude": rng.standard_normal(180) + codes,
+                                   "envelope": rng.standard_normal(180) - codes})
+    table.save(survey, "picks")
+    subprocess.run(["chmod", "-R", "a-w", str(survey.path)], check=True)
+    try:
+        out = tmp_path / "sel"
+        command = FACIES + ["select", str(survey.path), "--training", "picks", "--out", str(out), "--dims", "1"]
+        result = _without_dac_override(command, tmp_path)
+        assert_one_line_error(result, "Permission denied")
+        assert not (out / "summary.json").exists() and not (out / "combinations.csv").exists()
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(survey.path)], check=True)

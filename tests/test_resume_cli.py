@@ -58,10 +58,14 @@ def test_filter_resume_does_not_replace_an_ingested_array(store, tmp_path):
     before = _array_files(store, "envelope_p")
     result = _invoke("filter", "kuwahara", store, "-i", "amplitude", "-i", "envelope", "--radius", "2",
                      "--suffix", "_p", "--resume")
-    _assert_refused(result, "'envelope_p'", "facies ingest", "--overwrite")
+    _assert_refused(result, "'envelope_p'", "facies ingest", "choose another output name")
     assert _array_files(store, "envelope_p") == before
     survey = Survey.open(store)
     assert survey.is_complete("envelope_p") and not survey.has("amplitude_p")
+    # --overwrite does not make an original replaceable: runs replace only what runs computed.
+    _assert_refused(_invoke("filter", "kuwahara", store, "-i", "amplitude", "-i", "envelope", "--radius", "2",
+                            "--suffix", "_p", "--overwrite"), "'envelope_p'", "facies ingest")
+    assert _array_files(store, "envelope_p") == before
 
 
 def test_filter_resume_does_not_replace_an_output_made_with_other_parameters(store):
@@ -152,3 +156,12 @@ def test_resume_over_a_finished_run_is_still_nothing_to_do(store):
     # Nothing existing, no ledger: --resume starts afresh.
     assert "input(s)" in _ok("filter", "kuwahara", store, "-i", "similarity", "--suffix", "_q", "--resume").output
     assert np.isfinite(Survey.open(store).read("similarity_q")).any()
+
+
+def test_overwrite_never_replaces_an_original_of_the_synthetic_survey(store):
+    """The truth labels and the generated attributes are originals: no run replaces them."""
+    for name in ("truth", "envelope"):
+        before = _array_files(store, name)
+        result = _invoke("filter", "mean", store, "-i", "amplitude", "-o", name, "--overwrite")
+        _assert_refused(result, f"'{name}'", "not computed by a facies run")
+        assert _array_files(store, name) == before

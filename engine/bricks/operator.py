@@ -152,10 +152,21 @@ class Chain:
                     sources.append(name)
             for out in op.outputs:
                 if out.name in produced or out.name in sources:
-                    raise FaciesError(f"output {out.name!r} of {op!r} is produced twice or shadows an input")
+                    raise FaciesError(f"output {out.name!r} of the {type(op).__name__} operator is produced twice or "
+                                      "shadows an input; give the outputs other names")
                 produced[out.name] = out
         self.sources: tuple[str, ...] = tuple(sources)
         self.produced: dict[str, Output] = produced
+        self._check_halo()
+
+    def _check_halo(self) -> None:
+        """Refuse a halo wider than the survey: the window would reach past it on every side (pointless,
+        and its brick would not fit in memory)."""
+        for axis, (halo, size) in enumerate(zip(self.total_halo(), self.shape)):
+            if halo > size:
+                raise FaciesError(f"the operators reach {halo} voxels around each voxel along "
+                                  f"{('inline', 'crossline', 'sample')[axis]}, more than the survey's {size}: "
+                                  "choose a smaller radius")
 
     @property
     def output_names(self) -> tuple[str, ...]:

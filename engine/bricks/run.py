@@ -114,8 +114,10 @@ def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: b
     """Check a run's output arrays before it starts.
 
     Output names follow the store's rule (its length limit included), name
-    outputs of the operators, are neither inputs nor repeated. Without ``resume``, existing
-    arrays need ``overwrite``; with it, :func:`resume_applies` decides once the parameters are known.
+    outputs of the operators, are neither inputs nor repeated. An existing array that no run
+    computed (an ingested original, a synthetic volume) is never an output. Without ``resume``,
+    existing arrays need ``overwrite``; with it, :func:`resume_applies` decides once the parameters
+    are known.
 
     Raises
     ------
@@ -133,10 +135,28 @@ def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: b
     if len(set(outputs.values())) != len(outputs):
         raise FaciesError("two outputs would be written to the same array; give them different names")
     existing = [name for name in outputs.values() if survey.has(name)]
+    for name in existing:
+        made_by = _computed_by_a_run(survey, name)
+        if made_by is not None:
+            raise FaciesError(f"output {name!r} already exists in {survey.path} and was made by {made_by!r}, not "
+                              "computed by a facies run: runs replace only arrays they computed; choose another "
+                              "output name (--output/--suffix/--name)")
     if existing and not (resume or overwrite):
         hint = "" if survey.is_complete(existing[0]) else " or --resume to continue the interrupted run"
         raise FaciesError(f"output {existing[0]!r} already exists in {survey.path}; pass --overwrite to replace it"
                           + hint)
+
+
+def _computed_by_a_run(survey, name: str) -> str | None:
+    """None when array ``name`` was computed by a brick run (its provenance names operators); else its maker.
+
+    An ingested original, the synthetic survey's volumes and labels, or an array written through
+    the Python API are never an output of a run, whatever ``--overwrite`` or ``--resume`` say.
+    """
+    provenance = survey.provenance(name)
+    if "operators" in (provenance.get("parameters") or {}):
+        return None
+    return str(provenance.get("command") or "an unknown command")
 
 
 def output_states(survey, outputs: Mapping[str, str], parameters: Mapping) -> dict[str, str]:
@@ -183,7 +203,11 @@ def resume_applies(survey, outputs: Mapping[str, str], parameters: Mapping, stat
         name = other[0]
         why = _made_how(survey, name, parameters)
         replace = "run again without --resume (add --overwrite) to replace it"
-        if interrupted:
+        started = _result_parameters(previous.parameters) if interrupted else {}
+        if interrupted and started != _result_parameters(parameters):
+            reason = (f"the interrupted run that made it used other parameters "
+                      f"({parameter_diff(started, _result_parameters(parameters))}); {replace}")
+        elif interrupted:
             reason = f"it was rewritten by another run since this one was interrupted ({why}); {replace}"
         elif survey.is_complete(name):
             reason = f"it was made with other parameters ({why}); {replace}"

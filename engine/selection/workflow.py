@@ -223,6 +223,8 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
     if require_gpu:
         fitting_ops(backend, require_gpu=True)  # an explicit --device gpu that cannot run is an option error
     check_out_folder(out)  # a bad --out is reported now, not after minutes of fitting
+    if survey is not None:
+        survey.check_writable()  # so is a store the result cannot be recorded in
     # From here on the selection runs on the data: whatever stops it leaves no earlier result looking current.
     try:
         with contextlib.ExitStack() as bars:
