@@ -59,10 +59,15 @@ def export(store: Path = STORE,
            array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
            out: Path = typer.Argument(..., help="SEG-Y file to write."),
            format: str = typer.Option("ieee", "--format", help="Sample format: ieee (exact) or ibm."),
-           overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only once the new "
-                                          "file is complete)."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it is a SEG-Y file facies "
+                                          "export wrote (only once the new file is complete); any other file, "
+                                          "a link or a folder is never replaced."),
            progress: bool = _PROGRESS) -> None:
-    """Export a 3D array of a survey as a post-stack 3D SEG-Y."""
+    """Export a 3D array of a survey as a post-stack 3D SEG-Y.
+
+    OUT must lie outside every survey store; an existing OUT is replaced only with --overwrite and
+    only when facies export wrote it (docs/segy.md).
+    """
     start = time.perf_counter()
     path = export_segy(store, array, out, format=format, overwrite=overwrite, progress=progress)
     elapsed = time.perf_counter() - start

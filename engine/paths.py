@@ -3,7 +3,9 @@
 Every command that creates something (a store, a SEG-Y file, the selection's files, the polygon file)
 checks its target with :func:`check_new_path` before any work, and writes files with
 :func:`written_then_moved`, so that a file that exists is whole: a failure (a full disk, Ctrl-C)
-leaves the previous file, or none, never half of one.
+leaves the previous file, or none, never half of one. :func:`enclosing_store` finds the survey store
+a path lies in, for the commands that must write nothing into a store but its own arrays (SEG-Y files,
+a new store).
 """
 
 from __future__ import annotations
@@ -57,15 +59,34 @@ def check_new_path(path, what: str, *, hint: str = "choose another path", parent
         raise FaciesError(f"the folder {path.parent} does not exist; create it first or {hint}")
 
 
+def enclosing_store(folder) -> Path | None:
+    """The facies survey store that ``folder`` is, or lies inside, if any (resolved: links followed).
+
+    Walks up from ``folder`` (resolved, so a link into a store or ``..`` out of one counts where it
+    leads) and returns the innermost folder whose root ``zarr.json`` has the facies attributes
+    (:func:`~facies.engine.store.is_store`); None when no folder on the way is a store.
+    """
+    from facies.engine.store import is_store  # lazily: the store module imports much more than this one
+
+    resolved = Path(folder).resolve()
+    for candidate in (resolved, *resolved.parents):
+        if is_store(candidate):
+            return candidate
+    return None
+
+
 def written_then_moved(path, write: Callable[[Path], None]) -> Path:
     """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: never a half-written file.
 
     The temporary name starts with '.' and ends with the process id, so it neither shows up as a
-    result nor collides with another process writing the same target.
+    result nor collides with another process writing the same target. Whatever has that name (a file
+    left by a killed process of the same id, a link) is removed first, so ``write`` creates a new file
+    and never writes through a link.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        tmp.unlink(missing_ok=True)
         write(tmp)
         os.replace(tmp, path)
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import segyio
@@ -124,7 +126,7 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_export_target_is_checked_before_writing(tmp_path, monkeypatch):
-    """A folder as target or a missing parent folder: refused before any trace is written."""
+    """A folder, a missing parent folder, a store, a file export did not write: refused before any trace is written."""
     survey = _synthetic_store(tmp_path / "s.zarr")
     written = []
     monkeypatch.setattr(export, "_fill_headers", lambda *a, **k: written.append(1))
@@ -134,5 +136,11 @@ def test_export_target_is_checked_before_writing(tmp_path, monkeypatch):
         export_segy(survey, "amp", folder)
     with pytest.raises(FaciesError, match=r"folder .*missing does not exist; create it first"):
         export_segy(survey, "amp", tmp_path / "missing" / "amp.sgy")
-    assert written == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.zarr"]
-    assert list(folder.iterdir()) == []
+    with pytest.raises(FaciesError, match=r"amp\.sgy is inside the survey store .*s\.zarr"):
+        export_segy(survey, "amp", tmp_path / "s.zarr" / "amp.sgy")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FaciesError, match="not a SEG-Y file facies export wrote"):
+        export_segy(survey, "amp", tmp_path / "notes.txt", overwrite=True)
+    assert written == [] and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "out", "s.zarr"]
+    assert list(folder.iterdir()) == [] and (tmp_path / "notes.txt").read_text() == "mine"
+    assert "amp.sgy" not in os.listdir(tmp_path / "s.zarr")

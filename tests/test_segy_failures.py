@@ -437,8 +437,14 @@ def test_export_under_a_file(tmp_path, store):
 def test_export_to_an_existing_file_needs_overwrite(tmp_path, store):
     out = tmp_path / "out.sgy"
     out.write_bytes(b"keep me")
-    _fails(["export", store, "amplitude", out], "out.sgy already exists; pass --overwrite")
-    assert out.read_bytes() == b"keep me"
+    for extra in ([], ["--overwrite"]):  # not a file facies export wrote: refused either way
+        _fails(["export", store, "amplitude", out, *extra], "out.sgy already exists and is not a SEG-Y file facies "
+               "export wrote", "move it away or choose another name")
+        assert out.read_bytes() == b"keep me"
+    out.unlink()
+    _ok(["export", store, "amplitude", out, "--format", "ibm"])
+    _fails(["export", store, "amplitude", out], "out.sgy already exists (a SEG-Y file facies export wrote); "
+           "pass --overwrite")
     _ok(["export", store, "amplitude", out, "--overwrite"])
     with segyio.open(out) as f:
         np.testing.assert_array_equal(segyio.tools.cube(f), Survey.open(store).read("amplitude"))
@@ -447,8 +453,9 @@ def test_export_to_an_existing_file_needs_overwrite(tmp_path, store):
 @pytest.mark.parametrize("existing", [False, True])
 def test_export_disk_full_leaves_no_partial_file(tmp_path, store, monkeypatch, existing):
     out = tmp_path / "out.sgy"
-    if existing:
-        out.write_bytes(b"the old file")
+    if existing:  # a previous export, which --overwrite may replace
+        _ok(["export", store, "amplitude", out, "--format", "ibm"])
+        old = out.read_bytes()
     real = os.pwrite
 
     def pwrite(fd, data, offset):
@@ -462,4 +469,4 @@ def test_export_disk_full_leaves_no_partial_file(tmp_path, store, monkeypatch, e
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.sgy", "s.zarr"] + (["out.sgy"] if existing else []))
     if existing:
-        assert out.read_bytes() == b"the old file"
+        assert out.read_bytes() == old

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from facies.cli.app import app
 from facies.engine.errors import FaciesError
+from facies.engine.segy import export_segy, ingest_segy
+from facies.engine.segy.export import is_facies_segy
 from facies.engine.store import Survey
 from facies.engine.synth import make_synthetic, polygons_path
 from facies.engine.synth import generate as generate_module
@@ -208,6 +210,19 @@ def test_a_segy_file_written_by_another_command_is_not_synths(tmp_path):
     path.write_bytes(b"\x40" * 3600)  # EBCDIC blanks
     assert not is_synth_segy(path)
     assert not is_synth_segy(tmp_path / "missing.sgy")
+    # A facies export of an array another command made is a facies export, not synth's.
+    store = small_store(tmp_path / "s.zarr")
+    ingested = ingest_segy(export_segy(store, "amplitude", tmp_path / "a.sgy"), tmp_path / "i.zarr")
+    export_segy(ingested, "amplitude", tmp_path / "i.sgy")
+    assert is_synth_segy(tmp_path / "a.sgy") and is_facies_segy(tmp_path / "i.sgy")
+    assert not is_synth_segy(tmp_path / "i.sgy")
+    sgy = tmp_path / "sgy"
+    sgy.mkdir()
+    os.replace(tmp_path / "i.sgy", sgy / "amplitude.sgy")
+    before = snapshot(tmp_path)
+    refused(run(tmp_path / "s.zarr", *SMALL, "--overwrite", "--segy-dir", sgy, "--segy-volumes", "amplitude"),
+            "not a SEG-Y file facies synth wrote")
+    assert snapshot(tmp_path) == before
 
 
 # ---------------------------------------------------------------------- memory

@@ -12,13 +12,16 @@ Columns of chunks are read and written in parallel with ``os.pwrite`` at their c
 offsets (the live traces of one inline within a column are contiguous in the file), into a
 temporary file (``.<name of OUT>.<pid>.tmp``, same folder) renamed over the target only at the end, so a
 failure (a full disk) leaves no partial file under the target's name and an existing target
-intact. The target is checked before any work: not a folder, not under a file, in an existing
-folder, and not an existing file unless ``overwrite``.
+intact. The target is checked before any work (and again just before the rename): not inside a
+survey store (any store, not only the one exported), not a symbolic link or a folder, not under a
+file, in an existing folder; an existing file is replaced only with ``overwrite`` and only when it
+is a SEG-Y file that facies export wrote (:func:`is_facies_segy`: its text header says so).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +29,7 @@ import numpy as np
 
 from facies.engine.bricks.plan import BrickPlan
 from facies.engine.errors import FaciesError
-from facies.engine.paths import check_new_path, written_then_moved
+from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing, written_then_moved
 from facies.engine.progress import WorkProgress
 from facies.engine.segy.formats import IBM_FLOAT, IEEE_FLOAT, float_to_ibm
 from facies.engine.segy.headers import apply_scalar
@@ -65,7 +68,8 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", overwrite:
     format : {"ieee", "ibm"}
         Sample format: 4-byte IEEE float (code 5, exact) or IBM float (code 1).
     overwrite : bool
-        Replace an existing ``out_path`` (at the end, once the new file is complete).
+        Replace an existing ``out_path`` (at the end, once the new file is complete), only when it
+        is a SEG-Y file that facies export wrote (:func:`is_facies_segy`).
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     workers : int, optional
@@ -79,9 +83,11 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", overwrite:
     Raises
     ------
     FaciesError
-        An unknown array or format, a target that is a folder, under a file, in a missing folder,
-        or an existing file without ``overwrite``; an array that a run is writing right now
-        (the export holds a shared read lock on the array while it reads).
+        An unknown array or format; a target inside a survey store (any store), a symbolic link, a
+        folder, something other than a regular file, under a file or in a missing folder; an existing
+        file that facies export did not write (even with ``overwrite``), or one it wrote without
+        ``overwrite``; an array that a run is writing right now (the export holds a shared read lock
+        on the array while it reads).
     OSError
         The system's error while writing (a full disk), with ``out_path`` named when it gives no
         file; the temporary file is removed first.
@@ -98,10 +104,11 @@ def export_segy(survey, name: str, out_path, *, format: str = "ieee", overwrite:
     # A shared lock while reading: a run replacing the array meanwhile (or already) is refused, so the
     # file never holds half of the old array and half of the new one.
     with survey.reading(name):
-        return _export(survey, name, survey.array(name), out_path, format, progress, workers)
+        return _export(survey, name, survey.array(name), out_path, format, overwrite, progress, workers)
 
 
-def _export(survey: Survey, name: str, array, out_path: Path, format: str, progress, workers) -> Path:
+def _export(survey: Survey, name: str, array, out_path: Path, format: str, overwrite: bool, progress,
+            workers) -> Path:
     """The export itself, under the array's read lock (see :func:`export_segy`)."""
     g = survey.geometry
     facts = dict(survey.group.attrs.get(SEGY_ATTRS, {}))
@@ -119,7 +126,8 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, progr
     extra = _extra_positions(facts.get("header_bytes", {}))
 
     def write_file(tmp: Path) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # O_EXCL: a new file, never through a link (written_then_moved removed whatever had the name).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.pwrite(fd, _text_header(survey, name, g, format), 0)
             os.pwrite(fd, _binary_header(headers, ns, code), TEXT_HEADER_SIZE)
@@ -149,6 +157,9 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, progr
             os.fsync(fd)
         finally:
             os.close(fd)
+        # Checked again before the rename: something put at OUT's name during the export is not replaced
+        # unless it may be (a previous facies export, with --overwrite).
+        _check_target(out_path, name, overwrite)
 
     try:
         return written_then_moved(out_path, write_file)
@@ -160,13 +171,94 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, progr
 
 
 def _check_target(out_path: Path, name: str, overwrite: bool) -> None:
-    """Refuse a target that cannot or should not be written, before any work (the file is written whole)."""
+    """Refuse a target that cannot or should not be written, before any work (the file is written whole).
+
+    In this order: a target in a survey store (walking up from the target's nearest existing folder,
+    or from the target itself when it is a folder: any store, not only the exported one), a symbolic
+    link, a folder, a target under a file or in a missing folder, then an existing file that is not a
+    regular file, not a SEG-Y file facies export wrote (refused even with ``overwrite``), or one it
+    wrote without ``overwrite``.
+    """
+    here = out_path if out_path.is_dir() and not out_path.is_symlink() else out_path.parent
+    outer = enclosing_store(nearest_existing(here))
+    if outer is not None:
+        where = "is the survey store" if outer == out_path.resolve() else "is inside the survey store"
+        raise FaciesError(f"{out_path} {where} {outer}; facies writes nothing into a store but its own arrays: "
+                          "choose a SEG-Y file name outside it")
+    if out_path.is_symlink():
+        raise FaciesError(f"{out_path} is a symbolic link; facies export replaces only a SEG-Y file it wrote, not a "
+                          "link or what it points to: remove the link or choose another name")
     if out_path.is_dir():
         raise FaciesError(f"{out_path} is a folder; give the SEG-Y file's name, e.g. {out_path / (name + '.sgy')}")
     check_new_path(out_path, "SEG-Y file")
-    if (out_path.exists() or out_path.is_symlink()) and not overwrite:
-        raise FaciesError(f"{out_path} already exists; pass --overwrite to replace it (replaced only once the new "
-                          "file is complete) or choose another name")
+    if not exists(out_path):
+        return
+    kind = _file_kind(out_path)
+    if kind != "file":
+        raise FaciesError(f"{out_path} is {kind}, not a file; facies export will not replace it: move it away or "
+                          "choose another name")
+    if not is_facies_segy(out_path):
+        raise FaciesError(f"{out_path} already exists and is not a SEG-Y file facies export wrote (its text header "
+                          "does not say so); facies will not replace it, even with --overwrite: move it away or "
+                          "choose another name")
+    if not overwrite:
+        raise FaciesError(f"{out_path} already exists (a SEG-Y file facies export wrote); pass --overwrite to "
+                          "replace it (replaced only once the new file is complete) or choose another name")
+
+
+def _file_kind(path: Path) -> str:
+    """What is at ``path`` (not following a link): "file", or "a named pipe", "a socket", "a device"..."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode) or stat.S_ISCHR(mode):
+        return "a device"
+    return "a special file"
+
+
+def facies_segy_text(path) -> list[str] | None:
+    """The 40 lines of the text header of a SEG-Y file that facies export wrote; None for any other path.
+
+    facies export (whichever command asked: ``facies export``, ``facies synth --segy-dir``) writes
+    an EBCDIC text header whose first line is ``C 1 facies <version> SEG-Y export, ...`` and whose
+    last two are ``C39 SEG Y REV1`` and ``C40 END TEXTUAL HEADER``, followed by a binary header with
+    sample format 1 (IBM) or 5 (IEEE). A path that is not a regular file (a link, a folder, a named
+    pipe: never opened for reading), cannot be read, is shorter than the two headers or differs in
+    any of these gives None.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        head = os.pread(fd, TEXT_HEADER_SIZE + BINARY_HEADER_SIZE, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(head) < TEXT_HEADER_SIZE + BINARY_HEADER_SIZE:
+        return None
+    text = head[:TEXT_HEADER_SIZE].decode("cp037", errors="replace")
+    lines = [text[k:k + 80] for k in range(0, TEXT_HEADER_SIZE, 80)]
+    code = int.from_bytes(head[BIN_FORMAT - 1:BIN_FORMAT + 1], "big")
+    if (lines[0].startswith("C 1 facies ") and "SEG-Y export" in lines[0] and lines[38].rstrip() == "C39 SEG Y REV1"
+            and lines[39].rstrip() == "C40 END TEXTUAL HEADER" and code in EXPORT_FORMATS.values()):
+        return lines
+    return None
+
+
+def is_facies_segy(path) -> bool:
+    """Whether ``path`` is a SEG-Y file that facies export wrote (its headers say so; see :func:`facies_segy_text`).
+
+    Such a file, and only such a file, may be replaced by an export with ``overwrite``.
+    """
+    return facies_segy_text(path) is not None
 
 
 def _header_values(g, facts: dict) -> dict:

@@ -11,8 +11,9 @@ disk as it was:
 - **the polygon file**: replaced only with ``overwrite`` and only when it is one facies synth
   wrote and nobody edited (:func:`~facies.engine.synth.polygons.is_synth_polygons`).
 - **the SEG-Y files**: the folder may not be a file, lie under one, or be inside a store; an
-  existing ``<name>.sgy`` is replaced only with ``overwrite`` and only when its text header says
-  facies synth wrote it; a link or a folder in its place is refused.
+  existing ``<name>.sgy`` is replaced only with ``overwrite`` and only when its headers say facies
+  export wrote it of an array facies synth made (:func:`is_synth_segy`); a link or a folder in its
+  place is refused.
 - **names, chunks and memory**: every new name fits the file system; chunks smaller than the
   default may not make more than :data:`MAX_CHUNK_FILES` chunk files; and the run fits in the
   available host memory (:func:`memory_plan`; the brick threads are reduced when that is enough).
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
-from facies.engine.paths import check_new_path, exists, nearest_existing
+from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing
+from facies.engine.segy.export import facies_segy_text
 from facies.engine.store import DEFAULT_CHUNKS, check_replaceable_store, is_store
 from facies.engine.synth.attributes import ATTRIBUTE_NAMES, HALO
 from facies.engine.synth.polygons import is_synth_polygons
@@ -185,15 +187,6 @@ def check_new_names(path: Path, what: str, extra_bytes: int = 0) -> None:
                           "choose a shorter path")
 
 
-def _enclosing_store(folder: Path) -> Path | None:
-    """The facies store that ``folder`` is, or lies inside (resolved), if any."""
-    resolved = folder.resolve()
-    for candidate in (resolved, *resolved.parents):
-        if is_store(candidate):
-            return candidate
-    return None
-
-
 def check_store_target(store: Path, overwrite: bool) -> None:
     """Refuse a store path that :meth:`~facies.engine.store.Survey.create` would refuse, before any work.
 
@@ -214,7 +207,7 @@ def check_store_target(store: Path, overwrite: bool) -> None:
             raise FaciesError(f"{store} already exists; choose another path{hint}")
         check_replaceable_store(store)
     check_new_path(store, "store")
-    outer = _enclosing_store(store.parent)
+    outer = enclosing_store(store.parent)
     if outer is not None:
         raise FaciesError(f"{store} would be inside the survey store {outer}; choose a path outside it")
 
@@ -237,20 +230,14 @@ def check_polygons_target(path: Path, overwrite: bool) -> None:
 
 
 def is_synth_segy(path: Path) -> bool:
-    """Whether ``path`` is a SEG-Y file that facies synth wrote: its text header says so.
+    """Whether ``path`` is a SEG-Y file that facies export wrote of an array facies synth made.
 
-    facies' exporter starts the EBCDIC text header with ``C 1 facies <version> SEG-Y export`` and
-    names the array's maker on line 3 (``made by: facies synth``).
+    That is a file :func:`~facies.engine.segy.export.is_facies_segy` recognises whose text header
+    names the array's maker on line 3 (``made by: facies synth``), as ``facies synth --segy-dir``
+    writes them (``facies export`` of a synthetic array writes the same header).
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(240)
-    except OSError:
-        return False
-    text = head.decode("cp037", errors="replace")
-    lines = [text[k:k + 80] for k in range(0, 240, 80)]
-    return (len(lines) == 3 and lines[0].startswith("C 1 facies ") and "SEG-Y export" in lines[0]
-            and lines[2].startswith("C 3 made by: facies synth "))
+    lines = facies_segy_text(path)
+    return lines is not None and lines[2].startswith("C 3 made by: facies synth ")
 
 
 def segy_targets(folder: Path, names: Sequence[str], store: Path, overwrite: bool) -> list[Path]:
@@ -270,7 +257,7 @@ def segy_targets(folder: Path, names: Sequence[str], store: Path, overwrite: boo
     resolved = folder.resolve()
     if resolved == resolved_store or resolved_store in resolved.parents:
         raise FaciesError(f"--segy-dir {folder} is inside the new store {store}; choose a folder outside it")
-    outer = _enclosing_store(folder)
+    outer = enclosing_store(folder)
     if outer is not None:
         raise FaciesError(f"--segy-dir {folder} is in the survey store {outer} (or is it); "
                           "choose a folder outside stores")
