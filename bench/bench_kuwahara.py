@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,9 +34,9 @@ from common import best_time, machine, write_result
 from scipy import ndimage
 
 from facies.kernels.kuwahara import kuwahara
-from facies.kernels.kuwahara_reference import kuwahara_reference
-from facies.kernels.kuwahara_windows import box_shape, kuwahara_halo, window_offsets
+from facies.kernels.kuwahara.windows import box_shape, kuwahara_halo, window_offsets
 
+REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [(r, mode, "mean") for mode in ("octant", "shifted") for r in (1, 2, 3)] + [
     (2, "octant", "median"), (1, "shifted", "median")]
@@ -71,7 +72,17 @@ def test_volume(shape, seed=0) -> np.ndarray:
     return x
 
 
+def reference_filter():
+    """The brute-force reference, which lives with the tests (tests/kuwahara_reference.py)."""
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))  # run as bench/bench_kuwahara.py: its folder is on the path, not the repo
+    from tests.kuwahara_reference import kuwahara_reference  # noqa: PLC0415
+
+    return kuwahara_reference
+
+
 def bench_cpu(shape, repeat: int) -> dict:
+    kuwahara_reference = reference_filter()
     x = test_volume(shape)
     rows = []
     for r, mode, stat in CASES:

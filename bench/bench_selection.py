@@ -53,8 +53,7 @@ def main():
     args.out = args.out or str(Path(__file__).parent / "results" / "selection_cpu.json")
     from facies.engine.backend import get_backend
     from facies.engine.selection import SelectionSettings, parse_dims, run_selection
-    from facies.kernels.gmm_density import n_features
-    from facies.kernels.gmm_models import MODELS, SKLEARN_NAMES
+    from facies.kernels.gmm import MODELS, SKLEARN_NAMES, n_features
 
     n = args.attributes
     data = synthetic(n, args.voxels)

@@ -4,7 +4,7 @@ Every box sum is a *direct* sum in a fixed order (sample, then crossline, then i
 an axis the terms in index order), never a cumulative sum whose rounding depends on where the
 array starts: so a voxel's value is the same sequence of floating-point operations wherever it
 sits, and any brick split of a survey gives results bit-identical to the whole volume. The
-Kuwahara filter's NumPy backend (:mod:`facies.kernels.kuwahara_numpy`) sums its boxes with
+Kuwahara filter's NumPy backend (``kernels/kuwahara/_numpy.py``) sums its boxes with
 :func:`sliding_sums`; the brick engine's local mean and variance operators call
 :func:`box_mean` and :func:`box_variance`.
 """

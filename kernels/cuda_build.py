@@ -1,4 +1,9 @@
-"""Loading the CUDA sources in ``kernels/cuda/``: CuPy modules at run time, NVRTC checks in CI.
+"""Loading the CUDA sources of the algorithm packages: CuPy modules at run time, NVRTC checks in CI.
+
+Each algorithm package keeps its ``.cu`` file beside the ``_cuda.py`` module that loads it
+(``kernels/kuwahara/kuwahara.cu``, ``kernels/gmm/gmm.cu``), as cuCIM and ``cupyx.scipy.ndimage``
+do. A source is named by its path under ``kernels/`` (``"kuwahara/kuwahara.cu"``): the name its
+``_cuda.py`` passes here and lists in ``CUDA_SPECIALISATIONS``.
 
 Each ``.cu`` file is specialised by a small preamble of ``#define`` lines (dtype, window
 radii...) placed before the source, like cuCIM and ``cupyx.scipy.ndimage`` do. At run time
@@ -16,21 +21,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-CUDA_DIR = Path(__file__).resolve().parent / "cuda"
+#: The ``kernels/`` folder (``facies.kernels``): source names are paths relative to it.
+KERNELS_DIR = Path(__file__).resolve().parent
 #: Architectures every source must compile for (A100 and H100/H200).
 CHECK_ARCHS = ("sm_80", "sm_90")
 
 
 def sources() -> list[Path]:
-    """Every ``.cu`` file shipped with the package."""
-    return sorted(CUDA_DIR.glob("*.cu"))
+    """Every ``.cu`` file under ``kernels/`` (in any algorithm package), as shipped with the package."""
+    return sorted(KERNELS_DIR.rglob("*.cu"))
+
+
+def source_name(path: Path) -> str:
+    """The name of the source at ``path``: its path under ``kernels/`` with ``/`` separators, ``"gmm/gmm.cu"``."""
+    return Path(path).resolve().relative_to(KERNELS_DIR).as_posix()
 
 
 @lru_cache(maxsize=None)
 def read_source(name: str) -> str:
-    """Text of ``kernels/cuda/<name>`` (the ``.cu`` suffix may be omitted)."""
-    path = CUDA_DIR / (name if name.endswith(".cu") else f"{name}.cu")
-    return path.read_text()
+    """Text of the source ``name``, the file ``kernels/<name>`` (``"kuwahara/kuwahara.cu"``)."""
+    return (KERNELS_DIR / name).read_text()
 
 
 def preamble(defines: Mapping[str, object]) -> str:

@@ -2,7 +2,7 @@
 
 Every random draw of the attribute selection (k-means starts, S-step labels, the held-out
 split) is a pure function of ``(key, counter)``: nothing depends on the order in which fits
-are batched, chunked or scheduled, and the S-step kernel of ``kernels/cuda/gmm.cu`` computes the
+are batched, chunked or scheduled, and the S-step kernel of ``kernels/gmm/gmm.cu`` computes the
 same numbers on a GPU, so a seed gives the same result on both backends.
 
 Why 4x64 rather than 4x32: NumPy ships a C implementation of exactly Random123's

@@ -94,3 +94,30 @@ def test_array_module_lives_in_kernels_and_backend_reexports_it():
     assert A.array_module(np.zeros(2)) is np and A.array_module(1.5) is np and A.array_module([1, 2]) is np
     fake_cupy_array = type("ndarray", (), {"__module__": "cupy._core.core"})()
     assert A.is_cupy(fake_cupy_array) and not A.is_cupy(np.zeros(2))
+
+
+def test_every_algorithm_dispatches_on_the_array_module_of_its_input():
+    """kuwahara and gmm pick ``_numpy`` or ``_cuda`` the same way, and both expose the same entry point."""
+    from facies.kernels import gmm
+    from facies.kernels.array_module import implementation
+
+    fake_cupy_array = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    for package, entry in (("facies.kernels.kuwahara", "filter_volume"), ("facies.kernels.gmm", "Ops")):
+        cpu, gpu = implementation(package, np.zeros(2)), implementation(package, fake_cupy_array)
+        assert (cpu.__name__, gpu.__name__) == (f"{package}._numpy", f"{package}._cuda")
+        assert callable(getattr(cpu, entry)) and callable(getattr(gpu, entry))
+    assert gmm.ops_for(np.zeros(2)).name == "cpu" and gmm.ops_for(fake_cupy_array).name == "gpu"
+
+
+def test_the_cpu_path_never_loads_a_cuda_implementation():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from facies.kernels.kuwahara import kuwahara\n"
+            "from facies.kernels.gmm import MODELS, PhiloxDraws, fit_mixtures, quadratic_features\n"
+            "kuwahara(np.arange(64.0).reshape(4, 4, 4), 1)\n"
+            "x = np.random.default_rng(0).normal(size=(40, 2))\n"
+            "fit_mixtures(quadratic_features(x)[None], 2, MODELS[:2], PhiloxDraws(0, [3], 2, [0, 1], 40), sem_iter=2)\n"
+            "assert not [m for m in sys.modules if m.endswith('._cuda') or m == 'cupy'], sys.modules.keys()")
+    subprocess.run([sys.executable, "-c", code], check=True)

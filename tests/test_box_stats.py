@@ -9,8 +9,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from facies.engine.bricks.operator import Chain
 from facies.engine.errors import FaciesError
 from facies.engine.operators import LocalMean, LocalVariance
-from facies.kernels import kuwahara_numpy
 from facies.kernels.box_stats import box_mean, box_variance, sliding_sums
+from facies.kernels.kuwahara import _numpy as kuwahara_numpy
 
 
 def test_sliding_sums_are_the_box_sums_and_shared_with_kuwahara():

@@ -1,37 +1,50 @@
 """Every CUDA source compiles with NVRTC for sm_80 and sm_90, without register spills (no GPU needed).
 
-Convention: every ``kernels/*_cuda.py`` module exposes ``CUDA_SPECIALISATIONS``, a list of
-``(source name, defines, name_expressions)``; this test compiles each for every architecture of
-``CHECK_ARCHS`` with ``-Xptxas -v``. A ``.cu`` file that no module declares is compiled once
-with an empty preamble, so a new source is never silently unchecked.
+Convention: every algorithm package of ``facies.kernels`` keeps its ``.cu`` sources beside its
+``_cuda.py`` module, which exposes ``CUDA_SPECIALISATIONS``, a list of ``(source name, defines,
+name_expressions)``; a source's name is its path under ``kernels/`` (``"gmm/gmm.cu"``). This test
+compiles each for every architecture of ``CHECK_ARCHS`` with ``-Xptxas -v``.
+
+The ``.cu`` files found on disk must be exactly the sources the ``_cuda`` modules declare: a new
+source that no module declares fails :func:`test_every_source_on_disk_is_declared` (it would
+never be compiled here, nor loaded at run time); nothing is filled in for it.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
 import facies.kernels as kernels_pkg
-from facies.kernels.cuda_build import CHECK_ARCHS, full_source, nvrtc_compile, sources
+from facies.kernels.cuda_build import CHECK_ARCHS, KERNELS_DIR, full_source, nvrtc_compile, source_name, sources
 
-pytest.importorskip("cuda.bindings.nvrtc", reason="NVRTC (cuda-bindings) not installed")
+#: Sources that exist today: the discovery must find at least these (so it cannot pass on nothing).
+KNOWN_SOURCES = {"kuwahara/kuwahara.cu", "gmm/gmm.cu"}
+
+
+def cuda_modules() -> list:
+    """The ``_cuda`` module of every (sub)package of ``facies.kernels``."""
+    return [importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(kernels_pkg.__path__, f"{kernels_pkg.__name__}.")
+            if info.name.rsplit(".", 1)[-1] == "_cuda"]
 
 
 def declared_specialisations() -> list[tuple[str, dict, tuple]]:
-    specs = []
-    for info in pkgutil.iter_modules(kernels_pkg.__path__):
-        if info.name.endswith("_cuda"):
-            module = importlib.import_module(f"{kernels_pkg.__name__}.{info.name}")
-            specs += [(name, dict(defines), tuple(exprs))
-                      for name, defines, exprs in getattr(module, "CUDA_SPECIALISATIONS", [])]
-    declared = {name.removesuffix(".cu") for name, _, _ in specs}
-    specs += [(path.stem, {}, ()) for path in sources() if path.stem not in declared]
-    return specs
+    """Every specialisation the ``_cuda`` modules declare, and only those."""
+    return [(name, dict(defines), tuple(exprs))
+            for module in cuda_modules()
+            for name, defines, exprs in getattr(module, "CUDA_SPECIALISATIONS", [])]
 
 
 SPECS = declared_specialisations()
+
+
+@pytest.fixture
+def nvrtc():
+    return pytest.importorskip("cuda.bindings.nvrtc", reason="NVRTC (cuda-bindings) not installed")
 
 
 def _id(spec) -> str:
@@ -39,16 +52,31 @@ def _id(spec) -> str:
     return name + "[" + ",".join(f"{k}={v}" for k, v in sorted(defines.items())) + "]"
 
 
-def test_every_source_is_checked():
-    assert {path.stem for path in sources()} <= {name.removesuffix(".cu") for name, _, _ in SPECS}
-    assert any(name == "kuwahara" for name, _, _ in SPECS)
+def test_every_source_on_disk_is_declared():
+    """The .cu files under kernels/ are exactly the declared sources, each beside the module that declares it."""
+    on_disk = {source_name(path) for path in sources()}
+    assert KNOWN_SOURCES <= on_disk, f"sources() did not find {sorted(KNOWN_SOURCES - on_disk)} under {KERNELS_DIR}"
+    modules = cuda_modules()
+    assert {m.__name__ for m in modules} >= {"facies.kernels.kuwahara._cuda", "facies.kernels.gmm._cuda"}
+    for module in modules:
+        specs = getattr(module, "CUDA_SPECIALISATIONS", None)
+        assert specs, f"{module.__name__} declares no CUDA_SPECIALISATIONS"
+        for name, _, _ in specs:
+            assert KERNELS_DIR / name == Path(module.__file__).parent / Path(name).name, \
+                f"{module.__name__} declares {name}, which is not beside it"
+    declared = {name for name, _, _ in SPECS}
+    undeclared = sorted(on_disk - declared)
+    assert not undeclared, (f"{undeclared} not declared in any _cuda.py's CUDA_SPECIALISATIONS: they would never "
+                            f"be compiled by this test")
+    missing = sorted(declared - on_disk)
+    assert not missing, f"{missing} declared but not found under {KERNELS_DIR}"
 
 
 @pytest.mark.parametrize("arch", CHECK_ARCHS)
 @pytest.mark.parametrize("spec", SPECS, ids=_id)
-def test_compiles_without_spills(spec, arch):
+def test_compiles_without_spills(nvrtc, spec, arch):
     name, defines, name_expressions = spec
-    report = nvrtc_compile(full_source(name, defines), arch, name=f"{name}.cu",
+    report = nvrtc_compile(full_source(name, defines), arch, name=Path(name).name,
                            name_expressions=name_expressions)
     assert report.functions, f"ptxas reported no kernel for {name}:\n{report.log}"
     assert not report.spills, f"{name} spills registers on {arch}: {report.spills}\n{report.log}"
@@ -56,20 +84,20 @@ def test_compiles_without_spills(spec, arch):
 
 @pytest.mark.parametrize("mode", ["octant", "shifted"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_kuwahara_gpu_radius_limit_is_the_compilers(dtype, mode):
+def test_kuwahara_gpu_radius_limit_is_the_compilers(nvrtc, dtype, mode):
     """The largest radius the GPU path accepts compiles, its shared tile is what ptxas reports, and
     one more is refused by ptxas too (so the Python formula is the .cu's, not merely cautious)."""
-    from facies.kernels.kuwahara_cuda import (CUDA_SPECIALISATIONS, SHARED_MEMORY_LIMIT, kuwahara_defines,
-                                              largest_gpu_radius, shared_memory_bytes)
+    from facies.kernels.kuwahara._cuda import (CUDA_SPECIALISATIONS, SHARED_MEMORY_LIMIT, SOURCE, kuwahara_defines,
+                                               largest_gpu_radius, shared_memory_bytes)
 
     r = largest_gpu_radius(dtype, mode)
     defines = kuwahara_defines(dtype, (r, r, r), mode)
-    assert ("kuwahara", defines, ()) in CUDA_SPECIALISATIONS  # compiled on every arch by the test above
-    report = nvrtc_compile(full_source("kuwahara", defines), "sm_90", name="kuwahara.cu")
+    assert (SOURCE, defines, ()) in CUDA_SPECIALISATIONS  # compiled on every arch by the test above
+    report = nvrtc_compile(full_source(SOURCE, defines), "sm_90", name="kuwahara.cu")
     stats_section = report.log.split("'kuwahara_box_stats' for")[1].split("Compiling entry function")[0]
     assert f"{shared_memory_bytes(dtype, (r, r, r), mode)} bytes smem" in stats_section
     bigger = shared_memory_bytes(dtype, (r + 1,) * 3, mode)
     assert bigger > SHARED_MEMORY_LIMIT
     with pytest.raises(RuntimeError, match=f"too much shared data \\({bigger:#x} bytes"):
-        nvrtc_compile(full_source("kuwahara", kuwahara_defines(dtype, (r + 1,) * 3, mode)), "sm_90",
+        nvrtc_compile(full_source(SOURCE, kuwahara_defines(dtype, (r + 1,) * 3, mode)), "sm_90",
                       name="kuwahara.cu")

@@ -9,11 +9,8 @@ enough (about 1e5 draws) that a flip is unlikely, with tolerances that a flip wo
 import numpy as np
 import pytest
 
-from facies.kernels.gmm_density import quadratic_features
-from facies.kernels.gmm_fit import fit_mixtures
-from facies.kernels.gmm_models import MODELS
-from facies.kernels.gmm_numpy import NumpyOps
-from facies.kernels.gmm_random import PhiloxDraws
+from facies.kernels.gmm import MODELS, PhiloxDraws, fit_mixtures, quadratic_features
+from facies.kernels.gmm._numpy import NumpyOps
 from facies.kernels.philox import stream_words32
 
 pytestmark = pytest.mark.gpu
@@ -25,7 +22,7 @@ def cp():
 
 
 def test_philox_words_equal_numpy(cp):
-    from facies.kernels.gmm_cuda import stream_words_cuda
+    from facies.kernels.gmm._cuda import stream_words_cuda
 
     for key, c, first, n in [((5, 2), (3, 7, 2**64 - 1), 0, 45), ((2**63, 2), (0, 9, 4), 11, 1001)]:
         got = stream_words_cuda(key, *c, n, first_block=first).get()
@@ -34,7 +31,7 @@ def test_philox_words_equal_numpy(cp):
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_ops_equal_numpy(cp, k):
-    from facies.kernels.gmm_cuda import CudaOps
+    from facies.kernels.gmm._cuda import CudaOps
 
     rng = np.random.default_rng(k)
     b, g, n = 3, 4, 1001  # n not a multiple of the block or of 8
@@ -58,7 +55,7 @@ def test_ops_equal_numpy(cp, k):
 
 
 def test_fits_equal_numpy_on_same_seed(cp):
-    from facies.kernels.gmm_cuda import CudaOps
+    from facies.kernels.gmm._cuda import CudaOps
 
     rng = np.random.default_rng(11)
     x = np.concatenate([rng.normal(0, 1, (300, 3)), rng.normal(2.5, 0.6, (200, 3))])

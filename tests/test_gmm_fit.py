@@ -7,10 +7,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from facies.kernels.gmm_density import quadratic_features
-from facies.kernels.gmm_fit import Mixture, em, fit_mixtures
-from facies.kernels.gmm_models import MODELS, SKLEARN_NAMES
-from facies.kernels.gmm_random import PhiloxDraws
+from facies.kernels.gmm import MODELS, SKLEARN_NAMES, Mixture, PhiloxDraws, fit_mixtures, quadratic_features
+from facies.kernels.gmm._fit import em
 
 rng = np.random.default_rng(7)
 X = np.concatenate([rng.normal([0, 0, 0], [1, 0.5, 2], (150, 3)), rng.normal([3, 1, -1], [0.7, 1, 1], (100, 3))])

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from facies.kernels.gmm_bhattacharyya import bhattacharyya
-from facies.kernels.gmm_density import log_density, quadratic_features, unpack_statistics
-from facies.kernels.gmm_fit import Mixture, coefficients
-from facies.kernels.gmm_models import MODELS, free_parameters, m_step
-from facies.kernels.gmm_numpy import NumpyOps
+from facies.kernels.gmm import MODELS, Mixture, bhattacharyya, free_parameters, log_density, quadratic_features
+from facies.kernels.gmm._density import unpack_statistics
+from facies.kernels.gmm._fit import coefficients
+from facies.kernels.gmm._models import m_step
+from facies.kernels.gmm._numpy import NumpyOps
 
 rng = np.random.default_rng(3)
 X = rng.normal(size=(60, 3)) @ np.array([[2, 0.3, 0], [0, 1, 0.5], [0, 0, 0.7]]) + [1, -2, 0.5]
@@ -126,7 +126,7 @@ def test_bhattacharyya_affine_invariance():
 
 
 def test_feature_dimension_inverts_n_features_and_triu_is_cached():
-    from facies.kernels.gmm_density import feature_dimension, n_features, triu
+    from facies.kernels.gmm._density import feature_dimension, n_features, triu
 
     assert [feature_dimension(n_features(d)) for d in range(1, 15)] == list(range(1, 15))
     with pytest.raises(ValueError, match="not a number of quadratic features"):
@@ -144,7 +144,7 @@ def test_loglik_is_the_posterior_log_likelihood(k):
 
 
 def test_m_step_with_given_scatter_equals_its_own():
-    from facies.kernels.gmm_models import scatter
+    from facies.kernels.gmm._models import scatter
 
     nk, sk, s2k = stats(responsibilities("soft"))
     for model in MODELS:

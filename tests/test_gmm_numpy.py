@@ -1,4 +1,4 @@
-"""The fused CPU steps (kernels/gmm_numpy.py) against the reference composition (kernels/gmm_ops.py), and k-means."""
+"""The fused CPU steps (kernels/gmm/_numpy.py) against the reference composition (kernels/gmm/_ops.py), and k-means."""
 
 import math
 
@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import facies.kernels.gmm_numpy as gmm_numpy
-from facies.kernels.gmm_density import log_density, log_joint_coefficients, quadratic_features
-from facies.kernels.gmm_fit import kmeans
-from facies.kernels.gmm_numpy import TILE, NumpyOps
-from facies.kernels.gmm_ops import MixtureOps
-from facies.kernels.gmm_random import PhiloxDraws
+import facies.kernels.gmm._numpy as gmm_numpy
+from facies.kernels.gmm import PhiloxDraws, log_density, quadratic_features
+from facies.kernels.gmm._density import log_joint_coefficients
+from facies.kernels.gmm._fit import kmeans
+from facies.kernels.gmm._numpy import TILE, NumpyOps
+from facies.kernels.gmm._ops import MixtureOps
 
 
 def _problem(seed, b, g, k, n, d=3):

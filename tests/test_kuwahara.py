@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from facies.kernels.kuwahara import kuwahara, kuwahara_halo, window_offsets
-from facies.kernels.kuwahara_reference import kuwahara_reference
+from tests.kuwahara_reference import kuwahara_reference
 
 MODES = ("octant", "shifted")
 STATS = ("mean", "median")
@@ -194,8 +194,8 @@ def test_largest_octant_box_counts_all_its_voxels():
 
 def test_gpu_radius_limit_is_refused_before_cuda_is_touched():
     """The shared tile of the stats kernel must fit 48 KiB: checked before CuPy or NVRTC are involved."""
-    from facies.kernels.kuwahara_cuda import (SHARED_MEMORY_LIMIT, check_shared_memory, kuwahara_cuda,
-                                              largest_gpu_radius, shared_memory_bytes)
+    from facies.kernels.kuwahara._cuda import (SHARED_MEMORY_LIMIT, check_shared_memory, filter_volume,
+                                               largest_gpu_radius, shared_memory_bytes)
 
     assert SHARED_MEMORY_LIMIT == 48 * 1024
     # (2 + B - 1) x (4 + B - 1) x (32 + B - 1) items, B the box size: the .cu's KUW_SH_* tile.
@@ -214,4 +214,4 @@ def test_gpu_radius_limit_is_refused_before_cuda_is_touched():
     check_shared_memory(np.float32, (0, 0, 200), "shifted")  # long along samples only: 2 x 4 x 432 x 4 bytes
     x = np.zeros((3, 3, 3), np.float32)
     with pytest.raises(ValueError, match="needs 52992 bytes"):  # NumPy input: would import CuPy next
-        kuwahara_cuda(x, (7, 7, 7), "shifted", "mean", None, np.empty_like(x))
+        filter_volume(x, (7, 7, 7), "shifted", "mean", None, np.empty_like(x))

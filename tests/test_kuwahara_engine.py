@@ -186,7 +186,7 @@ def test_gpu_bricks_equal_whole_volume_cuda_kernel(tmp_path, mode, stat):
 def test_numpy_backend_tiles_do_not_change_the_result(monkeypatch, mode, stat, radius):
     # The CPU backend splits a volume into tiles along all three axes (with halos); tiny tiles
     # (smaller than the halo on some axes) must give the one-tile result bit for bit.
-    from facies.kernels import kuwahara_numpy
+    from facies.kernels.kuwahara import _numpy as kuwahara_numpy
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(11, 9, 23)).astype(np.float32)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from facies.kernels.kuwahara import kuwahara
-from facies.kernels.kuwahara_windows import box_shape, valid_voxels, window_offsets
+from facies.kernels.kuwahara.windows import box_shape, valid_voxels, window_offsets
 
 pytestmark = pytest.mark.gpu
 
@@ -115,7 +115,7 @@ def test_cuda_non_contiguous_input_and_out():
 def test_cuda_refuses_a_radius_beyond_its_shared_memory(mode):
     import cupy as cp
 
-    from facies.kernels.kuwahara_cuda import largest_gpu_radius
+    from facies.kernels.kuwahara._cuda import largest_gpu_radius
 
     r = largest_gpu_radius(np.float32, mode)
     x = cp.zeros((3, 4, 5), cp.float32)

@@ -28,7 +28,7 @@ def test_uniforms_in_open_interval_and_uniform():
 
 
 def test_draw_ids_are_made_once_per_array_module():
-    from facies.kernels.gmm_random import PhiloxDraws
+    from facies.kernels.gmm import PhiloxDraws
 
     draws = PhiloxDraws(3, [5, 6], tag=2, model_ids=[0, 8], n=10)
     stream_ids, model_ids = draws.ids_on(np)

@@ -88,7 +88,7 @@ def test_cli_with_csv(tmp_path):
 
 def test_device_records_what_computed(monkeypatch):
     """A GPU backend whose kernels cannot load: explicit gpu -> FaciesError; auto -> CPU, and says 'cpu'."""
-    import facies.kernels.gmm_cuda as gmm_cuda
+    import facies.kernels.gmm._cuda as gmm_cuda
     from facies.engine.backend import Backend
 
     monkeypatch.setattr(gmm_cuda, "cuda_available", lambda: (False, "the CUDA mixture kernels do not load (test)"))
@@ -120,7 +120,7 @@ def test_a_facies_with_one_voxel_is_refused_even_without_holdout():
 
 
 def test_max_clusters_is_bounded_by_the_gpu_kernels():
-    from facies.kernels.gmm_cuda import MAX_K
+    from facies.kernels.gmm._cuda import MAX_K
 
     assert SelectionSettings(max_clusters=MAX_K).max_clusters == 8
     for bad in (0, 9, 64):

@@ -24,7 +24,7 @@ from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
 from facies.engine.progress import human_rate
 from facies.kernels.kuwahara import kuwahara
-from facies.kernels.kuwahara_windows import check_box_size, check_mode, check_stat, kuwahara_halo, normalise_radius
+from facies.kernels.kuwahara.windows import check_box_size, check_mode, check_stat, kuwahara_halo, normalise_radius
 
 #: The store's lateral array of live traces (True) and dead ones (False).
 TRACE_MASK = "trace_mask"
@@ -66,8 +66,8 @@ class KuwaharaOperator(Operator):
 
     boundary = "nan"
     # The kernel's own output (float32) and the live-trace mask; on the CPU its box sums work in
-    # tiles of bounded size (kuwahara_numpy.TILE_VOXELS), so their scratch does not grow with the
-    # brick. On the GPU the box statistics take 16 bytes per box.
+    # tiles of bounded size (TILE_VOXELS in kernels/kuwahara/_numpy.py), so their scratch does not
+    # grow with the brick. On the GPU the box statistics take 16 bytes per box.
     scratch_bytes_per_voxel = 4 + 16
 
     def __init__(self, input_name: str, radius=2, mode: str = "octant", stat: str = "mean",

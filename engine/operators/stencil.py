@@ -12,7 +12,7 @@ from __future__ import annotations
 from facies.engine.bricks.operator import Operator, Output
 from facies.engine.errors import FaciesError
 from facies.kernels.box_stats import box_mean, box_variance
-from facies.kernels.kuwahara_windows import normalise_radius
+from facies.kernels.kuwahara.windows import normalise_radius
 
 
 class _BoxOperator(Operator):

@@ -9,12 +9,9 @@ import numpy as np
 
 from facies.engine.selection.combinations import bitmask
 from facies.engine.selection.runner import FitJob, InProcess
-from facies.kernels.array_module import array_module
-from facies.kernels.gmm_density import feature_columns, quadratic_features
-from facies.kernels.gmm_fit import FitResult, fit_mixtures
-from facies.kernels.gmm_models import MODEL_ID, free_parameters
-from facies.kernels.gmm_numpy import NumpyOps
-from facies.kernels.gmm_random import PhiloxDraws
+from facies.kernels.array_module import array_module, is_cupy
+from facies.kernels.gmm import (MODEL_ID, FitResult, PhiloxDraws, feature_columns, fit_mixtures, free_parameters,
+                                quadratic_features)
 
 
 @dataclass
@@ -80,21 +77,19 @@ def run_job(data: FacieData, job) -> FitResult:
                         model_ids=[MODEL_ID[m] for m in settings.models], n=len(data.x))
     res = fit_mixtures(data.batch(job.combos), job.k, tuple(settings.models), draws, sem_iter=settings.sem_iter,
                        kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
-                       cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond,
-                       ops=job.ops)
+                       cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond)
     return _to_host(res)
 
 
-def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=None, on_batch=None, runner=None):
+def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_batch=None, runner=None):
     """Fit K = 1..J mixtures of every model to every facies for every combination (rows of ``combos``).
 
-    ``ops``: :class:`~facies.kernels.gmm_numpy.NumpyOps` (default) or ``gmm_cuda.CudaOps`` (the
-    facies' features already on the device). ``runner``: where the batches run
+    The fits run where the facies' features live (NumPy on the CPU, CuPy on the GPU: the kernels
+    dispatch on the array module, :func:`facies.kernels.gmm.ops_for`). ``runner``: where the batches run
     (:mod:`facies.engine.selection.runner`; default this process). Returns ``fits[c][f]``:
     :class:`FacieFit`. ``on_batch(n_fits)`` is called after each batch.
     """
-    ops = ops or NumpyOps
-    on_gpu = ops.name == "gpu"
+    on_gpu = any(is_cupy(data.features) for data in facies)
     models = tuple(settings.models)
     g = len(models)
     d = combos.shape[1]
@@ -107,7 +102,7 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, ops=
         for f, data in enumerate(facies):
             size = batch_items(len(data.x), g, k, budget)
             for sl in _chunks(len(combos), size):
-                jobs.append(FitJob(f, k, combos[sl], tuple(masks[sl]), settings, ops))
+                jobs.append(FitJob(f, k, combos[sl], tuple(masks[sl]), settings))
                 slices.append(sl)
     on_done = (lambda job: on_batch(len(job.combos) * g)) if on_batch else None
     finished = (runner or InProcess(facies)).run(jobs, on_done)

@@ -32,7 +32,6 @@ class FitJob:
     combos: np.ndarray
     masks: tuple
     settings: object
-    ops: type
 
 
 def available_cores() -> int:

@@ -7,8 +7,7 @@ from itertools import combinations
 import numpy as np
 from scipy.special import logsumexp
 
-from facies.kernels.gmm_bhattacharyya import bhattacharyya
-from facies.kernels.gmm_density import log_density
+from facies.kernels.gmm import bhattacharyya, log_density
 
 
 def average_cumulative_distance(fits) -> float:

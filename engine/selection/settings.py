@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from facies.engine.errors import FaciesError
-from facies.kernels.gmm_models import MAX_COMPONENTS, MODELS
+from facies.kernels.gmm import MAX_COMPONENTS, MODELS
 
 
 @dataclass(frozen=True)

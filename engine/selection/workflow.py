@@ -17,7 +17,7 @@ import numpy as np
 from facies.engine.errors import FaciesError
 from facies.engine.selection.combinations import combinations_from_names, combinations_of, parse_dims
 from facies.engine.selection.data import check_inputs, check_split, holdout_split, standardisation
-from facies.engine.selection.device import fitting_ops
+from facies.engine.selection.device import fitting_device
 from facies.engine.selection.fitting import FacieData, fit_dimension
 from facies.engine.selection.record import clear_selection, record_selection
 from facies.engine.selection.results import check_out_folder, discard_outputs, write_failed_outputs, write_outputs
@@ -102,7 +102,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     fit_x, held_x = holdout_split([np.asarray(x, np.float64) for x in per_facies], settings.holdout, settings.seed)
     check_split(fit_x, held_x, settings.holdout, facies_names)
     mean, std = standardisation(fit_x)
-    ops, device = fitting_ops(backend, require_gpu=require_gpu)
+    device = fitting_device(backend, require_gpu=require_gpu)
     facies = [FacieData((x - mean) / std, xp=backend.xp if device == "gpu" else np) for x in fit_x]
     held = [(x - mean) / std for x in held_x]
     priors = np.array([len(x) for x in per_facies], float)
@@ -116,7 +116,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     with fit_runner(facies, settings, work, on_gpu=device == "gpu") as runner:
         for dim, combos in batches.items():
             t = time.perf_counter()
-            fitted[dim] = fit_dimension(facies, combos, settings, ops=ops, runner=runner,
+            fitted[dim] = fit_dimension(facies, combos, settings, runner=runner,
                                         on_batch=(lambda n: bar.advance(n, n)) if bar else None)
             fit_time += time.perf_counter() - t
     for dim, combos in batches.items():
@@ -221,7 +221,7 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
     settings = settings or SelectionSettings()
     backend, require_gpu = get_backend(device), str(device).lower() == "gpu"
     if require_gpu:
-        fitting_ops(backend, require_gpu=True)  # an explicit --device gpu that cannot run is an option error
+        fitting_device(backend, require_gpu=True)  # an explicit --device gpu that cannot run is an option error
     check_out_folder(out)  # a bad --out is reported now, not after minutes of fitting
     if survey is not None:
         survey.check_writable()  # so is a store the result cannot be recorded in

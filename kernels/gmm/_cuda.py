@@ -1,6 +1,6 @@
-"""CUDA backend of the mixture fits: loads ``kernels/cuda/gmm.cu`` and launches it on CuPy arrays.
+"""CUDA backend of the mixture fits: loads ``gmm.cu`` (beside this file) and launches it on CuPy arrays.
 
-:class:`CudaOps` is :class:`~facies.kernels.gmm_ops.MixtureOps` with the element-wise hot steps
+:class:`CudaOps` is the reference ``_ops.MixtureOps`` with the element-wise hot steps
 (responsibilities, S-step with in-kernel Philox draws, C-step) replaced by RawKernels; the products
 (log-joint densities ``coef @ Q^T`` and statistics ``head @ Q``) stay cuBLAS float64 GEMMs and the
 small d x d algebra (Cholesky, eigh, solve on stacks) stays ``cupy.linalg``, through the same
@@ -15,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from facies.kernels.cuda_build import get_module
-from facies.kernels.gmm_models import MAX_COMPONENTS
-from facies.kernels.gmm_ops import MixtureOps
-from facies.kernels.gmm_random import padded_length
+from facies.kernels.gmm._models import MAX_COMPONENTS
+from facies.kernels.gmm._ops import MixtureOps
+from facies.kernels.gmm._random import padded_length
 from facies.kernels.philox import key_for
 
-SOURCE = "gmm"
+#: The ``.cu`` file beside this module, by its name under ``kernels/`` (:func:`~facies.kernels.cuda_build.read_source`).
+SOURCE = "gmm/gmm.cu"
 BLOCK = 256
 #: Largest K with a compiled specialisation (registers hold the K log-joints of a voxel).
 MAX_K = MAX_COMPONENTS
@@ -114,3 +115,8 @@ class CudaOps(MixtureOps):
         top = cp.empty((b, g, n), cp.float64)
         CudaOps._launch("gmm_classify", k, b * g * n, (lj, head, top, np.int64(b * g), np.int64(n)))
         return head, top.sum(axis=-1)
+
+
+#: This implementation's hot steps under the name every backend of the package exports, for
+#: :func:`~facies.kernels.gmm.ops_for`.
+Ops = CudaOps

@@ -21,7 +21,7 @@ MODEL_ID = {m: i for i, m in enumerate(MODELS)}
 #: scikit-learn's names for the four models it has.
 SKLEARN_NAMES = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
 #: Most components a fit may have: the CUDA kernels keep a voxel's K log-joints in registers and
-#: are specialised for K = 1..8 (kernels/gmm_cuda.py); random stream tags also need K < 64.
+#: are specialised for K = 1..8 (kernels/gmm/_cuda.py); random stream tags also need K < 64.
 MAX_COMPONENTS = 8
 #: Smallest component weight treated as non-empty (avoids 0/0; such a fit is invalid anyway).
 _TINY = 1e-300

@@ -1,4 +1,4 @@
-"""CUDA backend of the 3D Kuwahara filter: loads ``kernels/cuda/kuwahara.cu`` and launches it.
+"""CUDA backend of the 3D Kuwahara filter: loads ``kuwahara.cu`` (beside this file) and launches it.
 
 Two launches per call (see the ``.cu`` header): ``kuwahara_box_stats`` writes the mean and
 variance of every box (float64, shape ``n + B - 1`` per axis), then ``kuwahara_select_mean`` or
@@ -9,8 +9,8 @@ The stats kernel stages a data tile in *static* shared memory, whose size grows 
 statically (a ValueError before anything is compiled, instead of NVRTC's CompileException).
 
 ``CUDA_SPECIALISATIONS`` lists the preambles the NVRTC compile test (tests/test_cuda_compile.py)
-builds for sm_80 and sm_90; every ``kernels/*_cuda.py`` module exposes such a list of
-``(source name, defines, name_expressions)``.
+builds for sm_80 and sm_90; every algorithm package's ``_cuda.py`` exposes such a list of
+``(source name, defines, name_expressions)`` for the ``.cu`` files beside it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import math
 import numpy as np
 
 from facies.kernels.cuda_build import get_module
-from facies.kernels.kuwahara_windows import MODES, box_shape
+from facies.kernels.kuwahara.windows import MODES, box_shape
 
-SOURCE = "kuwahara"
+#: The ``.cu`` file beside this module, by its name under ``kernels/`` (:func:`~facies.kernels.cuda_build.read_source`).
+SOURCE = "kuwahara/kuwahara.cu"
 #: Threads of the stats kernel (sample, crossline, inline): must match KUW_TILE_* in the .cu.
 STATS_BLOCK = (32, 4, 2)
 SELECT_BLOCK = 256
@@ -82,8 +83,10 @@ def _blocks(n: int, per_block: int) -> int:
     return max(1, -(-n // per_block))
 
 
-def kuwahara_cuda(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out):
+def filter_volume(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out, workers=None):
     """Filter a CuPy ``volume`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`).
+
+    The same entry point as the NumPy backend's; ``workers`` (CPU threads) is ignored here.
 
     Raises
     ------

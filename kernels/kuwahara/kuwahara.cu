@@ -1,13 +1,13 @@
 // 3D adaptive Kuwahara filter (facies.kernels.kuwahara): CUDA kernels.
 //
-// Specialised by a #define preamble (kernels/kuwahara_cuda.py writes it):
+// Specialised by a #define preamble (kernels/kuwahara/_cuda.py writes it):
 //   KUW_T                      data type: float or double
 //   KUW_T_IS_DOUBLE            1 when KUW_T is double (picks the median's integer key width)
 //   KUW_OCTANT                 1: octant mode (box r+1, offsets -r and 0)
 //                              0: shifted mode (box 2a+1, offsets -2a .. 0)
 //   KUW_R_IL KUW_R_XL KUW_R_T  radius (r or a) per axis
 //
-// Two passes, the same definition as the NumPy backend (kernels/kuwahara_windows.py):
+// Two passes, the same definition as the NumPy backend (kernels/kuwahara/windows.py):
 //   kuwahara_box_stats   mean and variance of every box, indexed by its start s in
 //                        [-(B-1), n-1] per axis (boxes clipped at the edge). The data tile a
 //                        block needs is staged in shared memory with invalid voxels (outside,

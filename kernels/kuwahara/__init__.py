@@ -1,18 +1,19 @@
 """3D adaptive Kuwahara filter: edge-preserving smoothing of seismic attribute volumes.
 
 Public entry point :func:`kuwahara`; it validates its arguments and dispatches on the array
-type: a CuPy array runs the CUDA kernel (:mod:`facies.kernels.kuwahara_cuda`), anything else
-the fast NumPy backend (:mod:`facies.kernels.kuwahara_numpy`). The brute-force reference used by
-the tests is :mod:`facies.kernels.kuwahara_reference`. See ``docs/kuwahara.md``.
+type (:func:`facies.kernels.array_module.implementation`): a CuPy array runs the CUDA kernel
+(``_cuda.py``, which loads ``kuwahara.cu`` beside it), anything else the fast NumPy backend
+(``_numpy.py``). Window geometry and argument checks shared by both are in
+:mod:`facies.kernels.kuwahara.windows`. The brute-force reference the tests compare against is
+``tests/kuwahara_reference.py``. See ``docs/kuwahara.md``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facies.kernels.array_module import is_cupy
-from facies.kernels.kuwahara_numpy import kuwahara_numpy
-from facies.kernels.kuwahara_windows import (check_box_size, check_mode, check_stat, kuwahara_halo,
+from facies.kernels.array_module import implementation, is_cupy
+from facies.kernels.kuwahara.windows import (check_box_size, check_mode, check_stat, kuwahara_halo,
                                              normalise_radius, window_offsets)
 
 __all__ = ["kuwahara", "kuwahara_halo", "window_offsets"]
@@ -70,9 +71,9 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
     ------
     ValueError
         A volume that is not 3D, a negative radius, windows of more than 65,535 voxels
-        (``kuwahara_windows.MAX_BOX_VOXELS``), an unknown mode or statistic, a mask or ``out`` of
-        the wrong shape or dtype; on the GPU a radius whose shared tile exceeds 48 KiB
-        (``kuwahara_cuda.check_shared_memory``).
+        (``windows.MAX_BOX_VOXELS``), an unknown mode or statistic, a mask or ``out`` of the wrong
+        shape or dtype; on the GPU a radius whose shared tile exceeds 48 KiB
+        (``_cuda.check_shared_memory``).
     TypeError
         A volume of complex or non-numeric dtype.
     """
@@ -102,9 +103,5 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
                          f"and dtype {dtype}, got {type(out).__name__} {out.dtype} {out.shape}")
     if xp.may_share_memory(out, volume):
         volume = volume.copy()  # the filter reads neighbours after writing p: never in place
-    if gpu:
-        from facies.kernels.kuwahara_cuda import kuwahara_cuda  # noqa: PLC0415
-
-        return kuwahara_cuda(volume, radius, mode, stat, mask, out)
-    return kuwahara_numpy(volume, radius, mode, stat, mask, out, workers)
+    return implementation(__name__, volume).filter_volume(volume, radius, mode, stat, mask, out, workers)
 

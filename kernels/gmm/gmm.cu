@@ -1,16 +1,16 @@
-// Gaussian-mixture fitting (facies.kernels.gmm_fit): the element-wise hot steps on the GPU.
+// Gaussian-mixture fitting (facies.kernels.gmm): the element-wise hot steps on the GPU.
 //
-// Specialised by a #define preamble (kernels/gmm_cuda.py writes it):
+// Specialised by a #define preamble (kernels/gmm/_cuda.py writes it):
 //   GMM_K        number of mixture components (1..8)
 //
 // Inputs are the log-joint densities lj[b, g, k, i] = log(pi_k f_k(x_i)) of batch item b, model g,
 // component k and voxel i (float64, laid out (B, G, K, n), voxels fastest), computed by cuBLAS as
-// the product of coefficient rows and quadratic features (kernels/gmm_density.py). Every kernel
-// evaluates exactly the expressions of the NumPy reference (kernels/gmm_ops.py), so the two
+// the product of coefficient rows and quadratic features (kernels/gmm/_density.py). Every kernel
+// evaluates exactly the expressions of the NumPy reference (kernels/gmm/_ops.py), so the two
 // backends differ only by the last bit of exp/log1p:
 //   gmm_posterior  responsibilities resp[b, g, k, i] and the per-voxel log-likelihood
 //   gmm_sstep      S-step: the head (first K-1 components, one-hot, float64) of a partition drawn
-//                  with the Philox4x64-10 stream of kernels/gmm_random.py, and the log-likelihood
+//                  with the Philox4x64-10 stream of kernels/gmm/_random.py, and the log-likelihood
 //   gmm_classify   C-step: the head of the MAP partition (ties to the lowest index) and max_k lj
 //   gmm_philox_words  the raw 32-bit words of one stream (tests compare them with NumPy's)
 // Per-voxel values are written to (B, G, n) arrays and summed by CuPy (deterministic order),
@@ -70,7 +70,7 @@ __device__ __forceinline__ void gmm_load(const double* __restrict__ lj, i64 bg, 
     for (int k = 0; k < GMM_K; ++k) l[k] = base[(i64)k * n];
 }
 
-// log sum_k exp(l_k): the fused K = 2 form of gmm_ops.py, max + log1p(exp(-|delta|)), otherwise
+// log sum_k exp(l_k): the fused K = 2 form of gmm/_ops.py, max + log1p(exp(-|delta|)), otherwise
 // max + log(sum exp(l - max)). Also returns e = exp(-|l1 - l0|) for K = 2.
 __device__ __forceinline__ double gmm_lse(const double* l, double* e_out) {
 #if GMM_K == 1

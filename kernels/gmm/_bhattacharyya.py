@@ -9,7 +9,7 @@ underflow nor overflow.
 from __future__ import annotations
 
 from facies.kernels.array_module import array_module
-from facies.kernels.gmm_density import chol_logdet
+from facies.kernels.gmm._density import chol_logdet
 
 
 def bhattacharyya(mean1, cov1, mean2, cov2):

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from facies.kernels.box_stats import sliding_sums
-from facies.kernels.kuwahara_windows import axis_offsets, box_shape, kuwahara_halo, valid_voxels, window_offsets
+from facies.kernels.kuwahara.windows import axis_offsets, box_shape, kuwahara_halo, valid_voxels, window_offsets
 
 #: Output voxels per tile: large enough to amortise the halo of the box sums, small enough
 #: that a tile's box arrays stay in the caches.
@@ -50,8 +50,8 @@ TILE_VOXELS = 1 << 18
 MEDIAN_CHUNK = 1 << 14
 
 
-def kuwahara_numpy(x: np.ndarray, radius: tuple[int, int, int], mode: str, stat: str,
-                   mask: np.ndarray | None, out: np.ndarray, workers: int | None = None) -> np.ndarray:
+def filter_volume(x: np.ndarray, radius: tuple[int, int, int], mode: str, stat: str,
+                  mask: np.ndarray | None, out: np.ndarray, workers: int | None = None) -> np.ndarray:
     """Filter ``x`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`)."""
     if x.size == 0:
         return out

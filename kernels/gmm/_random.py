@@ -5,12 +5,12 @@ and number of components), so its draws do not depend on how fits are batched. S
 
 - k-means start ``s``: key ``(seed, kmeans)``, counter ``(block, s, stream_id, tag)``, K uniforms;
 - S-step of iteration ``t``: key ``(seed, sstep)``, counter ``(block, t, stream_id, tag)``; model
-  ``m`` (its index in :data:`~facies.kernels.gmm_models.MODELS`) owns the 32-bit words
+  ``m`` (its index in :data:`~facies.kernels.gmm.MODELS`) owns the 32-bit words
   ``[m * n8, m * n8 + n)`` with ``n8`` = n rounded up to a multiple of 8 (a block boundary), so
   any subset of models draws the same numbers.
 
 :class:`PhiloxDraws` makes the numbers with NumPy; on a GPU the S-step kernel of
-:mod:`facies.kernels.gmm_cuda` draws the very same words in-kernel from these keys and counters
+the CUDA backend (``_cuda.py``, ``gmm.cu``) draws the very same words in-kernel from these keys and counters
 (it takes the ids from :meth:`PhiloxDraws.ids_on`).
 """
 

@@ -1,16 +1,16 @@
 """Brute-force float64 reference of the 3D Kuwahara filter: loops, for tests on tiny arrays only.
 
-It follows the definition in :mod:`facies.kernels.kuwahara` literally: for every valid voxel,
+It follows the definition of :func:`facies.kernels.kuwahara.kuwahara` literally: for every valid voxel,
 gather every candidate window (clipped at the edge), keep its valid voxels, compute mean and
 two-pass variance, keep the first window of smallest variance. Slow on purpose: it is the
-yardstick the fast backends are tested against.
+yardstick the fast backends are tested against (and that bench/bench_kuwahara.py times).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facies.kernels.kuwahara_windows import (box_shape, check_mode, check_stat, normalise_radius, valid_voxels,
+from facies.kernels.kuwahara.windows import (box_shape, check_mode, check_stat, normalise_radius, valid_voxels,
                                              window_offsets)
 
 #: Two variances closer than this (relative) count as a tie. Two-pass variances of windows
@@ -20,7 +20,7 @@ TIE_RTOL = 1e-12
 
 
 def kuwahara_reference(volume, radius=2, *, mode="octant", stat="mean", mask=None) -> np.ndarray:
-    """Brute-force Kuwahara filter in float64; same definition as :func:`facies.kernels.kuwahara`."""
+    """Brute-force Kuwahara filter in float64; same definition as :func:`facies.kernels.kuwahara.kuwahara`."""
     x = np.asarray(volume, dtype=np.float64)
     radius, mode, stat = normalise_radius(radius), check_mode(mode), check_stat(stat)
     valid = valid_voxels(x, mask)

@@ -10,25 +10,44 @@ product for the default K = 2.
 ``K = 2`` (the default and most of the work) has a fused path: with ``delta = l1 - l0`` and
 ``e = exp(-|delta|)`` one exponential and one ``log1p`` per voxel give both the log-likelihood
 ``max(l0, l1) + log1p(e)`` and the responsibility ``p0 = (delta <= 0 ? 1 : e) / (1 + e)``. The
-CUDA kernels (:mod:`facies.kernels.gmm_cuda`) evaluate the very same expressions, so the two
+CUDA kernels (``_cuda.py``, ``gmm.cu``) evaluate the very same expressions, so the two
 backends differ only by the last bit of ``exp``/``log1p``.
 
 Two levels: the *density* level works on log-joint arrays (``log_joint``, ``posterior``,
 ``sstep``, ``classify``, ``hard_statistics``), and the *coefficient* level (``s_step``, ``c_step``,
-``observed_loglik``) is what :mod:`facies.kernels.gmm_fit` calls: coefficients and features in,
+``observed_loglik``) is what the fits (``_fit.py``) call: coefficients and features in,
 log-likelihoods and partition statistics out, here by composing the density level.
-:class:`MixtureOps` is the reference and runs unchanged on CuPy; ``gmm_cuda.CudaOps`` replaces the
-element-wise density steps by RawKernels, and ``gmm_numpy.NumpyOps`` replaces the coefficient level
-by a fused, cache-tiled CPU path.
+:class:`MixtureOps` is the reference and runs unchanged on CuPy; ``_cuda.CudaOps`` replaces the
+element-wise density steps by RawKernels, and ``_numpy.NumpyOps`` replaces the coefficient level
+by a fused, cache-tiled CPU path. :func:`ops_for` picks between those two from the array module of
+the inputs (:func:`facies.kernels.array_module.implementation`), as every algorithm of
+``facies.kernels`` dispatches.
 """
 
 from __future__ import annotations
 
-from facies.kernels.array_module import array_module, quiet
-from facies.kernels.gmm_density import feature_dimension, unpack_statistics
+from facies.kernels.array_module import array_module, implementation, quiet
+from facies.kernels.gmm._density import feature_dimension, unpack_statistics
 
 #: 2**32: S-step draws compare ``w + 0.5`` with ``p * 2**32`` (exact in float64).
 TWO32 = 4294967296.0
+
+
+def ops_for(array) -> type[MixtureOps]:
+    """The hot steps for the array module of ``array``: the NumPy or the CUDA implementation.
+
+    Parameters
+    ----------
+    array : array-like
+        An input of the fit (the quadratic features ``q``).
+
+    Returns
+    -------
+    type
+        ``NumpyOps`` (``_numpy.py``) for NumPy arrays, ``CudaOps`` (``_cuda.py``, RawKernels of
+        ``gmm.cu``) for CuPy arrays; the CUDA module is imported only for a CuPy array.
+    """
+    return implementation(__package__, array).Ops
 
 
 class MixtureOps:
@@ -41,7 +60,7 @@ class MixtureOps:
     def log_joint(q, coef, k: int):
         """``log(pi_k f_k(x_i))`` for every model, component and voxel: (B, G, K, n).
 
-        ``q`` (B, n, p) quadratic features; ``coef`` (B, G*K, p) from ``gmm_fit.coefficients``.
+        ``q`` (B, n, p) quadratic features; ``coef`` (B, G*K, p) from ``_fit.coefficients``.
         """
         xp = array_module(q)
         lj = coef @ xp.swapaxes(q, -1, -2)
@@ -159,12 +178,12 @@ class MixtureOps:
         s = xp.concatenate([s, last], axis=2)  # (B, G, K, p)
         return unpack_statistics(xp.swapaxes(s, -1, -2), d)
 
-    # ------------------------------------------------------------------ coefficient level (what gmm_fit calls)
+    # ------------------------------------------------------------------ coefficient level (what _fit calls)
     @classmethod
     def s_step(cls, q, coef, k: int, draws, iteration: int, total):
         """Observed log-likelihood (B, G) of the mixtures ``coef`` and the statistics (nk, sk, s2k) of a drawn partition.
 
-        ``coef`` (B, G*K, p) from ``gmm_fit.coefficients``; ``total`` is ``q.sum(1)``.
+        ``coef`` (B, G*K, p) from ``_fit.coefficients``; ``total`` is ``q.sum(1)``.
         """
         ll, head = cls.sstep(cls.log_joint(q, coef, k), draws, iteration)
         return ll, cls.hard_statistics(q, head, total, feature_dimension(q.shape[-1]))

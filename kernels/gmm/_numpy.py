@@ -15,7 +15,7 @@ With ``eps = l0 - l1 = (c0 - c1) . q(x)`` (one coefficient row per fit instead o
 
 Each batch item is walked in tiles of :data:`TILE` voxels, so the dozen element-wise passes of a
 step run over a (G, TILE) block that stays in the core's cache instead of streaming (B, G, K, n)
-arrays through memory. The arithmetic per voxel is that of :class:`~facies.kernels.gmm_ops.MixtureOps`
+arrays through memory. The arithmetic per voxel is that of the reference ``_ops.MixtureOps``
 (tests compare the two), up to the rounding of ``eps`` and of the order of the sums.
 
 Precision: a tight cluster has large coefficients, and ``c . T`` cancels terms n times larger than
@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from facies.kernels.array_module import quiet
-from facies.kernels.gmm_density import feature_dimension
-from facies.kernels.gmm_ops import TWO32, MixtureOps
+from facies.kernels.gmm._density import feature_dimension
+from facies.kernels.gmm._ops import TWO32, MixtureOps
 
 #: Voxels per tile: a (9, TILE) float64 block is 288 KiB. The three work blocks stay in a 1 MiB L2;
 #: the tile's features (TILE x p, 1.8 MiB at 9 attributes) come from L3. Measured best of 1024-8192.
@@ -148,3 +148,8 @@ class NumpyOps(MixtureOps):
         total = q.sum(axis=1) if total is None else total
         top, log_sum, _ = cls._run(q, coef, total)
         return top + log_sum
+
+
+#: This implementation's hot steps under the name every backend of the package exports, for
+#: :func:`~facies.kernels.gmm.ops_for`.
+Ops = NumpyOps

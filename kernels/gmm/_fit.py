@@ -7,9 +7,9 @@ fitted to each with ``K`` components, so ``B * G`` fits advance together. Parame
 few batched matrix products and element-wise operations; nothing loops over voxels or fits
 (the loop over models only dispatches each model's closed-form M-step on its slice).
 
-Works on NumPy and CuPy arrays alike; the hot steps go through the ``ops`` argument
-(:class:`facies.kernels.gmm_numpy.NumpyOps` on the CPU, ``gmm_cuda.CudaOps`` with RawKernels on a
-GPU, or the reference :class:`facies.kernels.gmm_ops.MixtureOps`).
+Works on NumPy and CuPy arrays alike; the hot steps are those of the array module of ``q``
+(:func:`~facies.kernels.gmm.ops_for`: ``NumpyOps`` on the CPU, ``CudaOps`` with RawKernels on a
+GPU). The ``ops`` argument overrides that choice (tests pass the reference ``MixtureOps``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facies.kernels.array_module import array_module
-from facies.kernels.gmm_density import (DEFAULT_RCOND, covariance_checks, feature_dimension,
+from facies.kernels.gmm._density import (DEFAULT_RCOND, covariance_checks, feature_dimension,
                                         log_joint_coefficients)
-from facies.kernels.gmm_models import m_step, scatter
-from facies.kernels.gmm_numpy import NumpyOps
+from facies.kernels.gmm._models import m_step, scatter
+from facies.kernels.gmm._ops import ops_for
 
 
 @dataclass
@@ -108,12 +108,13 @@ def _keep(mask, new, old):
     return array_module(new).where(mask[..., None], new, old)
 
 
-def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, ops=NumpyOps):
+def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, ops=None):
     """Plain EM (soft responsibilities), ``n_iter`` iterations; returns the mixture and the log-likelihoods of each iterate.
 
     Used to check the M-steps against scikit-learn's EM; the selection itself uses SEM then CEM.
     """
     xp = array_module(q)
+    ops = ops or ops_for(q)
     d = mix.means.shape[-1]
     k = mix.weights.shape[-1]
     history = []
@@ -166,7 +167,7 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
 
 
 def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: float = DEFAULT_RCOND,
-        ops=NumpyOps, total=None):
+        ops=None, total=None):
     """Stochastic EM: ``n_iter`` S-steps; returns the iterate with the best observed log-likelihood.
 
     A draw whose partition is not usable (a cluster with at most ``d`` voxels or a singular
@@ -175,6 +176,7 @@ def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: f
     not given). Returns the best mixture, its log-likelihood (B, G) and its covariance checks.
     """
     xp = array_module(q)
+    ops = ops or ops_for(q)
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
     ok = covariance_checks(mix.covariances, rcond) if ok is None else ok
@@ -199,7 +201,7 @@ def _take(mix: Mixture, rows) -> Mixture:
 
 
 def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter: int = 100,
-        rcond: float = DEFAULT_RCOND, ops=NumpyOps, total=None):
+        rcond: float = DEFAULT_RCOND, ops=None, total=None):
     """Classification EM from ``mix`` until the classification log-likelihood changes by less than ``tol`` (relative).
 
     A fit whose C-step partition is not usable stops at its previous parameters. Iterations run
@@ -210,6 +212,7 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
     Returns the mixture and its covariance checks (B, G, K).
     """
     xp = array_module(q)
+    ops = ops or ops_for(q)
     k = mix.weights.shape[-1]
     total = q.sum(axis=1) if total is None else total
     ok = covariance_checks(mix.covariances, rcond) if ok is None else ok.copy()
@@ -243,14 +246,16 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
 
 def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts: int = 3, kmeans_iter: int = 20,
                  cem_tol: float = 1e-8, cem_max_iter: int = 100, rcond: float = DEFAULT_RCOND,
-                 ops=NumpyOps) -> FitResult:
+                 ops=None) -> FitResult:
     """Fit ``K``-component mixtures of every model to every item of the batch.
 
     ``K = 1`` is closed form (one M-step). Otherwise: k-means partition (shared by all models),
     each model's M-step on it, SEM for ``sem_iter`` iterations keeping its best iterate, then CEM.
-    Invalid fits come back with ``valid = False`` and ``loglik = -inf``, never NaN.
+    Invalid fits come back with ``valid = False`` and ``loglik = -inf``, never NaN. The hot steps
+    are ``ops_for(q)`` (NumPy or CUDA, by the array module of ``q``) unless ``ops`` is given.
     """
     xp = array_module(q)
+    ops = ops or ops_for(q)
     b, n, p = q.shape
     g = len(models)
     d = feature_dimension(p)
