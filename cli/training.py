@@ -36,10 +36,11 @@ def _print_summary(rep: dict) -> None:
     console.print(facies)
     polygons = Table("polygon", "facies", "slice", "rasterised", "repeated", "dead traces", "NaN", "kept",
                      title="voxels per polygon")
-    for p in rep["polygons"]:
-        slice_ = f"{p['slice']} {p['at']:g}" if "slice" in p else ""
-        polygons.add_row(str(p["label"]), p["facies"], slice_, *(str(p.get(k, "")) for k in
-                                                                  ("rasterised", "repeated", "dead", "nan", "kept")))
+    for p in rep["polygons"]:  # a stored report is read as written: any key may be missing
+        at = p.get("at")
+        slice_ = f"{p.get('slice', '')} {at:g}" if isinstance(at, (int, float)) else str(p.get("slice", ""))
+        polygons.add_row(str(p.get("label", "")), str(p.get("facies", "")), slice_.strip(),
+                         *(str(p.get(k, "")) for k in ("rasterised", "repeated", "dead", "nan", "kept")))
     console.print(polygons)
     stats = Table("facies", "attribute", "mean", "std", "min", "max", title="attribute statistics per facies")
     for name, per_attr in rep["statistics"].items():

@@ -20,7 +20,8 @@ _STYLE = {"ok": "green", "incomplete": "yellow", "unchecked": "yellow", "being w
 def verify(store: Path = STORE, as_json: bool = JSON,
            progress: bool = typer.Option(None, "--progress/--no-progress",
                                          help="Progress bar (default: on a terminal).")) -> None:
-    """Check every chunk of every array (present, checksum) and say how to recover damaged arrays.
+    """Check every chunk of every array (present, checksum), read every training table and model through its
+    checks, and say how to recover what is damaged.
 
     Exits with status 2 when something is damaged.
     """
@@ -41,6 +42,9 @@ def verify(store: Path = STORE, as_json: bool = JSON,
             console.print(f"interrupted run {run!r}: finish it with the same command and --resume")
         if report.leftovers:
             console.print(f"{report.leftovers} '.partial' file(s) left by a killed writer (harmless; never read)")
+        for save in report.interrupted_saves:
+            console.print(f"{save!r}: left by a table or model save in progress or killed (never read; the next "
+                          "save of that name removes it)")
     damaged = report.damaged
     if damaged:
         names = describe_names([a.path for a in damaged], limit=3)

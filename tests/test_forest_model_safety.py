@@ -179,7 +179,27 @@ CASES = [
     ("one-facies", edit_meta(lambda m: m.update(facies_names=["sand"])), "facies_names lists 1 facies"),
     ("missing-attributes", edit_meta(lambda m: m.pop("attributes")), "attributes is not a list of names"),
     ("zero-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 0, 1]})),
-     "standard deviation that is not positive"),
+     "normalization std of attribute 1 is 0, outside 1e-20..1e+30"),
+    ("tiny-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 1e-45, 1]})),
+     "normalization std of attribute 1 is 1e-45"),
+    ("huge-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 1, 1e35]})),
+     "normalization std of attribute 2 is 1e+35"),
+    ("huge-mean", edit_meta(lambda m: m.update(normalization={"mean": [0, -1e38, 0], "std": [1, 1, 1]})),
+     "normalization mean of attribute 1 is -1e+38"),
+    ("mean-beyond-float32", edit_meta(lambda m: m.update(normalization={"mean": [0, 1e300, 0], "std": [1, 1, 1]})),
+     "normalization mean of attribute 1 is 1e+300"),
+    ("facies-names-clash-as-arrays", edit_meta(lambda m: m.update(facies_names=["a b", "a_b", "mtd"])),
+     "facies 'a b' and 'a_b' would both be written to the array 'prob_m_a_b'"),
+    ("facies-names-without-letters", edit_meta(lambda m: m.update(facies_names=["?", "!", "mtd"])),
+     "would both be written to the array 'prob_m_facies'"),
+    ("facies-name-too-long", edit_meta(lambda m: m.update(facies_names=["x" * 300, "shale", "salt"])),
+     "its prediction would write an invalid array name"),
+    ("attribute-is-an-output", edit_meta(lambda m: m.update(attributes=["a", "confidence_m", "c"])),
+     "attribute 'confidence_m' is also an array its prediction writes"),
+    ("attribute-is-the-trace-mask", edit_meta(lambda m: m.update(attributes=["a", "trace_mask", "c"])),
+     "attribute 'trace_mask' is not the name of an array the prediction may read"),
+    ("attribute-is-a-path", edit_meta(lambda m: m.update(attributes=["a", "../b", "c"])),
+     "attribute '../b' is not the name of an array"),
     ("cv-not-an-object", edit_meta(lambda m: m.update(cv=[1])), "cv is not a JSON object"),
     ("version-as-string", edit_meta(lambda m: m.update(format_version="2")), "format_version '2' is not an integer"),
     ("newer-format", edit_meta(lambda m: m.update(format_version=3)), "upgrade facies"),
@@ -221,6 +241,33 @@ def test_crafted_model_is_one_error_line_before_any_native_code(survey, trained,
     assert "Traceback" not in result.output and "native code reached" not in result.output
     assert all(fragment in lines[0] for fragment in ([message] if isinstance(message, str) else message)), lines[0]
     assert not [v for v in survey.volumes(include_incomplete=True) if v.endswith("_m") or v.startswith("prob_m_")]
+    assert "Warning" not in result.output  # e.g. no RuntimeWarning of an overflow: the model never ran
+
+
+def test_a_model_that_could_not_be_read_back_is_not_stored(tmp_path, trained):
+    """save_model applies load_model's checks first: nothing is written, an old model of the name stays."""
+    from facies.engine.errors import FaciesError
+    from facies.engine.forest.model_io import list_models, load_model
+
+    survey = tiny_store(tmp_path / "s.zarr", names=ATTRS)
+    save_model(survey, trained.model)
+    clash = copy.copy(trained.model)
+    clash.facies_names = ["a b", "a_b", "mtd"]
+    with pytest.raises(FaciesError, match="model 'm' cannot be stored: facies 'a b' and 'a_b' would both"):
+        save_model(survey, clash, overwrite=True)
+    assert list_models(survey) == ["m"] and load_model(survey, "m").facies_names == trained.model.facies_names
+    assert sorted(p.name for p in (tmp_path / "s.zarr" / "models").iterdir()) == ["m", "zarr.json"]
+
+
+def test_a_fitted_normalization_is_one_a_model_may_hold():
+    """A column with a spread below MIN_STD is scaled like a constant one (std 1), so its model loads."""
+    from facies.engine.forest import Normalization
+    from facies.engine.forest.model import MIN_STD
+
+    x = np.stack([np.linspace(0, 1, 50), np.linspace(0, 1e-24, 50), np.full(50, 7.0)], axis=1)  # spreads 0.3, 3e-25, 0
+    norm = Normalization.fit(x.astype(np.float32))
+    assert norm.std.dtype == np.float32 and norm.std[1] == 1 and norm.std[2] == 1
+    assert norm.std[0] > MIN_STD and (norm.std.astype(np.float64) >= MIN_STD).all()
 
 
 def test_a_valid_model_does_reach_the_patched_builder(survey, trained, no_native_code):
@@ -243,12 +290,18 @@ def test_a_tree_deeper_than_its_max_depth_is_refused_within_the_node_bound():
         forest_from_document(raw, n_features=1, n_classes=2, trees=1, max_depth=2)
 
 
-def test_a_chunk_its_codec_cannot_decode_is_one_error_line(tmp_path, trained):
+@pytest.mark.parametrize("checksummed, message", [(True, "is damaged (chunk 0 does not match its checksum)"),
+                                                   (False, "is damaged (its bytes cannot be decoded")])
+def test_a_chunk_its_codec_cannot_decode_is_one_error_line(tmp_path, trained, checksummed, message):
+    """Garbage chunk bytes: the store's checksum finds them first; without one (zarr's default codecs), the codec."""
     survey = tiny_store(tmp_path / "s.zarr", names=ATTRS)
-    save_model(survey, trained.model)
+    if checksummed:
+        save_model(survey, trained.model)
+    else:
+        store_raw(survey, trained.model.document, trained.model.metadata())
     chunk = next(p for p in (tmp_path / "s.zarr" / "models" / "m").rglob("*") if p.is_file() and p.name != "zarr.json")
     chunk.write_bytes(b"garbage" * 10)
     result = CliRunner().invoke(app, ["rf", "predict", str(survey.path), "--model", "m", "--device", "cpu"])
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("error: model 'm' in ") and "is damaged (its bytes cannot be decoded" in result.output
+    assert result.output.startswith("error: model 'm' in ") and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1

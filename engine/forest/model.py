@@ -39,6 +39,12 @@ MAX_DEPTH = 64
 MAX_TREE_NODES = 2**24
 MAX_TOTAL_NODES = 2**27
 
+#: Bounds of a stored normalization: standard deviations in MIN_STD..MAX_NORMALIZATION, means within
+#: +-MAX_NORMALIZATION. Dividing float32 attribute values by a smaller std (a crafted 1e-45) would
+#: overflow to infinity; no attribute of a survey has a spread below 1e-20 or values beyond 1e30.
+MIN_STD = 1e-20
+MAX_NORMALIZATION = 1e30
+
 #: Child and feature index of a leaf (scikit-learn's ``TREE_LEAF``).
 LEAF = -1
 
@@ -58,12 +64,15 @@ class Normalization:
     def fit(cls, x: np.ndarray) -> Normalization:
         """Mean and standard deviation per column (float64 sums); a constant column gets std 1.
 
-        The same statistics as attribute selection's (:func:`facies.engine.selection.data.standardisation`).
+        The same statistics as attribute selection's (:func:`facies.engine.selection.data.standardisation`),
+        except that a column whose float32 std is below :data:`MIN_STD` counts as constant too (std 1),
+        so that every fitted normalization is one a stored model may hold.
         """
         from facies.engine.selection.data import standardisation  # noqa: PLC0415 - selection loads only here
 
         mean, std = standardisation([np.asarray(x)])
-        return cls(mean.astype(np.float32), std.astype(np.float32))
+        std = std.astype(np.float32)
+        return cls(mean.astype(np.float32), np.where(std.astype(np.float64) >= MIN_STD, std, np.float32(1)))
 
     def apply(self, x, xp=np):
         """Normalise an (n, d) float32 array of ``xp``."""

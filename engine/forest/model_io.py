@@ -10,9 +10,14 @@ A model file is untrusted input: stores are shared, copied and edited, and the c
 says the bytes are the ones its writer meant. So everything is checked here in plain Python and
 NumPy before treelite builds anything from it: types, sizes, index ranges, that the nodes form
 one tree (every node reached exactly once from the root), finite thresholds, leaf vectors of
-class probabilities, bounded tree and node counts. Any damage is a one-line
-:class:`~facies.engine.errors.FaciesError`, never a crash of the native code. Format 1 (a raw
-treelite checkpoint, which treelite's native reader parses unchecked) is refused: retrain it.
+class probabilities, bounded tree and node counts, a normalization that cannot overflow, and
+attribute and facies names that give the prediction valid, distinct array names. Any damage is a
+one-line :class:`~facies.engine.errors.FaciesError`, never a crash of the native code. Format 1 (a
+raw treelite checkpoint, which treelite's native reader parses unchecked) is refused: retrain it.
+
+A model is saved whole (written as ``models/_partial-<name>``, then moved into place) under an
+exclusive lock on ``_runs/models.<name>.run.lock``, and read under a shared one: the helpers of
+:mod:`facies.engine.training.table`, which saves training tables the same way.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ import hashlib
 import json
 
 import numpy as np
+import zarr
 
 from facies.engine.errors import FaciesError
-from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_TOTAL_NODES, MAX_TREE_NODES,
-                                        MAX_TREES, ForestModel, Normalization, Tree)
+from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALIZATION, MAX_TOTAL_NODES,
+                                        MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalization, Tree)
+from facies.engine.integrity import DamagedArrayError
 from facies.engine.provenance import jsonable
-from facies.engine.store import check_name, compressors
+from facies.engine.store import check_array_name, check_name, compressors
+from facies.engine.training.table import damage_found, member_locked, member_names, open_member, save_whole
 
 #: Group of the survey holding the models.
 MODELS_GROUP = "models"
@@ -41,32 +49,57 @@ class _Damaged(Exception):
 
 
 def list_models(survey) -> list[str]:
-    """Names of the arrays under ``models/``, sorted."""
-    if MODELS_GROUP not in survey.group:
-        return []
-    return sorted(name for name, _ in survey.group[MODELS_GROUP].arrays())
+    """Names of the models under ``models/``, sorted.
+
+    Listed from the ``models`` folder: a model whose ``zarr.json`` cannot be read is left out (``facies
+    verify`` and :func:`load_model` report it), and so are the folders of saves in progress or killed
+    (``_partial-<name>``).
+    """
+    names = []
+    for name in member_names(survey, MODELS_GROUP):
+        try:
+            node = survey.group[f"{MODELS_GROUP}/{name}"]
+        except Exception:  # damaged zarr.json: skipped here, reported by verify and by load_model
+            continue
+        if isinstance(node, zarr.Array):
+            names.append(name)
+    return names
 
 
 def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
-    """Write ``model`` to ``models/<model.name>`` in the survey (format :data:`FORMAT_VERSION`).
+    """Write ``model`` to ``models/<model.name>`` in the survey (format :data:`FORMAT_VERSION`), whole or not at all.
+
+    The model is first checked as :func:`load_model` will check it (its metadata, and the array
+    names its prediction will write), so that no model is stored that cannot be read back. It is
+    written under ``models/_partial-<name>`` and takes the old model's place only once it is whole,
+    under an exclusive lock on the model (:func:`~facies.engine.training.table.save_whole`): a
+    failed or killed save (a full disk) leaves the old model as it was, and of two saves of one
+    name the second is refused with one line.
 
     Raises
     ------
     FaciesError
-        If a model of that name exists and ``overwrite`` is false.
+        A bad model name; a model that could not be read back (e.g. facies names that give two
+        prediction outputs one name); a model of that name exists and ``overwrite`` is false.
+    ArrayBusyError
+        When another command saves or reads the model right now.
     """
-    check_name(model.name, "model")  # model names become array names (facies_<name>)
-    group = survey.group.require_group(MODELS_GROUP)
-    if model.name in group:
-        if not overwrite:
-            raise FaciesError(f"model {model.name!r} already exists in {survey.path}; "
-                              "pass --overwrite or choose another --name")
-        del group[model.name]
+    name = model.name
+    check_name(name, "model")  # model names become array names (facies_<name>)
+    try:
+        check_metadata(model.metadata())
+        _check_outputs(model)
+    except _Damaged as exc:
+        raise FaciesError(f"model {name!r} cannot be stored: {exc}") from None
     data = np.frombuffer(model.document, dtype=np.uint8)
-    array = group.create_array(model.name, shape=data.shape, dtype=np.uint8, chunks=(max(1, min(data.size, 1 << 24)),),
-                               dimension_names=["byte"], attributes={"facies": jsonable(model.metadata())},
-                               compressors=compressors("zstd"))  # checksummed like every array of the store
-    array[...] = data
+
+    def write(parent, key: str) -> None:
+        array = parent.create_array(key, shape=data.shape, dtype=np.uint8, chunks=(max(1, min(data.size, 1 << 24)),),
+                                    dimension_names=["byte"], attributes={"facies": jsonable(model.metadata())},
+                                    compressors=compressors("zstd"))  # checksummed like every array of the store
+        array[...] = data
+
+    save_whole(survey, MODELS_GROUP, name, "model", write, overwrite=overwrite)
 
 
 def retrain_hint(survey, name: str) -> str:
@@ -77,40 +110,89 @@ def retrain_hint(survey, name: str) -> str:
 def load_model(survey, name: str) -> ForestModel:
     """Read ``models/<name>``, check every field of it, and return the forest.
 
-    Nothing native (treelite, nvForest) sees the trees before these checks pass.
+    Nothing native (treelite, nvForest) sees the trees before these checks pass. Holds a shared
+    lock on the model while it reads (a save of the model meanwhile is refused, and so is this read
+    while a save runs).
 
     Raises
     ------
     FaciesError
-        When there is no such model; the array is not one of ours (no format marker); it has an
-        older format (a treelite checkpoint: retrain it) or a newer one (upgrade facies); or it is
-        damaged: checksum mismatch, bad JSON, missing keys, wrong types, wrong sizes, indices out
-        of range, nodes that do not form one tree, non-finite numbers, bounds exceeded.
+        When the name is not valid or there is no such model; the array is not one of ours (no
+        format marker); it has an older format (a treelite checkpoint: retrain it) or a newer one
+        (upgrade facies); or it is damaged: checksum mismatch, bad JSON, missing keys, wrong types,
+        wrong sizes, indices out of range, nodes that do not form one tree, non-finite numbers,
+        bounds exceeded, a normalization that would overflow, attribute or facies names that give
+        prediction outputs invalid or clashing array names.
+        A chunk missing or altered is damage too.
+    DamagedArrayError
+        When its ``zarr.json`` is missing or cannot be read.
+    ArrayBusyError
+        When another command saves the model right now.
     """
-    if name not in list_models(survey):
-        have = ", ".join(list_models(survey)) or "none"
-        raise FaciesError(f"survey {survey.path} has no model {name!r} (models: {have}); "
-                          "train one with 'facies rf train'")
-    array = survey.group[f"{MODELS_GROUP}/{name}"]
-    meta = _checked_marker(array, survey, name)
-    try:
-        raw = _read_bytes(array)
-        if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
-            raise _Damaged("checksum mismatch")
-        fields = check_metadata(meta)
-        forest = forest_from_document(raw, n_features=len(fields["attributes"]), n_classes=len(fields["codes"]),
-                                      trees=fields["trees"], max_depth=fields["max_depth"])
-    except _Damaged as exc:
-        raise FaciesError(f"model {name!r} in {survey.path} is damaged ({exc}); {retrain_hint(survey, name)}") from None
-    return ForestModel(name=name, forest=forest, **fields)
+    check_name(name, "model")
+    with member_locked(survey, MODELS_GROUP, name, "model", shared=True):
+        array = open_member(survey, MODELS_GROUP, name, "model", retrain_hint(survey, name))
+        if array is None:
+            have = ", ".join(list_models(survey)) or "none"
+            raise FaciesError(f"survey {survey.path} has no model {name!r} (models: {have}); "
+                              "train one with 'facies rf train'")
+        meta = _checked_marker(array, survey, name)
+        try:
+            raw = _read_bytes(array)
+            if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
+                raise _Damaged("checksum mismatch")
+            fields = check_metadata(meta)
+            forest = forest_from_document(raw, n_features=len(fields["attributes"]), n_classes=len(fields["codes"]),
+                                          trees=fields["trees"], max_depth=fields["max_depth"])
+            model = ForestModel(name=name, forest=forest, **fields)
+            _check_outputs(model)
+        except _Damaged as exc:
+            raise FaciesError(f"model {name!r} in {survey.path} is damaged ({exc}); "
+                              f"{retrain_hint(survey, name)}") from None
+    return model
+
+
+def _check_outputs(model: ForestModel) -> None:
+    """Raise :class:`_Damaged` unless the prediction of ``model`` can write its outputs and read its inputs.
+
+    Every array the prediction writes (:func:`~facies.engine.forest.operator.output_names`:
+    ``facies_<model>``, ``prob_<model>_<facies>`` per facies, ``confidence_<model>``) must be a valid
+    array name, distinct from the others (two facies names may map to one, e.g. ``a b`` and ``a_b``)
+    and from every attribute the model reads, and every attribute must be a valid array name (not a
+    coordinate, such as the ``trace_mask`` the prediction reads too).
+    """
+    from facies.engine.forest.operator import output_names  # noqa: PLC0415 - the bricks load only here
+
+    names = output_names(model)
+    outputs = [names["classes"], *names["probabilities"], names["confidence"]]
+    for output in outputs:
+        try:
+            check_array_name(output)
+        except FaciesError as exc:
+            raise _Damaged(f"its prediction would write an invalid array name ({str(exc).split(';')[0]})") from None
+    for k, prob in enumerate(names["probabilities"]):
+        if prob in names["probabilities"][:k]:
+            other = model.facies_names[names["probabilities"].index(prob)]
+            raise _Damaged(f"facies {other[:40]!r} and {model.facies_names[k][:40]!r} would both be written "
+                           f"to the array {prob!r}")
+    for attribute in model.attributes:
+        try:
+            check_array_name(attribute)
+        except FaciesError:
+            raise _Damaged(f"attribute {attribute[:40]!r} is not the name of an array the prediction may read") \
+                from None
+        if attribute in outputs:
+            raise _Damaged(f"attribute {attribute!r} is also an array its prediction writes")
 
 
 def _read_bytes(array) -> bytes:
-    """The array's bytes; a chunk its codec cannot decode is damage like any other."""
+    """The array's bytes; a chunk missing, altered or that its codec cannot decode is damage like any other."""
     try:
         return np.asarray(array[...], dtype=np.uint8).tobytes()
     except (OSError, MemoryError):  # the disk's or the machine's, not the model's: the CLI reports them
         raise
+    except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
+        raise _Damaged(damage_found(exc)) from None
     except Exception as exc:  # zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _Damaged(f"its bytes cannot be decoded: {first}") from None
@@ -118,7 +200,7 @@ def _read_bytes(array) -> bytes:
 
 def _checked_marker(array, survey, name: str) -> dict:
     """The metadata of an array that is a facies forest of the format this facies reads."""
-    meta = array.attrs.get("facies")
+    meta = array.attrs.get("facies") if isinstance(array, zarr.Array) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or array.dtype != np.uint8 or array.ndim != 1:
         raise FaciesError(f"models/{name} in {survey.path} is not a facies random forest (no {FORMAT!r} marker); "
                           "train one with 'facies rf train'")
@@ -178,15 +260,28 @@ def _codes(value, n: int) -> list[int]:
 
 
 def _normalization(record, n: int) -> Normalization | None:
-    """None, or per-attribute means and positive standard deviations, finite in float32."""
+    """None, or per-attribute means and standard deviations that cannot overflow the normalised values.
+
+    Means within +-:data:`~facies.engine.forest.model.MAX_NORMALIZATION`, standard deviations in
+    :data:`~facies.engine.forest.model.MIN_STD`..``MAX_NORMALIZATION`` (checked in float64, before the
+    float32 the prediction computes in): a crafted std of 1e-45 would turn every value into infinity.
+    """
     if record is None:
         return None
     if not isinstance(record, dict) or set(record) != {"mean", "std"}:
         raise _Damaged("normalization is not {'mean': [...], 'std': [...]}")
-    mean, std = (_numbers(record[key], f"normalization {key}", n).astype(np.float32) for key in ("mean", "std"))
-    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-        raise _Damaged("normalization has a non-finite mean or a standard deviation that is not positive")
-    return Normalization(mean, std)
+    mean, std = (_numbers(record[key], f"normalization {key}", n) for key in ("mean", "std"))
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise _Damaged("normalization holds a value that is not finite")
+    bad = np.flatnonzero(np.abs(mean) > MAX_NORMALIZATION)
+    if bad.size:
+        raise _Damaged(f"normalization mean of attribute {bad[0]} is {mean[bad[0]]:.3g}, beyond "
+                       f"+-{MAX_NORMALIZATION:g}")
+    bad = np.flatnonzero((std < MIN_STD) | (std > MAX_NORMALIZATION))
+    if bad.size:
+        raise _Damaged(f"normalization std of attribute {bad[0]} is {std[bad[0]]:.3g}, outside "
+                       f"{MIN_STD:g}..{MAX_NORMALIZATION:g}")
+    return Normalization(mean.astype(np.float32), std.astype(np.float32))
 
 
 def _mapping(value, what: str) -> dict:

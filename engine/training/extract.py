@@ -27,7 +27,7 @@ from facies.engine.store import Survey, check_name
 from facies.engine.training.polygons import PlacedPolygon, axis_values, grid_units, place_polygon, read_polygons
 from facies.engine.training.rasterise import rasterise
 from facies.engine.training.report import facies_warnings
-from facies.engine.training.table import TrainingTable, list_tables
+from facies.engine.training.table import TrainingTable, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,14 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
     ------
     FaciesError
         For any bad input (see :func:`~facies.engine.training.polygons.place_polygon`), a polygon with no
-        voxel, two facies claiming one voxel, or nothing left after skipping dead traces and NaN.
+        voxel, two facies claiming one voxel, nothing left after skipping dead traces and NaN, or an
+        existing table (whole or damaged) without ``overwrite``.
+    ArrayBusyError
+        When another command saves or reads the table when this one saves it (see
+        :meth:`~facies.engine.training.table.TrainingTable.save`).
     """
     check_name(name, "training table")
-    if not overwrite and name in list_tables(survey):
+    if not overwrite and table_exists(survey, name):  # early, before the work; the save checks again under its lock
         raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
                           "pass --overwrite or choose another --name")
     attributes = survey.resolve_attributes(attributes)

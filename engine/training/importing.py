@@ -114,7 +114,10 @@ def import_training(survey: Survey, csv_path: str | Path, name: str = "picks", *
     ------
     FaciesError
         What :func:`~facies.engine.training.table.read_training_csv` and :func:`check_against_survey`
-        refuse, a CSV without rows, or an existing table without ``overwrite``.
+        refuse, a CSV without rows, or an existing table (whole or damaged) without ``overwrite``.
+    ArrayBusyError
+        When another command saves or reads the table right now (the save is whole or not at all:
+        :meth:`~facies.engine.training.table.TrainingTable.save`).
     """
     table, rows = read_training_csv(csv_path, facies_names=facies_names)
     if len(table) == 0:

@@ -12,14 +12,23 @@ whole int32 values, and times, depths or attributes beyond float32.
 A table is written whole under ``training/_partial-<name>``, its ``facies`` attribute (with
 ``"complete": true``) last, and only then moved to ``training/<name>``: a save killed half way
 never leaves a table that looks real, and an overwritten table stays readable until the move.
+A save holds an exclusive lock on the table (``_runs/training.<name>.run.lock``), a read a shared
+one, so two saves of one name, or a save and a read, never meet: the later one is refused with one
+line. Reading checks the table whole (every column there, of its dtype and length); a damaged table
+is one line naming it. Models are saved, locked, listed and opened with the same helpers
+(:func:`save_whole`, :func:`member_locked`, :func:`member_names`, :func:`open_member`).
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
 import io
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +37,8 @@ import numpy as np
 import zarr
 
 from facies.engine.errors import FaciesError
+from facies.engine.integrity import DamagedArrayError
+from facies.engine.locks import ArrayBusyError, acquire_locks, release_locks
 from facies.engine.paths import check_new_path, exists, written_then_moved
 from facies.engine.provenance import jsonable
 from facies.engine.store import Survey, check_name, compressors
@@ -38,7 +49,7 @@ TRAINING_GROUP = "training"
 POSITION_COLUMNS = ("facies", "inline", "crossline", "polygon", "time", "depth")
 #: Format of float columns in CSV: 9 significant digits read back to the same float32.
 _CSV_FLOAT = "%.9g"
-#: Prefixes of the folders a save writes before the move (table names never start with "_").
+#: Prefixes of the folders a save writes before the move (table and model names never start with "_").
 _PARTIAL, _REPLACED = "_partial-", "_replaced-"
 
 
@@ -131,7 +142,12 @@ class TrainingTable:
     # -------------------------------------------------------------------------------------- the store
     def save(self, survey: Survey, name: str = "picks", overwrite: bool = False,
              provenance: dict[str, Any] | None = None) -> None:
-        """Write the table to ``training/<name>`` in the survey.
+        """Write the table to ``training/<name>`` in the survey, whole or not at all.
+
+        The table is written under ``training/_partial-<name>`` and moved into place only once every
+        column and the attributes are written, under an exclusive lock on the table (see
+        :func:`save_whole`): a failed or killed save leaves the previous table as it was, and two
+        saves of one name never mix their columns (the second is refused with one line).
 
         Parameters
         ----------
@@ -139,55 +155,69 @@ class TrainingTable:
         name : str
             Table name.
         overwrite : bool
-            Replace an existing table; otherwise an existing name is an error.
+            Replace an existing table; otherwise an existing name is an error. The folder of a save
+            that an older facies left incomplete is replaced without it.
         provenance : dict, optional
             From :func:`~facies.engine.provenance.make_provenance`; stored with the table.
+
+        Raises
+        ------
+        FaciesError
+            A bad name, an existing table without ``overwrite``, a damaged ``training`` group.
+        ArrayBusyError
+            When another command saves or reads the table right now.
         """
         check_name(name, "training table")
-        root = survey.group.require_group(TRAINING_GROUP)
-        if name in list_tables(survey) and not overwrite:
-            raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
-                              "pass --overwrite or choose another --name")
-        folder = Path(survey.path) / TRAINING_GROUP
-        partial, replaced, final = (folder / f"{_PARTIAL}{name}", folder / f"{_REPLACED}{name}", folder / name)
-        for leftover in (partial, replaced):  # from a save killed before it finished
-            shutil.rmtree(leftover, ignore_errors=True)
-        group = root.create_group(partial.name)
         n = len(self)
         chunks = (max(1, min(n, 1 << 20)),)
         columns = {"facies": self.codes, "inline": self.inline, "crossline": self.crossline,
                    self.sample_axis: self.sample, "polygon": self.polygon, **self.attributes}
-        for column, values in columns.items():
-            arr = group.create_array(column, shape=(n,), dtype=values.dtype, chunks=chunks, dimension_names=["voxel"],
-                                     compressors=compressors("zstd"))  # checksummed like every array of the store
-            if n:
-                arr[...] = values
-        group.attrs["facies"] = jsonable({
-            "facies_names": self.facies_names, "attributes": self.attribute_names,
-            "sample_axis": self.sample_axis, "source": self.source, "rows": n,
-            "report": self.report, "provenance": dict(provenance or {}),
-            "polygons": self.report.get("polygons_file", {}), "complete": True,
-        })
-        # A folder cannot be renamed over a non-empty one: move the old table aside, then the new one in.
-        if final.exists():
-            os.replace(final, replaced)
-        os.replace(partial, final)
-        shutil.rmtree(replaced, ignore_errors=True)
+
+        def write(parent: zarr.Group, key: str) -> None:
+            group = parent.create_group(key)
+            for column, values in columns.items():
+                arr = group.create_array(column, shape=(n,), dtype=values.dtype, chunks=chunks,
+                                         dimension_names=["voxel"],
+                                         compressors=compressors("zstd"))  # checksummed like every array of the store
+                if n:
+                    arr[...] = values
+            group.attrs["facies"] = jsonable({
+                "facies_names": self.facies_names, "attributes": self.attribute_names,
+                "sample_axis": self.sample_axis, "source": self.source, "rows": n,
+                "report": self.report, "provenance": dict(provenance or {}),
+                "polygons": self.report.get("polygons_file", {}), "complete": True,
+            })
+
+        save_whole(survey, TRAINING_GROUP, name, "training table", write, overwrite=overwrite,
+                   is_junk=lambda: not table_exists(survey, name))
 
     @classmethod
     def load(cls, survey: Survey, name: str = "picks") -> TrainingTable:
-        """Read ``training/<name>`` from the survey."""
-        group = _table_group(survey, name)
-        meta = dict(group.attrs["facies"])
-        axis = meta["sample_axis"]
+        """Read ``training/<name>`` from the survey, checked whole.
 
-        def col(column):
-            return np.asarray(group[column][...])
+        Holds a shared lock on the table while it reads: a save of the table meanwhile is refused,
+        and so is this read while a save runs. Every column the table's attributes name must be
+        there, one-dimensional, of its dtype and of the table's row count.
 
-        return cls(facies_names=meta["facies_names"], codes=col("facies"), inline=col("inline"),
-                   crossline=col("crossline"), sample=col(axis), sample_axis=axis,
-                   attributes={a: col(a) for a in meta["attributes"]}, polygon=col("polygon"),
-                   source=meta.get("source", ""), report=dict(meta.get("report", {})))
+        Raises
+        ------
+        FaciesError
+            No table of that name, or one an interrupted save of an older facies left incomplete.
+        DamagedArrayError
+            A damaged table: its ``zarr.json`` or a column's is missing or unreadable, a column is
+            missing, has another length or dtype, or a chunk of it is missing or altered, its
+            attributes are not what a save writes, or its facies codes are out of range.
+        ArrayBusyError
+            When another command saves the table right now.
+        """
+        check_name(name, "training table")
+        with member_locked(survey, TRAINING_GROUP, name, "training table", shared=True):
+            group = _table_group(survey, name)
+            try:
+                return _read_table(cls, group)
+            except _DamagedTable as exc:
+                raise DamagedArrayError(f"training table {name!r} in {survey.path} is damaged ({exc}); "
+                                        f"{remake_hint(survey, name)}") from None
 
     # -------------------------------------------------------------------------------------- CSV
     def to_csv(self, path: str | Path, *, overwrite: bool = False) -> None:
@@ -398,27 +428,342 @@ def _check_float32(values: np.ndarray, cells: np.ndarray, columns: list[str], li
                           f"range of training tables (largest magnitude {limit:.8g})")
 
 
-def _is_complete(group: zarr.Group) -> bool:
+def _is_complete(group) -> bool:
     """Whether a save finished: the ``facies`` attribute, with ``"complete": true``, is written last."""
     meta = group.attrs.get("facies")
     return isinstance(meta, dict) and meta.get("complete") is True
 
 
+def _is_incomplete_table(survey: Survey, name: str) -> bool:
+    """Whether ``training/<name>`` is a readable group that a save never finished (junk, replaced freely)."""
+    try:
+        node = open_member(survey, TRAINING_GROUP, name, "training table", "")
+    except FaciesError:
+        return False  # damaged: only --overwrite replaces it
+    return isinstance(node, zarr.Group) and not _is_complete(node)
+
+
+def table_exists(survey: Survey, name: str) -> bool:
+    """Whether ``training/<name>`` holds a table that only ``--overwrite`` replaces (whole or damaged).
+
+    The folder of a save that an older facies left incomplete does not count: a save replaces it.
+    """
+    return exists(Path(survey.path) / TRAINING_GROUP / name) and not _is_incomplete_table(survey, name)
+
+
 def list_tables(survey: Survey) -> list[str]:
-    """Names of the complete training tables stored in the survey, sorted."""
-    if TRAINING_GROUP not in survey.group:
-        return []
-    return sorted(name for name, group in survey.group[TRAINING_GROUP].groups()
-                  if not name.startswith("_") and _is_complete(group))
+    """Names of the complete training tables stored in the survey, sorted.
+
+    Listed from the ``training`` folder: a table whose metadata cannot be read is left out (``facies
+    verify`` reports it), and so are the folders of saves in progress or killed (``_partial-<name>``).
+    """
+    names = []
+    for name in member_names(survey, TRAINING_GROUP):
+        try:
+            node = survey.group[f"{TRAINING_GROUP}/{name}"]
+        except Exception:  # damaged zarr.json: skipped here, reported by verify and by TrainingTable.load
+            continue
+        if isinstance(node, zarr.Group) and _is_complete(node):
+            names.append(name)
+    return names
+
+
+def remake_command(survey: Survey, name: str) -> str:
+    """The commands that make training table ``name`` again, replacing it."""
+    return (f"facies training extract {survey.path} POLYGONS --name {name} ... --overwrite "
+            "(or facies training import ... --overwrite)")
+
+
+def remake_hint(survey: Survey, name: str) -> str:
+    """What to do about a training table that cannot be read: make it again under its name."""
+    return f"make it again: {remake_command(survey, name)}"
 
 
 def _table_group(survey: Survey, name: str) -> zarr.Group:
-    path = f"{TRAINING_GROUP}/{name}"
-    if name not in list_tables(survey):
-        if not name.startswith("_") and path in survey.group and not _is_complete(survey.group[path]):
-            raise FaciesError(f"training table {name!r} in {survey.path} is incomplete (an interrupted save); "
-                              "run 'facies training extract' or 'facies training import' again with --overwrite")
+    node = open_member(survey, TRAINING_GROUP, name, "training table", remake_hint(survey, name))
+    if node is None:
         have = ", ".join(list_tables(survey)) or "none"
         raise FaciesError(f"survey {survey.path} has no training table {name!r} (tables: {have}); "
                           "make one with 'facies training extract' or 'facies training import'")
-    return survey.group[path]
+    if not isinstance(node, zarr.Group):
+        raise DamagedArrayError(f"training table {name!r} in {survey.path} is damaged (it is an array, not a group "
+                                f"of columns); {remake_hint(survey, name)}")
+    if not _is_complete(node):
+        raise FaciesError(f"training table {name!r} in {survey.path} is incomplete (an interrupted save); "
+                          "run 'facies training extract' or 'facies training import' again with --overwrite")
+    return node
+
+
+class _DamagedTable(Exception):
+    """What is wrong with a stored table; :meth:`TrainingTable.load` adds the table's name and the remedy."""
+
+
+#: dtype of each position column (the sample column, ``time`` or ``depth``, is float32 like the attributes).
+_COLUMN_DTYPES = {"facies": np.uint8, "inline": np.int32, "crossline": np.int32, "polygon": np.int32}
+
+
+def _read_table(cls, group: zarr.Group) -> TrainingTable:
+    """The table of a complete ``training/<name>`` group, every field checked (raises :class:`_DamagedTable`)."""
+    meta = _table_meta(group.attrs.get("facies"))
+    axis, rows = meta["sample_axis"], meta["rows"]
+    wanted = {**_COLUMN_DTYPES, axis: np.float32, **{a: np.float32 for a in meta["attributes"]}}
+    values = {column: _column(group, column, rows, np.dtype(dtype)) for column, dtype in wanted.items()}
+    try:
+        return cls(facies_names=meta["facies_names"], codes=values["facies"], inline=values["inline"],
+                   crossline=values["crossline"], sample=values[axis], sample_axis=axis,
+                   attributes={a: values[a] for a in meta["attributes"]}, polygon=values["polygon"],
+                   source=meta["source"], report=meta["report"])
+    except FaciesError as exc:  # codes outside the facies list
+        raise _DamagedTable(str(exc)) from None
+
+
+def _table_meta(meta) -> dict:
+    """The checked ``facies`` attributes of a table group (raises :class:`_DamagedTable`)."""
+    if not isinstance(meta, dict):
+        raise _DamagedTable("its 'facies' attributes are not a JSON object")
+    names, attributes = meta.get("facies_names"), meta.get("attributes")
+    if not isinstance(names, list) or not 1 <= len(names) <= 255 or not all(isinstance(n, str) and n for n in names):
+        raise _DamagedTable("facies_names is not a list of 1..255 names")
+    if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes) \
+            or len(set(attributes)) != len(attributes):
+        raise _DamagedTable("attributes is not a list of distinct names")
+    for attribute in attributes:
+        try:
+            check_name(attribute, "attribute")
+        except FaciesError:
+            raise _DamagedTable(f"attribute {attribute[:40]!r} is not a valid column name") from None
+        if attribute in POSITION_COLUMNS:
+            raise _DamagedTable(f"attribute {attribute!r} has the name of a position column")
+    axis, rows = meta.get("sample_axis"), meta.get("rows")
+    if axis not in ("time", "depth"):
+        raise _DamagedTable(f"sample_axis is {str(axis)[:20]!r}, not 'time' or 'depth'")
+    if type(rows) is not int or rows < 0:  # type(): a JSON true is no count
+        raise _DamagedTable(f"rows is {str(rows)[:20]!r}, not a row count")
+    source, report = meta.get("source", ""), meta.get("report", {})
+    if not isinstance(source, str) or not isinstance(report, dict):
+        raise _DamagedTable("its source is not a string or its report not a JSON object")
+    polygons = report.get("polygons", [])
+    if not isinstance(polygons, list) or not all(isinstance(p, dict) for p in polygons):
+        raise _DamagedTable("the report's polygons are not a list of JSON objects")
+    return {"facies_names": names, "attributes": attributes, "sample_axis": axis, "rows": rows,
+            "source": source, "report": dict(report)}
+
+
+def _column(group: zarr.Group, column: str, rows: int, dtype: np.dtype) -> np.ndarray:
+    """Column ``column`` of a table: ``rows`` values of ``dtype`` (raises :class:`_DamagedTable`)."""
+    try:
+        node = group[column]
+    except KeyError:
+        raise _DamagedTable(f"column {column!r} is missing") from None
+    except Exception:  # zarr raises several types for a broken zarr.json
+        raise _DamagedTable(f"the zarr.json of column {column!r} cannot be read") from None
+    if not isinstance(node, zarr.Array) or node.shape != (rows,) or node.dtype != dtype:
+        shown = f"{node.dtype} {node.shape}" if isinstance(node, zarr.Array) else "a group"
+        raise _DamagedTable(f"column {column!r} is {shown}, not {rows} values of {dtype}")
+    try:
+        return np.asarray(node[...])
+    except (OSError, MemoryError):  # the disk's or the machine's, not the table's: the CLI reports them
+        raise
+    except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
+        raise _DamagedTable(f"column {column!r}: {damage_found(exc)}") from None
+    except Exception as exc:  # a codec that cannot decode a chunk (stores made before checksums)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _DamagedTable(f"column {column!r} cannot be decoded: {first[:120]}") from None
+
+
+def damage_found(error: DamagedArrayError) -> str:
+    """What the store's chunk check found (``chunk 0 is missing``), without the array's name and the remedy."""
+    message = str(error)
+    return message.partition(" is damaged: ")[2].split("; ")[0] or message.split("; ")[0]
+
+
+# -------------------------------------------------------------------------------------- members written whole
+# Training tables (groups under ``training/``) and models (arrays under ``models/``) are saved, listed,
+# locked and opened the same way; facies.engine.forest.model_io uses these helpers for the models.
+
+
+def member_lock(group: str, name: str) -> str:
+    """Lock name of ``<group>/<name>``: ``training.picks``, ``models.rf``.
+
+    '.' never appears in an array, table or model name, so these never share a lock file with an array.
+    """
+    return f"{group}.{name}"
+
+
+@contextmanager
+def member_locked(survey, group: str, name: str, what: str, *, shared: bool) -> Iterator[None]:
+    """Hold the lock of table or model ``name``: shared while it is read, exclusive while it is saved.
+
+    Parameters
+    ----------
+    survey : Survey
+    group : str
+        ``"training"`` or ``"models"``.
+    name : str
+        Table or model name (already checked).
+    what : str
+        ``"training table"`` or ``"model"``, for the message.
+    shared : bool
+        A reader's lock (readers share it) rather than a writer's.
+
+    Raises
+    ------
+    ArrayBusyError
+        When another command holds the lock in a mode that excludes this one (or replaces the store).
+    """
+    lock = member_lock(group, name)
+    try:
+        held = acquire_locks(survey, [lock], shared=shared)
+    except ArrayBusyError as exc:
+        if repr(lock) not in str(exc):
+            raise  # the store's own lock: its message says what is going on
+        doing = "being saved" if shared else "being saved or read"
+        raise ArrayBusyError(f"{what} {name!r} in {survey.path} is {doing} by another facies command right now; "
+                             "wait for it to finish, then run this command again") from None
+    try:
+        yield
+    finally:
+        release_locks(held)
+
+
+def member_names(survey, group: str) -> list[str]:
+    """Names of the members of ``group`` (tables or models), sorted, from the folder.
+
+    Every sub-folder holding a ``zarr.json`` whose name a table or model may have: the folders of
+    saves in progress or killed (``_partial-<name>``, ``_replaced-<name>``) are left out. Neither Zarr's
+    listing (which fails whole on one damaged member, and warns about a folder without metadata) nor
+    the group's own ``zarr.json`` is read.
+    """
+    try:
+        children = list((Path(survey.path) / group).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(child.name for child in children
+                  if child.name[:1] not in ("_", ".", "-") and (child / "zarr.json").is_file())
+
+
+def open_member(survey, group: str, name: str, what: str, remedy: str):
+    """The Zarr node of ``<group>/<name>``, None when there is no such folder.
+
+    Raises
+    ------
+    DamagedArrayError
+        When the folder's ``zarr.json`` is missing or cannot be read (one line naming it, with ``remedy``).
+    """
+    folder = Path(survey.path) / group / name
+    if not folder.is_dir():
+        return None
+    if not (folder / "zarr.json").is_file():
+        raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json is missing); {remedy}")
+    try:
+        return survey.group[f"{group}/{name}"]
+    except Exception:  # zarr raises several types for a broken zarr.json
+        raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json cannot be read); "
+                                f"{remedy}") from None
+
+
+def writable_group(survey, group: str) -> zarr.Group:
+    """The store's group ``group`` to save a member into, made when it has no ``zarr.json``.
+
+    Raises
+    ------
+    DamagedArrayError
+        When its ``zarr.json`` cannot be read. It holds nothing but the group marker, so the message
+        says to delete it (the next save writes it again); facies does not replace it unasked.
+    """
+    meta = Path(survey.path) / group / "zarr.json"
+    if not meta.is_file():
+        return survey.group.require_group(group)
+    try:
+        node = survey.group[group]
+    except Exception:  # zarr raises several types for a broken zarr.json
+        node = None
+    if not isinstance(node, zarr.Group):
+        raise DamagedArrayError(f"the {group!r} group of {survey.path} is damaged (its zarr.json cannot be read); "
+                                f"it holds no data: delete {meta} and run the command again")
+    return node
+
+
+def save_whole(survey, group: str, name: str, what: str, write: Callable[[zarr.Group, str], None], *,
+               overwrite: bool, is_junk: Callable[[], bool] = lambda: False) -> None:
+    """Save table or model ``name`` whole: written under ``<group>/_partial-<name>``, then moved into place.
+
+    Under an exclusive lock on the member (:func:`member_locked`), so that two saves of one name, or
+    a save and a read, never meet. The new member is written whole first; only then does it take the
+    old one's place, with one atomic exchange of the two folders where the system has it (Linux),
+    else two renames (a kill between them leaves the old member as ``_replaced-<name>``, which the
+    next save of the name puts back before anything else). A failure while writing (a full disk,
+    Ctrl-C) removes the partial folder and leaves the old member as it was. Leftovers of killed
+    saves are never listed and are removed by the next save of the name.
+
+    Parameters
+    ----------
+    survey : Survey
+        Writable store.
+    group : str
+        ``"training"`` or ``"models"``.
+    name : str
+        Member name (already checked with :func:`~facies.engine.store.check_name`).
+    what : str
+        ``"training table"`` or ``"model"``, for messages.
+    write : callable
+        ``write(parent, key)`` writes the whole member as ``parent[key]`` (``parent`` is the group).
+    overwrite : bool
+        Replace an existing member; otherwise one is an error.
+    is_junk : callable, optional
+        Whether an existing member may be replaced without ``overwrite`` (an incomplete table);
+        called under the lock.
+
+    Raises
+    ------
+    FaciesError
+        An existing member without ``overwrite``; a damaged group (:func:`writable_group`).
+    ArrayBusyError
+        When another command saves or reads the member right now.
+    """
+    with member_locked(survey, group, name, what, shared=False):
+        parent = writable_group(survey, group)
+        folder = Path(survey.path) / group
+        partial, replaced, final = folder / f"{_PARTIAL}{name}", folder / f"{_REPLACED}{name}", folder / name
+        if exists(replaced) and not exists(final):  # a save killed between its two renames: the old one back
+            os.rename(replaced, final)
+        if exists(final) and not overwrite and not is_junk():
+            raise FaciesError(f"{what} {name!r} already exists in {survey.path}; "
+                              "pass --overwrite or choose another --name")
+        for leftover in (partial, replaced):  # from a save killed before it finished
+            shutil.rmtree(leftover, ignore_errors=True)
+        try:
+            write(parent, partial.name)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        if not exists(final):
+            os.rename(partial, final)
+        elif _exchange(partial, final):
+            shutil.rmtree(partial, ignore_errors=True)  # the old member, now under the partial name
+        else:  # a folder cannot be renamed over a non-empty one: the old one aside, then the new one in
+            os.rename(final, replaced)
+            os.rename(partial, final)
+            shutil.rmtree(replaced, ignore_errors=True)
+
+
+#: ``renameat2`` flag swapping two paths atomically (Linux 3.15+, most local file systems).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one atomic step; False where the system cannot (then nothing moved)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without it
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):  # the file system cannot swap
+        return False
+    raise OSError(code, os.strerror(code), str(b))
