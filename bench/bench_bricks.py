@@ -28,6 +28,7 @@ from common import machine, write_result
 
 from facies.engine.backend import probe_cupy
 from facies.engine.bricks.plan import BrickPlan, region_slices
+from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.run import run_bricks
 from facies.engine.geometry import Geometry
 from facies.engine.operators import Copy, LocalMean
@@ -79,8 +80,8 @@ def warm_page_cache(survey: Survey, brick) -> None:
 
 def through_scheduler(survey: Survey, op, output: str, brick, device: str):
     start = time.perf_counter()
-    result = run_bricks(survey, [op], {op.outputs[0].name: output}, device=device, brick=brick, overwrite=True,
-                        progress=False)
+    result = run_bricks(survey, [op], {op.outputs[0].name: output},
+                        options=RunOptions(device=device, brick=brick, overwrite=True, progress=False))
     return time.perf_counter() - start, result.stats
 
 

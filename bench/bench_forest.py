@@ -71,6 +71,7 @@ def bench_cpu(forest, model, rows: int, repeat: int) -> dict:
 def bench_gpu(model, rows: int, repeat: int, survey_size: str) -> dict:
     import cupy
 
+    from facies.engine.bricks.options import RunOptions
     from facies.engine.forest import predict_survey, save_model
     from facies.engine.store import Survey
     from facies.engine.synth import make_synthetic
@@ -97,7 +98,7 @@ def bench_gpu(model, rows: int, repeat: int, survey_size: str) -> dict:
         model.attributes = names  # same trees, fed by the survey's attributes (speed, not meaning)
         save_model(survey, model, overwrite=True)
         t0 = time.perf_counter()
-        run_result = predict_survey(survey, model.name, device="gpu", progress=False)
+        run_result = predict_survey(survey, model.name, options=RunOptions(device="gpu", progress=False))
         wall = time.perf_counter() - t0
         voxels = int(np.prod(survey.shape))
         result.update({"survey_shape": list(survey.shape), "survey_voxels_per_s": voxels / wall,

@@ -10,15 +10,21 @@ GPU (when CuPy and a device answer): the CUDA kernel's voxels/s and effective ba
 read + one write of float32 per voxel) against a device-to-device copy of the same volume,
 CUDA events after warm-up, and the GPU / CPU ratio with the CPU timed on the same volume.
 Engine (``--engine``): the whole-survey filter through the brick engine
-(:func:`facies.engine.operators.filter_kuwahara`, store -> store, resumable runs) on a temporary
+(:func:`facies.engine.filtering.filter_kuwahara`, store -> store, resumable runs) on a temporary
 store, against the same kernel on the volume in memory and against a plain copy through the
 engine (the store's read + write floor), on the CPU, and on the GPU when one answers.
+Crop (``--crop``): what the brick operator saves by computing only a brick's interior
+(``out_region``) instead of the whole brick grown by its halo: the kernel on a ``--crop-shape``
+kept region plus its halo, whole vs ``out_region`` = the kept region, timed alternately in the
+same run (best of ``--repeat`` each), octant r=2 and shifted a=2 (mean), CPU and GPU.
 
     .venv/bin/python bench/bench_kuwahara.py [--shape 32 96 256] [--repeat 3] [--gpu-shape 256 256 512]
     .venv/bin/python bench/bench_kuwahara.py --engine [--survey-shape 128 128 512] [--inputs 2] [--skip-kernel]
+    .venv/bin/python bench/bench_kuwahara.py --crop [--crop-shape 128 128 128] [--workers 1] [--repeat 21] --skip-kernel
 
 Writes bench/results/kuwahara_cpu.json (and kuwahara_gpu.json on a GPU); with --engine
-kuwahara_engine_cpu.json (and kuwahara_engine_gpu.json).
+kuwahara_engine_cpu.json (and kuwahara_engine_gpu.json); with --crop kuwahara_crop_cpu.json (and
+kuwahara_crop_gpu.json).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,9 +160,11 @@ def bench_gpu(shape, repeat: int) -> dict | None:
 def bench_engine(shape, n_inputs: int, device: str, repeat: int) -> dict:
     """Whole-survey filter through the brick engine against the in-memory kernel and a copy."""
     from facies.engine.backend import get_backend
+    from facies.engine.bricks.options import RunOptions
     from facies.engine.bricks.run import run_bricks
+    from facies.engine.filtering import filter_kuwahara
     from facies.engine.geometry import Geometry
-    from facies.engine.operators import Copy, filter_kuwahara
+    from facies.engine.operators import Copy
     from facies.engine.store import Survey
 
     backend = get_backend(device)
@@ -170,11 +179,11 @@ def bench_engine(shape, n_inputs: int, device: str, repeat: int) -> dict:
             survey.add_volume(name, volumes[name], provenance={"command": "bench"})
 
         def engine_run():
-            filter_kuwahara(survey, names, 2, device=backend.name, overwrite=True, progress=False)
+            filter_kuwahara(survey, names, 2, options=RunOptions(device=backend.name, overwrite=True, progress=False))
 
         def copy_run():
-            run_bricks(survey, [Copy(n, f"{n}_copy") for n in names], device=backend.name, overwrite=True,
-                       progress=False)
+            run_bricks(survey, [Copy(n, f"{n}_copy") for n in names],
+                       options=RunOptions(device=backend.name, overwrite=True, progress=False))
 
         def kernel_run():
             for name in names:
@@ -195,13 +204,102 @@ def bench_engine(shape, n_inputs: int, device: str, repeat: int) -> dict:
     return row
 
 
+#: The cases of the crop measurement: (radius, mode, stat).
+CROP_CASES = [(2, "octant", "mean"), (2, "shifted", "mean")]
+
+
+def bench_crop(kept, repeat: int, device: str = "cpu", workers: int | None = None) -> dict | None:
+    """Kernel time on a brick grown by its halo: whole brick (then cut) vs ``out_region`` = the kept region.
+
+    Both are timed alternately (whole, crop, crop, whole, ...) in the same run, best of ``repeat``
+    each, so that the load of a shared machine weighs on both alike; the results must be equal.
+    On the CPU the process CPU time (all threads) is recorded too: the work itself, which other
+    processes on a shared machine disturb less than the wall time.
+    """
+    if device == "gpu":
+        from facies.engine.backend import probe_cupy
+
+        cp, reason = probe_cupy()
+        if cp is None:
+            print(f"GPU crop part skipped: {reason}")
+            return None
+
+        def timed(fn) -> tuple[float, float]:
+            start, stop = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            return cp.cuda.get_elapsed_time(start, stop) / 1e3, np.nan
+    else:
+        cp = None
+
+        def timed(fn) -> tuple[float, float]:
+            start, cpu = time.perf_counter(), time.process_time()
+            fn()
+            return time.perf_counter() - start, time.process_time() - cpu
+
+    rows = []
+    load_before = os.getloadavg()
+    for r, mode, stat in CROP_CASES:
+        halo = kuwahara_halo(r, mode)
+        grown = tuple(k + 2 * h for k, h in zip(kept, halo))
+        host = test_volume(grown, seed=2)
+        x = host if cp is None else cp.asarray(host)
+        interior = tuple((h, h + k) for h, k in zip(halo, kept))
+        cut = tuple(slice(a, b) for a, b in interior)
+
+        def whole():
+            return kuwahara(x, r, mode=mode, stat=stat, workers=workers)[cut]
+
+        def crop():
+            return kuwahara(x, r, mode=mode, stat=stat, workers=workers, out_region=interior)
+
+        a, b = whole(), crop()  # warm-up (thread pools, compilation) and the check
+        equal = np.array_equal(*(v if cp is None else cp.asnumpy(v) for v in (a, b)), equal_nan=True)
+        assert equal, f"out_region result differs from the cut whole-brick result ({mode} r={r})"
+        t_whole, t_crop = [], []
+        for k in range(max(1, repeat)):
+            pair = [(t_whole, whole), (t_crop, crop)]
+            for times, fn in (pair if k % 2 == 0 else pair[::-1]):
+                times.append(timed(fn))
+        (best_whole, cpu_whole), (best_crop, cpu_crop) = (np.min(np.asarray(t), axis=0) for t in (t_whole, t_crop))
+        voxel_fraction = 1 - np.prod(kept) / np.prod(grown)
+        row = dict(radius=r, mode=mode, stat=stat, kept_shape=list(kept), grown_shape=list(grown),
+                   whole_brick_s=best_whole, out_region_s=best_crop, saving=1 - best_crop / best_whole,
+                   halo_voxel_fraction=voxel_fraction, bit_identical=equal,
+                   whole_brick_all_s=[w for w, _ in t_whole], out_region_all_s=[w for w, _ in t_crop])
+        if cp is None:
+            row.update(whole_brick_cpu_s=cpu_whole, out_region_cpu_s=cpu_crop, cpu_saving=1 - cpu_crop / cpu_whole)
+        rows.append(row)
+        label = device if cp is not None or workers is None else f"{device} ({workers} workers)"
+        print(f"crop {label} {mode:7s} r={r} {stat}: kept {'x'.join(map(str, kept))} of grown "
+              f"{'x'.join(map(str, grown))}: whole brick {best_whole * 1e3:7.1f} ms, out_region "
+              f"{best_crop * 1e3:7.1f} ms: saving {row['saving']:.1%}"
+              + (f" (CPU time {cpu_whole * 1e3:.0f} -> {cpu_crop * 1e3:.0f} ms: {row['cpu_saving']:.1%})"
+                 if cp is None else "") + f"; halo voxels {voxel_fraction:.1%}")
+    return dict(device=device, machine=machine(), load_average_before=list(load_before), repeat=repeat,
+                workers=workers if device == "cpu" else None, dtype="float32", nan_fraction=0.01,
+                note="best of `repeat` per variant, timed alternately in one run after a warm-up; "
+                     "whole brick = kuwahara(grown)[interior], out_region = kuwahara(grown, out_region=interior)"
+                     + ("; CUDA events" if device == "gpu" else "; wall and process CPU time"),
+                results=rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=3, default=(32, 96, 256))
     parser.add_argument("--gpu-shape", type=int, nargs=3, default=(256, 256, 512))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--engine", action="store_true", help="Also time the whole-survey filter through the engine.")
-    parser.add_argument("--skip-kernel", action="store_true", help="Only the engine measurement.")
+    parser.add_argument("--skip-kernel", action="store_true",
+                        help="Skip the kernel throughput suite (only the --engine / --crop measurements).")
+    parser.add_argument("--crop", action="store_true",
+                        help="Time the kernel on a brick grown by its halo: whole vs out_region = its interior.")
+    parser.add_argument("--crop-shape", type=int, nargs=3, default=(128, 128, 128),
+                        help="Kept region of the --crop measurement (the brick is this plus its halo).")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="CPU threads of the --crop measurement (default: the kernel's own default).")
     parser.add_argument("--survey-shape", type=int, nargs=3, default=(128, 128, 512))
     parser.add_argument("--inputs", type=int, default=2)
     args = parser.parse_args()
@@ -215,8 +313,13 @@ def main() -> None:
             row = bench_engine(tuple(args.survey_shape), args.inputs, device, args.repeat)
             row["machine"] = machine()
             write_result(RESULTS / f"kuwahara_engine_{device}.json", row)
-        if args.skip_kernel:
-            return
+    if args.crop:
+        for device in ("cpu", "gpu"):
+            result = bench_crop(tuple(args.crop_shape), args.repeat, device, args.workers)
+            if result is not None:
+                write_result(RESULTS / f"kuwahara_crop_{device}.json", result)
+    if args.skip_kernel:
+        return
     write_result(RESULTS / "kuwahara_cpu.json", bench_cpu(tuple(args.shape), args.repeat))
     gpu = bench_gpu(tuple(args.gpu_shape), max(args.repeat, 5))
     if gpu is not None:

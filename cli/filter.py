@@ -1,8 +1,8 @@
 """``facies filter``: stencil filters streamed brick by brick (resumable, local or on Dask).
 
-Each command is a thin wrapper: parse, build the operator(s), call
-:func:`facies.engine.bricks.run.run_operators` (local or Dask) or, for ``kuwahara``,
-:func:`facies.engine.operators.kuwahara.filter_kuwahara` (several inputs in one run), print the final line.
+Each command is a thin wrapper: parse its options (the run's into one
+:class:`~facies.engine.bricks.options.RunOptions`), call its workflow in :mod:`facies.engine.filtering`
+(which builds the operators, names the outputs and runs them, locally or on Dask), print the final line.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 import typer
 
 from facies.cli.console import console
-from facies.cli.options import BRICK, DASK, DASK_GPU, DEVICE, MEMORY_FRACTION, OVERWRITE, RESUME, STORE, parse_brick
+from facies.cli.options import BRICK, DASK, DASK_GPU, DEVICE, MEMORY_FRACTION, OVERWRITE, RESUME, STORE, run_options
 from facies.cli.runs import exit_130_when_interrupted
-from facies.engine.bricks.run import run_operators
+from facies.engine.bricks.options import RunOptions
 from facies.engine.errors import FaciesError
-from facies.engine.operators import LocalMean, LocalVariance, filter_kuwahara
+from facies.engine.filtering import filter_box, filter_kuwahara
 from facies.engine.store import Survey
 
 app = typer.Typer(help="Stencil filters over whole surveys, streamed brick by brick (resumable).",
@@ -28,12 +28,12 @@ _OUTPUT = typer.Option(None, "--output", "-o", help="Array to write (default: IN
 _BOUNDARY = typer.Option("nan", "--boundary", help="Outside the survey: nan (ignored), reflect or nearest.")
 
 
-def _run_box_filter(operator, output: str, store: Path, brick: str | None, **options) -> None:
-    """What ``mean`` and ``variance`` share: run their one operator into ``output``, print the final line."""
-    name = operator.outputs[0].name
+def _box_filter(statistic: str, store: Path, input: str, radius: int, output: str | None, boundary: str,
+                options: RunOptions) -> None:
+    """What ``mean`` and ``variance`` share: run the workflow, print its final line."""
     with exit_130_when_interrupted():
-        result = run_operators(Survey.open(store), [operator], {name: output}, command=f"facies filter {name}",
-                               brick=parse_brick(brick), **options)
+        result = filter_box(Survey.open(store), statistic, input, radius, output=output, boundary=boundary,
+                            options=options)
     console.print(result.summary)
 
 
@@ -42,9 +42,9 @@ def mean(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, output
          memory_fraction: float = MEMORY_FRACTION, resume: bool = RESUME, overwrite: bool = OVERWRITE,
          dask: str | None = DASK, dask_gpu: bool = DASK_GPU) -> None:
     """Local mean of INPUT over a (2R+1)^3 box, ignoring NaNs."""
-    _run_box_filter(LocalMean(input, "mean", radius=radius, boundary=boundary), output or f"{input}_mean_r{radius}",
-                    store, brick, device=device, memory_fraction=memory_fraction, resume=resume,
-                    overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
+    _box_filter("mean", store, input, radius, output, boundary,
+                run_options(device=device, brick=brick, memory_fraction=memory_fraction, resume=resume,
+                            overwrite=overwrite, dask=dask, dask_gpu=dask_gpu))
 
 
 def variance(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, output: str | None = _OUTPUT,
@@ -52,10 +52,9 @@ def variance(store: Path = STORE, input: str = _INPUT, radius: int = _RADIUS, ou
              memory_fraction: float = MEMORY_FRACTION, resume: bool = RESUME, overwrite: bool = OVERWRITE,
              dask: str | None = DASK, dask_gpu: bool = DASK_GPU) -> None:
     """Local variance of INPUT over a (2R+1)^3 box (two passes on shifted data), ignoring NaNs."""
-    _run_box_filter(LocalVariance(input, "variance", radius=radius, boundary=boundary),
-                    output or f"{input}_var_r{radius}", store, brick, device=device,
-                    memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask,
-                    dask_gpu=dask_gpu)
+    _box_filter("variance", store, input, radius, output, boundary,
+                run_options(device=device, brick=brick, memory_fraction=memory_fraction, resume=resume,
+                            overwrite=overwrite, dask=dask, dask_gpu=dask_gpu))
 
 
 def parse_radius(text: str) -> int | tuple[int, int, int]:
@@ -87,11 +86,12 @@ def kuwahara(store: Path = STORE,
         raise FaciesError("give either --input NAME (repeatable) or --all, not both")
     if not all_ and not input:
         raise FaciesError("no input: pass --input NAME (repeatable) or --all")
+    radius_value = parse_radius(radius)
+    options = run_options(device=device, brick=brick, memory_fraction=memory_fraction, resume=resume,
+                          overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
     with exit_130_when_interrupted():
-        result = filter_kuwahara(Survey.open(store), "all" if all_ else list(input), parse_radius(radius),
-                                 mode=mode, stat=stat, suffix=suffix, device=device, brick=parse_brick(brick),
-                                 memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, dask=dask,
-                                 dask_gpu=dask_gpu)
+        result = filter_kuwahara(Survey.open(store), "all" if all_ else list(input), radius_value, mode=mode,
+                                 stat=stat, suffix=suffix, options=options)
     console.print(result.summary)
 
 

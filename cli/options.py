@@ -1,4 +1,6 @@
-"""Parsing of option values shared by several commands (comma lists of integers)."""
+"""Options shared by several commands: their definitions, the parsing of their values (comma lists of
+integers), and :func:`run_options`, which turns a brick-streaming command's options into one
+:class:`~facies.engine.bricks.options.RunOptions`."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Collection
 
 import typer
 
+from facies.engine.bricks.options import RunOptions
 from facies.engine.errors import FaciesError
 from facies.engine.memory import DEFAULT_FRACTION
 
@@ -59,6 +62,20 @@ def int_tuple(text: str | None, option: str, *, lengths: Collection[int] | None 
 def parse_brick(text: str | None) -> tuple[int, ...] | None:
     """``"64,64"`` -> ``(64, 64)``; ``"64,64,128"`` -> ``(64, 64, 128)`` (the ``--brick`` option)."""
     return int_tuple(text, "--brick", lengths=(2, 3), example="256,256")
+
+
+def run_options(*, device: str, brick: str | None, memory_fraction: float, resume: bool, overwrite: bool,
+                dask: str | None = None, dask_gpu: bool = False) -> RunOptions:
+    """The :class:`RunOptions` of a command that streams bricks, from its shared options (``--device``,
+    ``--brick``, ``--memory-fraction``, ``--resume``, ``--overwrite``, ``--dask``, ``--dask-gpu``).
+
+    Raises
+    ------
+    FaciesError
+        A malformed ``--brick``, or a combination :class:`RunOptions` refuses.
+    """
+    return RunOptions(device=device, brick=parse_brick(brick), memory_fraction=memory_fraction, resume=resume,
+                      overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
 
 
 def name_list(text: str | None) -> list[str] | None:

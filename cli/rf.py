@@ -9,7 +9,7 @@ from rich.table import Table
 
 from facies.cli.console import console, print_json
 from facies.cli.options import (BRICK, DEVICE, JSON, MEMORY_FRACTION, OVERWRITE, RESUME, STORE, int_tuple, name_list,
-                                parse_brick)
+                                run_options)
 from facies.cli.runs import exit_130_when_interrupted
 from facies.engine.store import Survey
 
@@ -68,10 +68,11 @@ def predict(store: Path = STORE,
     """Write facies_<model> (uint8, 0 = no data), prob_<model>_<facies> and confidence_<model> over the survey."""
     from facies.engine.forest.predict_survey import predict_survey  # noqa: PLC0415
 
+    options = run_options(device=device, brick=brick, memory_fraction=memory_fraction, resume=resume,
+                          overwrite=overwrite)
     survey = Survey.open(store)
     with exit_130_when_interrupted():
-        result = predict_survey(survey, model, device=device, resume=resume, overwrite=overwrite,
-                                brick=parse_brick(brick), memory_fraction=memory_fraction)
+        result = predict_survey(survey, model, options=options)
     console.print(result.run.summary)
     console.print(f"classes: {result.classes}; probabilities: {', '.join(result.probabilities)}; "
                   f"confidence: {result.confidence}")

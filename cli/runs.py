@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import typer
 
-from facies.engine.bricks.run import RunInterrupted
+from facies.engine.bricks.result import RunInterrupted
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
@@ -15,7 +15,7 @@ INTERRUPTED = 130
 
 @contextmanager
 def exit_130_when_interrupted() -> Iterator[None]:
-    """Turn :class:`~facies.engine.bricks.run.RunInterrupted` into its message on stderr and exit 130.
+    """Turn :class:`~facies.engine.bricks.result.RunInterrupted` into its message on stderr and exit 130.
 
     The message says how many bricks are recorded and to run again with ``--resume``; without
     this, the app would print it as an ordinary error and exit 2.

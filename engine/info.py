@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.locks import ArrayBusyError
+from facies.engine.schema import FORMAT_VERSION_FIELD
 from facies.engine.store import Survey
 
 
@@ -49,7 +50,7 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
     meta = survey.meta
     out = {
         "path": str(survey.path),
-        "format_version": meta["format_version"],
+        "format_version": meta[FORMAT_VERSION_FIELD],
         "shape": list(g.shape),
         "dims": list(g.dims),
         "inline": {"first": int(g.inlines[0]), "last": int(g.inlines[-1]), "step": g.line_step(g.inlines), "count": int(g.inlines.size)},

@@ -28,9 +28,8 @@ import numpy as np
 from zarr.storage import LocalStore
 
 from facies.engine.errors import FaciesError
+from facies.engine.schema import ALL_CHUNKS_FIELD, COMPLETE_FIELD, FACIES_KEY, INTEGRITY_FIELD, SPARSE_GROUPS
 
-#: Groups whose arrays legitimately miss chunks (a run ledger's flags are written one by one).
-SPARSE_GROUPS = ("_runs",)
 #: Bytes the crc32c codec appends to each chunk.
 CHECKSUM_BYTES = 4
 
@@ -44,6 +43,15 @@ def damage_message(store_path, array: str, chunk: tuple[int, ...] | None, what: 
     where = f"chunk {chunk_label(chunk)} " if chunk is not None else ""
     return (f"array {array!r} in {store_path} is damaged: {where}{what}; run 'facies verify {store_path}' "
             "for the whole list, then re-run the command that made the array (its provenance in 'facies info')")
+
+
+def damage_found(error: DamagedArrayError) -> str:
+    """What the chunk check found (``chunk 0 is missing``), without the array's name and the remedy.
+
+    The inverse of :func:`damage_message`, for readers that name the damaged table or model themselves.
+    """
+    message = str(error)
+    return message.partition(" is damaged: ")[2].split("; ")[0] or message.split("; ")[0]
 
 
 def chunk_label(chunk: tuple[int, ...]) -> str:
@@ -70,7 +78,7 @@ def store_attributes(root) -> dict | None:
     """The ``facies`` attributes of the group at ``root`` (its ``zarr.json``); None when unreadable or absent."""
     try:
         meta = json.loads((Path(root) / "zarr.json").read_bytes())
-        facies = meta["attributes"]["facies"] if meta.get("node_type") == "group" else None
+        facies = meta["attributes"][FACIES_KEY] if meta.get("node_type") == "group" else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return facies if isinstance(facies, dict) else None
@@ -143,9 +151,9 @@ class CheckedStore(LocalStore):
         try:
             meta = json.loads(meta_path.read_bytes())
             codecs = [c.get("name") if isinstance(c, dict) else c for c in meta.get("codecs", [])]
-            facies = (meta.get("attributes") or {}).get("facies") or {}
+            facies = (meta.get("attributes") or {}).get(FACIES_KEY) or {}
             facts = ArrayFacts(checksummed="crc32c" in codecs,
-                               may_miss_chunks=isinstance(facies, dict) and facies.get("complete") is False)
+                               may_miss_chunks=isinstance(facies, dict) and facies.get(COMPLETE_FIELD) is False)
         except (ValueError, AttributeError, TypeError):
             raise DamagedArrayError(damage_message(self.root, array, None, "its zarr.json cannot be read")) from None
         self._facts[array] = (stamp, facts)
@@ -158,8 +166,8 @@ class CheckedStore(LocalStore):
         """
         if not self._all_chunks:
             facies = store_attributes(self.root) or {}
-            integrity = facies.get("integrity")
-            self._all_chunks = isinstance(integrity, dict) and integrity.get("all_chunks") is True
+            integrity = facies.get(INTEGRITY_FIELD)
+            self._all_chunks = isinstance(integrity, dict) and integrity.get(ALL_CHUNKS_FIELD) is True
         return self._all_chunks
 
     def _may_miss(self, array: str) -> bool:

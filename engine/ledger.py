@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from facies.engine.errors import FaciesError
-from facies.engine.locks import RUNS_GROUP, acquire_locks, release_locks
+from facies.engine.locks import acquire_locks, release_locks
 from facies.engine.provenance import jsonable
+from facies.engine.schema import LEDGER_KEY, LEDGER_NAMES, LEDGER_PARAMETERS, RUNS_GROUP
 
 __all__ = ["RUNS_GROUP", "Ledger", "LedgerRecord", "acquire_locks", "find_ledger", "ledger_key", "parameter_diff",
            "release_locks"]
@@ -102,7 +103,8 @@ def find_ledger(survey, key: str) -> LedgerRecord | None:
     if runs is None or folder not in runs:
         return None
     array = runs[folder]
-    return LedgerRecord(key, dict(array.attrs.get("parameters") or {}), list(array.attrs.get("names") or [key]),
+    return LedgerRecord(key, dict(array.attrs.get(LEDGER_PARAMETERS) or {}),
+                        list(array.attrs.get(LEDGER_NAMES) or [key]),
                         int(np.count_nonzero(array[...])), tuple(int(n) for n in array.shape))
 
 
@@ -162,7 +164,7 @@ class Ledger:
             folder = ledger_key(key)
             existing = runs[folder] if folder in runs else None
             if existing is not None and resume:
-                old = existing.attrs.get("parameters")
+                old = existing.attrs.get(LEDGER_PARAMETERS)
                 if old != params or tuple(existing.shape) != grid:
                     raise FaciesError(
                         f"cannot resume {describe_names(names)}: it was started with other parameters "
@@ -171,7 +173,7 @@ class Ledger:
             else:
                 array = runs.create_array(folder, shape=grid, chunks=(1,) * len(grid), dtype="uint8",
                                           fill_value=0, compressors=None, overwrite=True,
-                                          attributes={"parameters": params, "key": key, "names": names})
+                                          attributes={LEDGER_PARAMETERS: params, LEDGER_KEY: key, LEDGER_NAMES: names})
             return cls(survey, folder, array, lock_files)
         except BaseException:
             release_locks(lock_files)

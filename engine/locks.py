@@ -21,13 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
+from facies.engine.schema import LOCK_SUFFIX, RUNS_GROUP, STORE_LOCK
 
-#: Folder of the lock files and run ledgers (a Zarr group of the store).
-RUNS_GROUP = "_runs"
-#: Lock file of an array (or ledger key) ``name`` is ``_runs/<name><LOCK_SUFFIX>``.
-LOCK_SUFFIX = ".run.lock"
-#: The store's own lock: shared by every command that locks anything in it, exclusive to replace it.
-STORE_LOCK = "_store"
 _UNLOCKABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 

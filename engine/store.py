@@ -19,6 +19,16 @@ Group attributes are shared by every command (provenance index, SEG-Y facts, the
 attribute selection) and Zarr rewrites the group's whole ``zarr.json`` on every change, from
 the copy it read at open. So every change goes through :meth:`Survey.update_attrs`, which
 serialises writers across processes with a lock file and re-reads the attributes first.
+
+**The store layer.** The names of groups, arrays, attributes and record fields, and the name rules,
+are in :mod:`facies.engine.schema`. Only the store layer touches the Zarr group (``Survey.group``)
+itself: this module, :mod:`~facies.engine.schema`, :mod:`~facies.engine.integrity` (chunk checks),
+:mod:`~facies.engine.locks` (lock files in ``_runs``), :mod:`~facies.engine.ledger` (run ledgers in
+``_runs``) and :mod:`~facies.engine.staging` (tables and models saved whole). Every other module
+reads and writes through :class:`Survey`: :meth:`Survey.attrs` and :meth:`Survey.update_attrs` for
+root attributes, :meth:`Survey.array`, :meth:`Survey.node` and :meth:`Survey.subgroup` for nodes,
+:meth:`Survey.set_array_attrs` for an array's descriptive attributes
+(``tests/test_store_layer.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -40,29 +50,29 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message, store_attributes
-from facies.engine.locks import RUNS_GROUP, acquire_locks, read_locks, release_locks
+from facies.engine.locks import acquire_locks, read_locks, release_locks
 from facies.engine.provenance import jsonable
+from facies.engine.schema import (
+    ALL_CHUNKS_FIELD, ATTRS_LOCK, CDP_X, CDP_Y, CHECKSUM, CHECKSUM_FIELD, CHUNKS_FIELD, COMPLETE_FIELD,
+    COMPRESSION_FIELD, COORDINATES_ATTR, CREATED_FIELD, CROSSLINE, FACIES_KEY, FORMAT_VERSION, FORMAT_VERSION_FIELD,
+    INLINE, INTEGRITY_FIELD, KIND_FIELD, KINDS, LATERAL, LONG_NAME_ATTR, MAX_NAME_BYTES, PROVENANCE_FIELD,
+    RESERVED_NAMES, RUNS_GROUP, SAMPLE_AXIS_FIELD, SAMPLE_INTERVAL_FIELD, SAMPLE_UNIT_FIELD, TRACE_MASK, UNITS_ATTR,
+    check_array_name, check_name)
+
+# ATTRS_LOCK, FORMAT_VERSION, KINDS, MAX_NAME_BYTES, check_name and check_array_name are facies.engine.schema's,
+# re-exported for the callers that import them from here.
+__all__ = ["ATTRS_LOCK", "COMPRESSIONS", "DEFAULT_CHUNKS", "FORMAT_VERSION", "KINDS", "MAX_NAME_BYTES", "Survey",
+           "check_array_name", "check_name", "check_replaceable_store", "clip_chunks", "compressors", "is_store",
+           "remove_store"]
 
 # Every chunk is written, fill value or not, so that the chunk grid is the record of what a complete
 # array holds and a missing chunk file is damage (facies.engine.integrity). Zarr reads this setting
 # when an array object is made, so it is set once here, before facies opens any array.
 zarr.config.set({"array.write_empty_chunks": True})
 
-FORMAT_VERSION = 1
 #: Storage chunks: small enough for random access (MDIO uses 128 cubed).
 DEFAULT_CHUNKS = (128, 128, 128)
-#: Array kinds. Attributes are the inputs interpreters choose from; the others are made by facies.
-KINDS = ("attribute", "label", "result")
 COMPRESSIONS = ("zstd", "none")
-_LATERAL = ("cdp_x", "cdp_y", "trace_mask")
-_RESERVED = {"inline", "crossline", "time", "depth", *_LATERAL}
-#: Groups of the store: no array may take their names.
-_GROUPS = {"training", "models"}
-#: Longest name (UTF-8 bytes) of an array, table or model: file names made from it stay under 255 bytes.
-MAX_NAME_BYTES = 200
-#: Lock file serialising group-attribute writers. It lives in the ledger's ``_runs`` group (which
-#: already holds lock files) because a stray file at the root makes Zarr warn on every listing.
-ATTRS_LOCK = "group.lock"
 
 
 def compressors(compression: str) -> list:
@@ -86,39 +96,10 @@ def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
     return tuple(max(1, min(int(c), int(s))) for c, s in zip(chunks, shape))
 
 
-def check_name(name: str, what: str = "array") -> None:
-    """Raise FaciesError unless ``name`` can name an array, training table or model of a store.
-
-    Names become Zarr keys, file names (``_runs/<name>.run.lock``) and parts of array names
-    (``facies_<model>``): letters, digits, '_' and '-', not starting with '_', '-' or '.' (those are the
-    store's own, like ``_runs``), and at most :data:`MAX_NAME_BYTES` bytes in UTF-8, so that every file
-    name made from it fits the 255 bytes file systems allow.
-    """
-    if not name or name[0] in "_-." or not all(ch.isalnum() or ch in "_-" for ch in name):
-        raise FaciesError(f"{what} name {name[:40]!r} is not valid; use letters, digits, '_' and '-' (not first)")
-    size = len(name.encode("utf-8"))
-    if size > MAX_NAME_BYTES:
-        raise FaciesError(f"{what} name {name[:20]!r}... is {size} bytes long in UTF-8; names are at most "
-                          f"{MAX_NAME_BYTES} bytes (they become file names in the store): choose a shorter one")
-
-
-def check_array_name(name: str) -> None:
-    """Raise FaciesError unless ``name`` can name a new 3D array of a store.
-
-    Commands call it before anything else (their lock files are named after their outputs), so a
-    bad name gets this message, not a traceback.
-    """
-    check_name(name, "array")
-    if name in _RESERVED:
-        raise FaciesError(f"{name!r} is a coordinate name of the store; choose another array name")
-    if name in _GROUPS:
-        raise FaciesError(f"{name!r} is the name of the store's {name} group; choose another array name")
-
-
 def is_store(path) -> bool:
     """Whether ``path`` is a folder holding a facies survey store (its root ``zarr.json`` says so)."""
     facies = store_attributes(path)
-    return facies is not None and "format_version" in facies
+    return facies is not None and FORMAT_VERSION_FIELD in facies
 
 
 def check_replaceable_store(path) -> None:
@@ -180,6 +161,14 @@ class Survey:
     >>> survey.attributes()                                   # doctest: +SKIP
     ['amplitude', 'envelope', ...]
     >>> block = survey.read("envelope", inline=slice(0, 10))  # doctest: +SKIP
+
+    Attributes
+    ----------
+    group : zarr.Group
+        The store's root group: for the store layer only (see the module docstring); other modules
+        use the methods.
+    path : Path
+        Folder of the store.
     """
 
     def __init__(self, group: zarr.Group, path: Path):
@@ -227,17 +216,17 @@ class Survey:
         except FileNotFoundError:
             raise FaciesError(f"the folder {path.parent} does not exist; create it first or choose another path") from None
         group = zarr.open_group(store=CheckedStore(path), mode="w-", zarr_format=3)
-        group.attrs["facies"] = {
-            "format_version": FORMAT_VERSION,
-            "sample_axis": geometry.sample_axis,
-            "sample_unit": geometry.sample_unit,
-            "sample_interval": geometry.sample_interval,
-            "chunks": list(chunks),
-            "compression": compression,
+        group.attrs[FACIES_KEY] = {
+            FORMAT_VERSION_FIELD: FORMAT_VERSION,
+            SAMPLE_AXIS_FIELD: geometry.sample_axis,
+            SAMPLE_UNIT_FIELD: geometry.sample_unit,
+            SAMPLE_INTERVAL_FIELD: geometry.sample_interval,
+            CHUNKS_FIELD: list(chunks),
+            COMPRESSION_FIELD: compression,
             # Every chunk of every array is written, so a missing one is damage (facies.engine.integrity).
-            "integrity": {"all_chunks": True, "checksum": "crc32c"},
-            "created": jsonable(dict(provenance or {})),
-            "provenance": {},
+            INTEGRITY_FIELD: {ALL_CHUNKS_FIELD: True, CHECKSUM_FIELD: CHECKSUM},
+            CREATED_FIELD: jsonable(dict(provenance or {})),
+            PROVENANCE_FIELD: {},
         }
         survey = cls(group, path)
         survey._write_geometry(geometry)
@@ -255,60 +244,61 @@ class Survey:
             reason = " ".join(str(exc).split())[:200]
             raise FaciesError(f"cannot open {path} as a Zarr v3 group ({reason}); its zarr.json is damaged or "
                               "not a store's") from None
-        if not isinstance(group.attrs.get("facies"), Mapping) or "format_version" not in group.attrs["facies"]:
+        if not isinstance(group.attrs.get(FACIES_KEY), Mapping) or FORMAT_VERSION_FIELD not in group.attrs[FACIES_KEY]:
             raise FaciesError(f"{path} is a Zarr group but not a facies survey store (no 'facies' attributes)")
-        version = group.attrs["facies"].get("format_version")
+        version = group.attrs[FACIES_KEY].get(FORMAT_VERSION_FIELD)
         if version != FORMAT_VERSION:
             raise FaciesError(f"{path} has store format {version}; this facies reads format {FORMAT_VERSION}")
         return cls(group, path)
 
     def _write_geometry(self, g: Geometry) -> None:
-        g_axes = (("inline", g.inlines), ("crossline", g.crosslines), (g.sample_axis, g.samples))
+        g_axes = ((INLINE, g.inlines), (CROSSLINE, g.crosslines), (g.sample_axis, g.samples))
         for name, values in g_axes:
             self.group.create_array(name, data=values, chunks=values.shape, dimension_names=[name],
                                     compressors=compressors("zstd"),
-                                    attributes={"units": g.sample_unit} if name == g.sample_axis else {})
+                                    attributes={UNITS_ATTR: g.sample_unit} if name == g.sample_axis else {})
         lateral_chunks = self.chunks[:2]
-        for name in _LATERAL:
+        for name in LATERAL:
             values = getattr(g, name)
-            attrs = {"long_name": {"cdp_x": "CDP X", "cdp_y": "CDP Y", "trace_mask": "live trace"}[name]}
+            attrs = {LONG_NAME_ATTR: {CDP_X: "CDP X", CDP_Y: "CDP Y", TRACE_MASK: "live trace"}[name]}
             self.group.create_array(name, data=values, chunks=lateral_chunks,
-                                    dimension_names=["inline", "crossline"], attributes=attrs,
+                                    dimension_names=[INLINE, CROSSLINE], attributes=attrs,
                                     compressors=[ZstdCodec(level=3), Crc32cCodec()])
 
     # ------------------------------------------------------------------ geometry
     @property
     def meta(self) -> dict:
         """The group's ``facies`` attributes (format version, axis, chunks, provenance index)."""
-        return dict(self.group.attrs["facies"])
+        return dict(self.group.attrs[FACIES_KEY])
 
     @property
     def geometry(self) -> Geometry:
         """The survey's axes and trace headers (read once, then cached)."""
         if self._geometry is None:
             meta = self.meta
-            axis = meta["sample_axis"]
+            axis = meta[SAMPLE_AXIS_FIELD]
             self._geometry = Geometry(
-                inlines=self.group["inline"][...], crosslines=self.group["crossline"][...],
-                samples=self.group[axis][...], sample_axis=axis, sample_unit=meta["sample_unit"],
-                cdp_x=self.group["cdp_x"][...], cdp_y=self.group["cdp_y"][...],
-                trace_mask=self.group["trace_mask"][...])
+                inlines=self.group[INLINE][...], crosslines=self.group[CROSSLINE][...],
+                samples=self.group[axis][...], sample_axis=axis, sample_unit=meta[SAMPLE_UNIT_FIELD],
+                cdp_x=self.group[CDP_X][...], cdp_y=self.group[CDP_Y][...],
+                trace_mask=self.group[TRACE_MASK][...])
         return self._geometry
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(n_inline, n_crossline, n_sample) of every 3D array."""
-        return tuple(int(n) for n in self.group["trace_mask"].shape) + (int(self.group[self.meta["sample_axis"]].shape[0]),)
+        n_samples = int(self.group[self.meta[SAMPLE_AXIS_FIELD]].shape[0])
+        return tuple(int(n) for n in self.group[TRACE_MASK].shape) + (n_samples,)
 
     @property
     def chunks(self) -> tuple[int, int, int]:
         """Storage chunks of 3D arrays created without explicit chunks."""
-        return tuple(self.meta["chunks"])
+        return tuple(self.meta[CHUNKS_FIELD])
 
     @property
     def dims(self) -> tuple[str, str, str]:
         """Dimension names of every 3D array."""
-        return ("inline", "crossline", self.meta["sample_axis"])
+        return (INLINE, CROSSLINE, self.meta[SAMPLE_AXIS_FIELD])
 
     # ------------------------------------------------------------------ listing
     def volumes(self, *, include_incomplete: bool = False, kind: str | None = None) -> list[str]:
@@ -319,7 +309,7 @@ class Survey:
         """
         names = []
         for name in self._member_names():
-            if name in _RESERVED:
+            if name in RESERVED_NAMES:
                 continue
             try:
                 node = self.group[name]
@@ -327,11 +317,11 @@ class Survey:
                 continue
             if not isinstance(node, zarr.Array) or node.ndim != 3:
                 continue
-            meta = node.attrs.get("facies", {})
+            meta = node.attrs.get(FACIES_KEY, {})
             meta = meta if isinstance(meta, Mapping) else {}
-            if kind is not None and meta.get("kind") != kind:
+            if kind is not None and meta.get(KIND_FIELD) != kind:
                 continue
-            if include_incomplete or meta.get("complete", False):
+            if include_incomplete or meta.get(COMPLETE_FIELD, False):
                 names.append(name)
         return names
 
@@ -398,12 +388,91 @@ class Survey:
         if not isinstance(node, zarr.Array):
             raise FaciesError(f"{name!r} in {self.path} is a group of the store, not an array (3D arrays: "
                               f"{', '.join(self.volumes()) or 'none'})")
-        meta = node.attrs.get("facies", {})
-        complete = isinstance(meta, Mapping) and meta.get("complete", False)
+        meta = node.attrs.get(FACIES_KEY, {})
+        complete = isinstance(meta, Mapping) and meta.get(COMPLETE_FIELD, False)
         if require_complete and node.ndim == 3 and not complete:
             raise FaciesError(f"array {name!r} in {self.path} is incomplete (an interrupted run); "
                               "resume or re-run the command that makes it")
         return node
+
+    def node(self, path: str) -> zarr.Array | zarr.Group:
+        """The Zarr node (array or group) at ``path`` inside the store, e.g. ``"training/picks"``, unchecked.
+
+        For readers that check what they open themselves (training tables, models, ``facies verify``);
+        a 3D array is better opened with :meth:`array`, which says what is wrong in one line.
+
+        Raises
+        ------
+        KeyError
+            When there is no node at ``path``.
+        Exception
+            Whatever Zarr raises for a ``zarr.json`` that cannot be read (several types).
+        """
+        return self.group[path]
+
+    def subgroup(self, path: str, *, create: bool = False) -> zarr.Group:
+        """The store's group at ``path`` (``"training"``, ``"models"``...), made first with ``create``.
+
+        Parameters
+        ----------
+        path : str
+            Path of the group inside the store.
+        create : bool
+            Make the group (its ``zarr.json``) when it does not exist yet; an existing one is returned.
+
+        Raises
+        ------
+        KeyError
+            When there is no node at ``path`` and ``create`` is false.
+        FaciesError
+            When the node at ``path`` is an array.
+        Exception
+            Whatever Zarr raises for a ``zarr.json`` that cannot be read (several types).
+        """
+        node = self.group.require_group(path) if create else self.group[path]
+        if not isinstance(node, zarr.Group):
+            raise FaciesError(f"{path!r} in {self.path} is an array, not a group of the store")
+        return node
+
+    def attrs(self, key: str, default: Any = None) -> Any:
+        """A copy of the root group's attribute ``key`` (``default`` when absent), as this object read it.
+
+        The attributes are those read at :meth:`open` or refreshed by the last :meth:`update_attrs`
+        of this object. Change them only with :meth:`update_attrs`.
+
+        Parameters
+        ----------
+        key : str
+            Root attribute (:data:`~facies.engine.schema.FACIES_KEY`, :data:`~facies.engine.schema.SEGY_ATTRS`,
+            :data:`~facies.engine.schema.SELECTION_KEY`...).
+        default : object, optional
+            What to return when the attribute is absent.
+        """
+        return copy.deepcopy(self.group.attrs.get(key, default))
+
+    def set_array_attrs(self, name: str, attributes: Mapping[str, Any]) -> None:
+        """Add or replace descriptive attributes of array ``name`` (``long_name``, ``units``, a legend...).
+
+        Other attributes of the array are kept. The store's own record (the ``facies`` key: kind,
+        completeness, provenance) is not changed here: :meth:`create_volume`, :meth:`mark_complete`
+        and :meth:`mark_incomplete` write it.
+
+        Parameters
+        ----------
+        name : str
+            An existing array, complete or not.
+        attributes : mapping
+            Attribute name -> JSON-serialisable value (NumPy scalars and arrays are converted).
+
+        Raises
+        ------
+        FaciesError
+            When there is no array ``name``, or ``attributes`` holds the ``facies`` key.
+        """
+        if FACIES_KEY in attributes:
+            raise FaciesError(f"the {FACIES_KEY!r} attribute of {name!r} is the store's record; "
+                              "create_volume and mark_complete write it")
+        self.array(name, require_complete=False).attrs.update(jsonable(dict(attributes)))
 
     def reading(self, *names: str):
         """Context manager: shared locks on the arrays ``names`` while a command reads them.
@@ -420,19 +489,19 @@ class Survey:
 
     def is_complete(self, name: str) -> bool:
         """Whether all chunks of ``name`` were written by the command that made it."""
-        return bool(self._facies_attrs(name).get("complete", False))
+        return bool(self._facies_attrs(name).get(COMPLETE_FIELD, False))
 
     def provenance(self, name: str) -> dict:
         """The provenance record of a 3D array."""
-        return dict(self._facies_attrs(name).get("provenance") or {})
+        return dict(self._facies_attrs(name).get(PROVENANCE_FIELD) or {})
 
     def kind(self, name: str) -> str:
         """The kind of a 3D array (attribute, label or result)."""
-        return self._facies_attrs(name).get("kind", "attribute")
+        return self._facies_attrs(name).get(KIND_FIELD, "attribute")
 
     def _facies_attrs(self, name: str) -> dict:
         """The ``facies`` attributes of array ``name`` ({} when absent or not a mapping)."""
-        meta = self.array(name, require_complete=False).attrs.get("facies", {})
+        meta = self.array(name, require_complete=False).attrs.get(FACIES_KEY, {})
         return dict(meta) if isinstance(meta, Mapping) else {}
 
     # ------------------------------------------------------------------ reading
@@ -481,11 +550,11 @@ class Survey:
             del self.group[name]
         chunks = clip_chunks(tuple(chunks or self.chunks), self.shape)
         attrs = dict(attributes or {})
-        attrs.setdefault("coordinates", "cdp_x cdp_y")  # CF: xarray then shows them as coordinates
-        attrs["facies"] = {"kind": kind, "complete": False, "provenance": jsonable(dict(provenance))}
+        attrs.setdefault(COORDINATES_ATTR, f"{CDP_X} {CDP_Y}")  # CF: xarray then shows them as coordinates
+        attrs[FACIES_KEY] = {KIND_FIELD: kind, COMPLETE_FIELD: False, PROVENANCE_FIELD: jsonable(dict(provenance))}
         return self.group.create_array(
             name, shape=self.shape, chunks=chunks, dtype=np.dtype(dtype), fill_value=fill_value,
-            compressors=compressors(compression or self.meta["compression"]),
+            compressors=compressors(compression or self.meta[COMPRESSION_FIELD]),
             dimension_names=list(self.dims), attributes=attrs)
 
     def update_attrs(self, key: str, change: Callable[[dict], dict]) -> dict:
@@ -532,24 +601,24 @@ class Survey:
     def mark_incomplete(self, name: str) -> zarr.Array:
         """Flag ``name`` incomplete again (a resumed run is about to rewrite some of its chunks); return it."""
         array = self.array(name, require_complete=False)
-        meta = dict(array.attrs.get("facies", {}))
-        if meta.get("complete", False):
-            meta["complete"] = False
-            array.attrs["facies"] = meta
+        meta = dict(array.attrs.get(FACIES_KEY, {}))
+        if meta.get(COMPLETE_FIELD, False):
+            meta[COMPLETE_FIELD] = False
+            array.attrs[FACIES_KEY] = meta
         return array
 
     def mark_complete(self, name: str) -> None:
         """Record that every chunk of ``name`` is written; index its provenance in the group."""
         node = self.group[name]
-        meta = dict(node.attrs.get("facies", {}))
-        meta["complete"] = True
-        node.attrs["facies"] = meta
+        meta = dict(node.attrs.get(FACIES_KEY, {}))
+        meta[COMPLETE_FIELD] = True
+        node.attrs[FACIES_KEY] = meta
 
         def index(group_meta: dict) -> dict:
-            group_meta.setdefault("provenance", {})[name] = meta.get("provenance", {})
+            group_meta.setdefault(PROVENANCE_FIELD, {})[name] = meta.get(PROVENANCE_FIELD, {})
             return group_meta
 
-        self.update_attrs("facies", index)
+        self.update_attrs(FACIES_KEY, index)
 
     def add_volume(self, name: str, data: np.ndarray, *, provenance: Mapping[str, Any],
                    kind: str = "attribute", overwrite: bool = False, **kwargs) -> zarr.Array:
@@ -573,10 +642,10 @@ class Survey:
         del self.group[name]
 
         def unindex(group_meta: dict) -> dict:
-            group_meta.get("provenance", {}).pop(name, None)
+            group_meta.get(PROVENANCE_FIELD, {}).pop(name, None)
             return group_meta
 
-        self.update_attrs("facies", unindex)
+        self.update_attrs(FACIES_KEY, unindex)
 
     def __repr__(self) -> str:
         return f"Survey({str(self.path)!r}, shape={self.shape}, volumes={self.volumes()})"

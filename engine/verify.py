@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.errors import FaciesError
-from facies.engine.integrity import SPARSE_GROUPS, CheckedStore, chunk_label, checksum_ok
-from facies.engine.locks import RUNS_GROUP, ArrayBusyError
+from facies.engine.integrity import CheckedStore, chunk_label, checksum_ok
+from facies.engine.locks import ArrayBusyError
 from facies.engine.progress import WorkProgress
-from facies.engine.store import Survey, check_name, is_store
+from facies.engine.schema import (COORDINATES, FACIES_KEY, MODELS_GROUP, PROVENANCE_FIELD, RUNS_GROUP, SPARSE_GROUPS,
+                                  STAGED_PREFIXES, TRAINING_GROUP, check_name)
+from facies.engine.store import Survey, is_store
 
 #: Groups of the store whose members are read through their own validated readers.
-TRAINING, MODELS = "training", "models"
-#: Coordinate arrays: damage there means a new store.
-_COORDINATES = ("inline", "crossline", "time", "depth", "cdp_x", "cdp_y", "trace_mask")
+TRAINING, MODELS = TRAINING_GROUP, MODELS_GROUP
 
 #: Damaged chunks named in a report line; the count says how many more there are.
 SHOWN_CHUNKS = 5
@@ -170,13 +170,10 @@ def verify_store(path, *, progress: bool | None = None) -> StoreCheck:
     interrupted = sorted(p.name for p in runs.iterdir() if (p / "zarr.json").is_file()) if runs.is_dir() else []
     leftovers = sum(1 for _ in path.rglob("*.partial"))
     saves = [f"{group}/{p.name}" for group in (TRAINING, MODELS) if (path / group).is_dir()
-             for p in sorted((path / group).iterdir()) if p.name.startswith(_STAGED)]
+             for p in sorted((path / group).iterdir()) if p.name.startswith(STAGED_PREFIXES)]
     return StoreCheck(str(path), [checks[key] for key in sorted(checks)], interrupted, store.records_all_chunks(),
                       leftovers, saves)
 
-
-#: Name prefixes of the folders of table and model saves (``_partial-<name>``, ``_replaced-<name>``).
-_STAGED = ("_partial-", "_replaced-")
 
 
 def _array_paths(root: Path) -> list[str]:
@@ -212,7 +209,7 @@ def _indexed_without_metadata(survey: Survey) -> list[str]:
     array whose ``zarr.json`` (or whole folder) was lost.
     """
     try:
-        index = survey.meta.get("provenance", {})
+        index = survey.meta.get(PROVENANCE_FIELD, {})
     except Exception:  # an unreadable root was refused by verify_store already
         return []
     names = []
@@ -304,7 +301,7 @@ def _check_array(survey: Survey, store: CheckedStore, array: str) -> ArrayCheck:
                                                       " (and so is its data)")
         return check
     try:
-        node = survey.group[array]
+        node = survey.node(array)
         facts = store.facts(array)
         shape, chunks = node.shape, node.chunks
     except Exception as exc:
@@ -356,7 +353,7 @@ def _recovery(survey: Survey, array: str) -> str:
     """
     parts = array.split("/")
     top = parts[0]
-    if top in _COORDINATES:
+    if top in COORDINATES:
         return "the store's geometry is damaged: make the store again (facies ingest or facies synth into a new path)"
     if top in (TRAINING, MODELS) and len(parts) == 1:
         return (f"its zarr.json holds no data: delete {survey.path / top / 'zarr.json'} "
@@ -370,9 +367,9 @@ def _recovery(survey: Survey, array: str) -> str:
 
         return retrain_hint(survey, parts[1])
     try:
-        provenance = survey.group[array].attrs.get("facies", {}).get("provenance", {})
+        provenance = survey.node(array).attrs.get(FACIES_KEY, {}).get(PROVENANCE_FIELD, {})
     except Exception:
-        provenance = survey.meta.get("provenance", {}).get(array, {})
+        provenance = survey.meta.get(PROVENANCE_FIELD, {}).get(array, {})
     command = provenance.get("command") if isinstance(provenance, dict) else None
     if not command:
         return "re-make it with the command that made it (its provenance is unreadable)"

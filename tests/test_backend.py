@@ -87,6 +87,37 @@ def test_kernels_never_import_engine_or_cli():
     assert offenders == []
 
 
+def test_operators_never_import_a_runner_or_a_workflow():
+    """engine/operators holds operators only: they know the operator interface, never who runs them.
+
+    The filter workflows (engine/filtering.py) import the operators and the runners, not the other
+    way round; and the two runners share engine/bricks/outputs.py rather than importing each other.
+    """
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    imported = re.compile(r"^\s*(?:from|import)\s+(facies\.engine(?:\.\w+)*)", re.MULTILINE)
+    allowed = ("facies.engine.bricks.operator", "facies.engine.bricks.plan", "facies.engine.errors",
+               "facies.engine.operators")
+    offenders = sorted({f"{p.relative_to(repo)}: {name}" for p in (repo / "engine" / "operators").rglob("*.py")
+                        for name in imported.findall(p.read_text()) if not name.startswith(allowed)})
+    assert offenders == []
+    runners = {"run": "dask_runner", "dask_runner": "run"}
+    for runner, other in runners.items():
+        source = (repo / "engine" / "bricks" / f"{runner}.py").read_text()
+        assert f"facies.engine.bricks.{other} import" not in source and f"bricks import {other}" not in source
+    code = ("import sys\n"
+            "import facies.engine.operators\n"
+            "loaded = [m for m in ('facies.engine.bricks.run', 'facies.engine.bricks.dispatch', "
+            "'facies.engine.bricks.dask_runner', 'facies.engine.bricks.outputs', 'facies.engine.filtering') "
+            "if m in sys.modules]\n"
+            "assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_array_module_lives_in_kernels_and_backend_reexports_it():
     from facies.kernels import array_module as A
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facies.cli import filter as filter_cli
 from facies.cli.app import app
 from facies.engine.bricks.operator import Chain
 from facies.engine.operators import LocalMean, LocalVariance
@@ -71,13 +70,14 @@ def test_resume_of_a_finished_output_made_with_another_radius_is_refused(tmp_pat
 
 
 def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path, cpu_only, monkeypatch):
-    from facies.engine.bricks.run import RunInterrupted
+    from facies.engine import filtering
+    from facies.engine.bricks.result import RunInterrupted
 
     def interrupted(*args, **kwargs):
         raise RunInterrupted("interrupted: 2 of 9 bricks are written and recorded; run the same command "
                              "again with --resume to continue")
 
-    monkeypatch.setattr(filter_cli, "run_operators", interrupted)
+    monkeypatch.setattr(filtering, "run_operators", interrupted)  # the runner stops, as on Ctrl-C
     survey, _ = make_survey(tmp_path / "s.zarr")
     result = runner.invoke(app, ["filter", "mean", str(survey.path), "-i", "amp"])
     assert result.exit_code == 130, result.output

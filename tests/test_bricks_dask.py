@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from facies.engine.bricks.operator import Chain, Output
+from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.operators import LocalMean, LocalVariance
@@ -45,9 +46,9 @@ def test_dask_equals_local_scheduler(tmp_path, dask_local_cluster):  # noqa: F81
 
     survey, _ = make_survey(tmp_path / "s.zarr")
     outputs = {"m": "mean", "v": "var_of_mean", "n": "mean_n", "c": "classes"}
-    run_bricks(survey, _ops(), {k: f"local_{v}" for k, v in outputs.items()}, device="cpu", brick=(8, 8, 16),
-               progress=False)
-    result = run_dask(survey, _ops(), outputs, scheduler=dask_local_cluster)
+    run_bricks(survey, _ops(), {k: f"local_{v}" for k, v in outputs.items()},
+               RunOptions(device="cpu", brick=(8, 8, 16), progress=False))
+    result = run_dask(survey, _ops(), outputs, RunOptions(dask=dask_local_cluster))
     survey = Survey.open(survey.path)
     for name in outputs.values():
         assert survey.is_complete(name)
@@ -56,7 +57,7 @@ def test_dask_equals_local_scheduler(tmp_path, dask_local_cluster):  # noqa: F81
     assert {1, 2} <= set(np.unique(survey.read("classes")).tolist())  # the uint8 output holds real codes
     assert result.device == "dask"
     with pytest.raises(FaciesError, match="already exists"):
-        run_dask(survey, _ops(), outputs, scheduler=dask_local_cluster)
+        run_dask(survey, _ops(), outputs, RunOptions(dask=dask_local_cluster))
 
 
 def test_an_operator_with_several_outputs_computes_each_block_once(tmp_path):
@@ -84,6 +85,6 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
 
     survey, _ = make_survey(tmp_path / "s.zarr")
     with pytest.raises(FaciesError, match="cannot reach the Dask scheduler"):
-        run_dask(survey, [LocalMean("amp", "m")], {"m": "out"}, scheduler="tcp://127.0.0.1:9",
+        run_dask(survey, [LocalMean("amp", "m")], {"m": "out"}, RunOptions(dask="tcp://127.0.0.1:9"),
                  connect_timeout="1s")
     assert not survey.has("out")

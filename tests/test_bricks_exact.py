@@ -16,6 +16,7 @@ from tests.test_bricks_helpers import make_survey
 
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.plan import BrickPlan, region_slices
+from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.run import run_bricks
 from facies.engine.operators import LocalMean, LocalVariance
 
@@ -103,7 +104,8 @@ def test_mean_matches_scipy_uniform_filter_without_nans():
 def test_store_run_equals_whole_volume(tmp_path, brick):
     survey, volume = make_survey(tmp_path / "s.zarr")
     ops = [LocalMean("amp", "m", radius=(9, 1, 2)), LocalVariance("amp", "v", radius=1, boundary="reflect")]
-    result = run_bricks(survey, ops, {"m": "amp_mean", "v": "amp_var"}, device="cpu", brick=brick, progress=False)
+    result = run_bricks(survey, ops, {"m": "amp_mean", "v": "amp_var"},
+                        RunOptions(device="cpu", brick=brick, progress=False))
     whole = Chain(ops, volume.shape).run_whole({"amp": volume})
     assert np.array_equal(survey.read("amp_mean"), whole["m"], equal_nan=True)
     assert np.array_equal(survey.read("amp_var"), whole["v"], equal_nan=True)
@@ -118,7 +120,7 @@ def test_store_run_equals_whole_volume(tmp_path, brick):
 def test_gpu_scheduler_equals_cpu(tmp_path):
     survey, volume = make_survey(tmp_path / "s.zarr")
     ops = [LocalMean("amp", "m", radius=(9, 1, 2)), LocalVariance("m", "v", radius=1)]
-    run_bricks(survey, ops, {"v": "cpu_v"}, device="cpu", brick=(8, 8, 16), progress=False)
-    result = run_bricks(survey, ops, {"v": "gpu_v"}, device="gpu", brick=(8, 8, 16), progress=False)
+    run_bricks(survey, ops, {"v": "cpu_v"}, RunOptions(device="cpu", brick=(8, 8, 16), progress=False))
+    result = run_bricks(survey, ops, {"v": "gpu_v"}, RunOptions(device="gpu", brick=(8, 8, 16), progress=False))
     assert result.device == "gpu" and result.stats.gpu_busy_seconds > 0
     np.testing.assert_allclose(survey.read("gpu_v"), survey.read("cpu_v"), rtol=1e-6, equal_nan=True)

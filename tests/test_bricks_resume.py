@@ -14,7 +14,10 @@ import pytest
 
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.plan import BrickPlan, region_slices
-from facies.engine.bricks.run import RunInterrupted, run_bricks, run_key
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.outputs import run_key
+from facies.engine.bricks.result import RunInterrupted
+from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.ledger import RUNS_GROUP, Ledger, find_ledger
 from facies.engine.operators import LocalMean
@@ -24,6 +27,7 @@ from tests.test_bricks_helpers import make_survey
 # A small job slowed by a sleeping operator, so that SIGKILL lands in reads, computes and writes.
 JOB = """
 import sys, time
+from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.run import run_bricks
 from facies.engine.operators import LocalMean
 from facies.engine.store import Survey
@@ -34,8 +38,8 @@ class SlowMean(LocalMean):
         return super().compute(inputs, xp)
 
 print("ready", flush=True)  # imports done: the parent starts its clock now
-run_bricks(Survey.open(sys.argv[1]), [SlowMean("amp", "m", radius=2)], {"m": "out"}, device="cpu",
-           brick=(8, 8, 16), resume=sys.argv[2] == "resume", progress=False)
+run_bricks(Survey.open(sys.argv[1]), [SlowMean("amp", "m", radius=2)], {"m": "out"},
+           RunOptions(device="cpu", brick=(8, 8, 16), resume=sys.argv[2] == "resume", progress=False))
 """
 BRICK = (8, 8, 16)
 
@@ -103,19 +107,19 @@ class InterruptAfter(LocalMean):
 def test_ctrl_c_stops_cleanly_and_resume_refuses_other_parameters(tmp_path):
     survey, volume = make_survey(tmp_path / "s.zarr")
     with pytest.raises(RunInterrupted, match="--resume"):
-        run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=6)], {"m": "out"}, device="cpu", brick=BRICK,
-                   progress=False, readers=1, writers=1)
+        run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=6)], {"m": "out"},
+                   RunOptions(device="cpu", brick=BRICK, progress=False), readers=1, writers=1)
     assert not survey.is_complete("out")
     assert 0 < _check_done_bricks_are_whole(survey, _reference(volume)) < 27
     # The lock was released: a resume can start; with another radius it is refused.
     with pytest.raises(FaciesError, match="cannot resume 'out'.*radius"):
-        run_bricks(survey, [LocalMean("amp", "m", radius=1)], {"m": "out"}, device="cpu", resume=True,
-                   progress=False)
+        run_bricks(survey, [LocalMean("amp", "m", radius=1)], {"m": "out"},
+                   RunOptions(device="cpu", resume=True, progress=False))
     with pytest.raises(FaciesError, match="--resume to continue"):
-        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False)
+        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, RunOptions(device="cpu", progress=False))
     # The operator's class name is part of the parameters: resume with an equal one.
-    result = run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=-1)], {"m": "out"}, device="cpu",
-                        resume=True, progress=False)
+    result = run_bricks(survey, [InterruptAfter("amp", "m", radius=2, n=-1)], {"m": "out"},
+                        RunOptions(device="cpu", resume=True, progress=False))
     assert 0 < result.bricks_skipped < result.bricks_total
     assert np.array_equal(survey.read("out"), _reference(volume), equal_nan=True)
 
@@ -131,17 +135,19 @@ def test_many_long_output_names_interrupt_and_resume(tmp_path):
         return [InterruptAfter("amp", f"m{r}", radius=1 + r % 3, n=n if r == 0 else -1) for r in range(14)]
 
     with pytest.raises(RunInterrupted, match="--resume"):
-        run_bricks(survey, operators(6), outputs, device="cpu", brick=BRICK, progress=False, readers=1, writers=1)
+        run_bricks(survey, operators(6), outputs, RunOptions(device="cpu", brick=BRICK, progress=False), readers=1,
+                   writers=1)
     record = find_ledger(survey, run_key(outputs))
     assert record is not None and 0 < record.n_done < 27 and record.names == names
     assert all(len(p.name.encode()) <= 255 for p in (tmp_path / "s.zarr" / RUNS_GROUP).iterdir())
-    result = run_bricks(survey, operators(-1), outputs, device="cpu", resume=True, progress=False)
+    result = run_bricks(survey, operators(-1), outputs, RunOptions(device="cpu", resume=True, progress=False))
     assert result.bricks_skipped == record.n_done
     whole = Chain(operators(-1), volume.shape).run_whole({"amp": volume})
     for r, name in enumerate(names):
         assert np.array_equal(survey.read(name), whole[f"m{r}"], equal_nan=True), name
     assert find_ledger(survey, run_key(outputs)) is None
-    assert run_bricks(survey, operators(-1), outputs, device="cpu", resume=True, progress=False).already_complete
+    again = run_bricks(survey, operators(-1), outputs, RunOptions(device="cpu", resume=True, progress=False))
+    assert again.already_complete
 
 
 def test_second_concurrent_run_gets_a_clear_error(tmp_path):
@@ -149,24 +155,25 @@ def test_second_concurrent_run_gets_a_clear_error(tmp_path):
     holder = Ledger.start(Survey.open(survey.path), "out", (1,), {}, resume=False)  # another run's lock
     try:
         with pytest.raises(FaciesError, match="another facies command is writing or reading 'out'"):
-            run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, device="cpu", progress=False)
+            run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, RunOptions(device="cpu", progress=False))
     finally:
         holder.close()
 
 
 def test_existing_output_needs_overwrite(tmp_path):
     survey, _ = make_survey(tmp_path / "s.zarr")
-    run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, device="cpu", progress=False)
+    run_bricks(survey, [LocalMean("amp", "m")], {"m": "out"}, RunOptions(device="cpu", progress=False))
     with pytest.raises(FaciesError, match="already exists.*--overwrite"):
-        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False)
-    run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", progress=False, overwrite=True)
+        run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, RunOptions(device="cpu", progress=False))
+    run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"},
+               RunOptions(device="cpu", overwrite=True, progress=False))
     assert survey.provenance("out")["parameters"]["operators"][0]["radius"] == [2, 2, 2]
-    result = run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"}, device="cpu", resume=True,
-                        progress=False)
+    result = run_bricks(survey, [LocalMean("amp", "m", radius=2)], {"m": "out"},
+                        RunOptions(device="cpu", resume=True, progress=False))
     assert result.already_complete and result.summary == "already complete"
 
 
 def test_input_as_output_is_refused(tmp_path):
     survey, _ = make_survey(tmp_path / "s.zarr")
     with pytest.raises(FaciesError, match="also an input"):
-        run_bricks(survey, [LocalMean("amp", "m")], {"m": "amp"}, device="cpu", progress=False)
+        run_bricks(survey, [LocalMean("amp", "m")], {"m": "amp"}, RunOptions(device="cpu", progress=False))

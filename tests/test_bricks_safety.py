@@ -11,7 +11,9 @@ import pytest
 
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.plan import BrickPlan
-from facies.engine.bricks.run import create_outputs, lock_outputs, run_bricks
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.outputs import create_outputs, lock_outputs
+from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.ledger import Ledger
 from facies.engine.operators import LocalMean
@@ -24,8 +26,8 @@ BRICK = (8, 8, 16)
 
 def _mean(survey, radius, outputs=None, **kwargs):
     kwargs.setdefault("brick", BRICK)
-    return run_bricks(survey, [LocalMean("amp", "m", radius=radius)], outputs or {"m": "out"}, device="cpu",
-                      progress=False, **kwargs)
+    return run_bricks(survey, [LocalMean("amp", "m", radius=radius)], outputs or {"m": "out"},
+                      options=RunOptions(device="cpu", progress=False, **kwargs))
 
 
 def _parameters(survey, radius, outputs=None):
@@ -92,7 +94,7 @@ def test_a_run_holding_one_output_blocks_a_run_with_another_output_set(tmp_path)
         assert proc.stdout.readline().strip() == "locked"
         operators = [LocalMean("amp", "m"), LocalMean("amp", "v", radius=2)]
         with pytest.raises(FaciesError, match="another facies command is writing or reading 'b'"):
-            run_bricks(survey, operators, {"m": "a", "v": "b"}, device="cpu", progress=False)
+            run_bricks(survey, operators, {"m": "a", "v": "b"}, options=RunOptions(device="cpu", progress=False))
         assert not survey.has("a") and not survey.has("b")
     finally:
         proc.kill()
@@ -123,8 +125,8 @@ def test_resume_after_an_overwrite_killed_before_it_made_its_outputs(tmp_path):
         _mean(survey, 2, resume=True)
     assert Survey.open(survey.path).provenance("out")["parameters"]["operators"][0]["radius"] == [1, 1, 1]
     watch = WatchComplete("amp", "m", radius=2, path=survey.path)
-    run_bricks(survey, [watch], {"m": "out"}, device="cpu", brick=BRICK, resume=True, overwrite=True,
-               progress=False)
+    run_bricks(survey, [watch], {"m": "out"},
+               options=RunOptions(device="cpu", brick=BRICK, resume=True, overwrite=True, progress=False))
     assert watch.seen and not any(watch.seen), "bricks were written into an array still marked complete"
     survey = Survey.open(survey.path)
     assert survey.provenance("out")["parameters"]["operators"][0]["radius"] == [2, 2, 2]
@@ -141,7 +143,7 @@ def test_resumed_output_is_marked_incomplete_before_its_first_brick(tmp_path):
     ledger.mark_done((0, 0, 1))
     ledger.close()
     watch = WatchComplete("amp", "m", radius=2, path=survey.path)
-    result = run_bricks(survey, [watch], {"m": "out"}, device="cpu", resume=True, progress=False)
+    result = run_bricks(survey, [watch], {"m": "out"}, options=RunOptions(device="cpu", resume=True, progress=False))
     assert result.bricks_skipped == 2
     assert watch.seen and not any(watch.seen)
     survey = Survey.open(survey.path)
@@ -157,7 +159,7 @@ def test_resume_refuses_an_output_another_run_rewrote_meanwhile(tmp_path):
     ledger.close()
     # ...then a run over 'out' and 'other' (another ledger) rewrote 'out' with radius 1.
     run_bricks(survey, [LocalMean("amp", "m"), LocalMean("amp", "v")], {"m": "out", "v": "other"},
-               device="cpu", brick=BRICK, overwrite=True, progress=False)
+               options=RunOptions(device="cpu", brick=BRICK, overwrite=True, progress=False))
     with pytest.raises(FaciesError, match="cannot resume 'out': it was rewritten by another run"):
         _mean(survey, 2, resume=True)
     assert Survey.open(survey.path).is_complete("out")
@@ -179,7 +181,8 @@ def test_resume_after_a_run_killed_between_creating_its_outputs(tmp_path, other_
     create_outputs(survey, chain, {"m": "a"}, kind="result", provenance=make_provenance("test", parameters))
 
     def run(**kwargs):
-        return run_bricks(survey, operators, outputs, device="cpu", resume=True, progress=False, **kwargs)
+        return run_bricks(survey, operators, outputs, options=RunOptions(device="cpu", resume=True, progress=False,
+                                                                         **kwargs))
 
     if other_b:
         with pytest.raises(FaciesError, match="cannot resume 'b': it was made with other parameters "

@@ -13,7 +13,8 @@ from sklearn.ensemble import RandomForestClassifier
 
 from facies.engine import FaciesError
 from facies.engine.bricks.operator import Chain
-from facies.engine.bricks.run import RunInterrupted
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.result import RunInterrupted
 from facies.engine.forest import (ForestOperator, ForestPredictor, Normalization, classify_rows, load_model,
                                   predict_survey, save_model, train_forest)
 from facies.engine.forest.predict import _nvforest
@@ -134,7 +135,7 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path, trained):
 def test_chunked_prediction_equals_whole_and_dead_traces_are_zero(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr", shape=(9, 7, 13), chunks=(2, 3, 5), names=ATTRS)
     save_model(survey, trained.model)
-    result = predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
+    result = predict_survey(survey, "m", options=RunOptions(device="cpu", brick=(2, 3, 5), progress=False))
     assert result.run.bricks_total == 5 * 3 * 3
     volumes = {a: survey.read(a) for a in ATTRS}
     volumes["trace_mask"] = survey.geometry.trace_mask  # 2D, as the store keeps it
@@ -162,10 +163,10 @@ def test_interrupted_prediction_resumes_to_the_uninterrupted_result(tmp_path, tr
 
     monkeypatch.setattr(ForestOperator, "compute", interrupt_on_fifth_brick)
     with pytest.raises(RunInterrupted, match="--resume"):
-        predict_survey(survey, "m", device="cpu", brick=(2, 3, 5), progress=False)
+        predict_survey(survey, "m", options=RunOptions(device="cpu", brick=(2, 3, 5), progress=False))
     monkeypatch.setattr(ForestOperator, "compute", compute)
     assert not survey.is_complete("facies_m")
-    again = predict_survey(survey, "m", device="cpu", resume=True, progress=False)
+    again = predict_survey(survey, "m", options=RunOptions(device="cpu", resume=True, progress=False))
     assert 0 < again.run.bricks_skipped < again.run.bricks_total == 16
     volumes = {a: survey.read(a) for a in ATTRS}
     volumes["trace_mask"] = survey.geometry.trace_mask
@@ -178,20 +179,21 @@ def test_resume_after_the_model_was_retrained_is_refused(tmp_path, trained):
     """``rf predict --resume`` after ``rf train --overwrite`` must not keep the old model's predictions."""
     survey = tiny_store(tmp_path / "s.zarr", shape=(8, 6, 10), chunks=(2, 3, 5), names=ATTRS)
     save_model(survey, trained.model)
-    predict_survey(survey, "m", device="cpu", progress=False)
-    assert predict_survey(survey, "m", device="cpu", resume=True, progress=False).run.already_complete
+    predict_survey(survey, "m", options=RunOptions(device="cpu", progress=False))
+    assert predict_survey(survey, "m", options=RunOptions(device="cpu", resume=True,
+                                                          progress=False)).run.already_complete
     other = train_forest(make_table(seed=1), ATTRS, name="m", trees=(3,), max_depth=4, seed=1, n_jobs=1)
     save_model(survey, other.model, overwrite=True)
     with pytest.raises(FaciesError, match="cannot resume 'facies_m': it was made with other parameters "
                                           r"\(.*sha256.*--overwrite"):
-        predict_survey(survey, "m", device="cpu", resume=True, progress=False)
+        predict_survey(survey, "m", options=RunOptions(device="cpu", resume=True, progress=False))
 
 
 def test_model_on_missing_attribute_is_a_clear_error(tmp_path, trained):
     survey = tiny_store(tmp_path / "s.zarr", names=("a", "b"))
     save_model(survey, trained.model)
     with pytest.raises(FaciesError, match=r"trained on a, b, c but survey .* has no complete volume 'c'"):
-        predict_survey(survey, "m", device="cpu", progress=False)
+        predict_survey(survey, "m", options=RunOptions(device="cpu", progress=False))
 
 
 def test_one_facies_table_is_a_clear_error():

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from facies.cli.app import app
 from facies.engine import Survey
-from facies.engine.bricks.run import RunInterrupted
+from facies.engine.bricks.result import RunInterrupted
 from facies.engine.forest.evaluate import holdout_accuracy, training_mask
 from facies.engine.synth import polygons_path
 from facies.engine.training import TrainingTable, extract_training

@@ -215,3 +215,130 @@ def test_gpu_radius_limit_is_refused_before_cuda_is_touched():
     x = np.zeros((3, 3, 3), np.float32)
     with pytest.raises(ValueError, match="needs 52992 bytes"):  # NumPy input: would import CuPy next
         filter_volume(x, (7, 7, 7), "shifted", "mean", None, np.empty_like(x))
+
+
+# --- out_region: compute only a box of the volume, bit-identical to that box of the whole result ---
+
+def crops_of(shape):
+    """Crops touching every edge, interior ones, 1-voxel-thick slabs and a single voxel, as (start, stop)."""
+    n_il, n_xl, n_t = shape
+    return [
+        ((0, n_il), (0, n_xl), (0, n_t)),                      # the whole volume
+        ((1, n_il - 1), (2, n_xl - 1), (1, n_t - 2)),          # interior
+        ((0, 2), (n_xl - 3, n_xl), (0, n_t)),                  # low inline edge, high crossline edge
+        ((n_il - 1, n_il), (0, n_xl), (0, n_t)),               # last inline, 1 thick
+        ((0, n_il), (3, 4), (0, n_t)),                         # 1 crossline
+        ((0, n_il), (0, n_xl), (n_t - 1, n_t)),                # last sample
+        ((2, 3), (1, 2), (4, 5)),                              # one voxel
+        ((0, 1), (0, 1), (0, 1)),                              # the corner voxel
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("radius", [1, 2, 3, (1, 0, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_region_equals_the_whole_volume_result(mode, stat, radius, dtype):
+    x, mask = random_volume((7, 8, 11), seed=hash((mode, stat, str(radius), "crop")) % 2**32)
+    x = x.astype(dtype)
+    whole = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
+    for crop in crops_of(x.shape):
+        index = tuple(slice(a, b) for a, b in crop)
+        got = kuwahara(x, radius, mode=mode, stat=stat, mask=mask, out_region=crop)
+        assert got.shape == whole[index].shape and got.dtype == whole.dtype
+        np.testing.assert_array_equal(got, whole[index], err_msg=f"crop {crop}")  # bit for bit, NaN kept
+        # the same region as slices
+        np.testing.assert_array_equal(kuwahara(x, radius, mode=mode, stat=stat, mask=mask, out_region=index),
+                                      whole[index])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), shape=st.tuples(*(st.integers(1, 9),) * 3), radius=st.tuples(*(st.integers(0, 2),) * 3),
+       mode=st.sampled_from(MODES), stat=st.sampled_from(STATS), seed=st.integers(0, 2**16),
+       float32=st.booleans(), workers=st.sampled_from([1, 2]))
+def test_out_region_equals_the_whole_volume_result_hypothesis(data, shape, radius, mode, stat, seed, float32,
+                                                               workers):
+    x, mask = random_volume(shape, seed)
+    if float32:
+        x = x.astype(np.float32)
+    crop = []
+    for n in shape:
+        start = data.draw(st.integers(0, n - 1), label="start")
+        crop.append((start, data.draw(st.integers(start + 1, n), label="stop")))
+    whole = kuwahara(x, radius, mode=mode, stat=stat, mask=mask, workers=workers)
+    got = kuwahara(x, radius, mode=mode, stat=stat, mask=mask, workers=workers, out_region=crop)
+    np.testing.assert_array_equal(got, whole[tuple(slice(a, b) for a, b in crop)])
+
+
+def test_out_region_with_tiny_tiles(monkeypatch):
+    # The NumPy backend tiles only the region; tiles smaller than the halo must not change it.
+    from facies.kernels.kuwahara import _numpy as kuwahara_numpy
+
+    x, mask = random_volume((12, 10, 19), seed=29)
+    crop = ((2, 11), (0, 7), (5, 19))
+    whole = kuwahara(x, (2, 1, 2), mode="shifted", mask=mask, workers=1)
+    monkeypatch.setattr(kuwahara_numpy, "TILE_VOXELS", 30)
+    for workers in (1, 3):
+        got = kuwahara(x, (2, 1, 2), mode="shifted", mask=mask, workers=workers, out_region=crop)
+        np.testing.assert_array_equal(got, whole[2:11, 0:7, 5:19])
+
+
+def test_out_region_out_argument_and_empty_region():
+    x, mask = random_volume((6, 7, 9), seed=31)
+    crop = (slice(1, 4), slice(None), slice(-3, None))
+    want = kuwahara(x, 2, mask=mask)[crop]
+    out = np.full(want.shape, -1.0)
+    assert kuwahara(x, 2, mask=mask, out=out, out_region=crop) is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match=r"out must be a numpy array of shape \(3, 7, 3\)"):
+        kuwahara(x, 2, mask=mask, out=np.empty(x.shape), out_region=crop)
+    empty = kuwahara(x, 2, mask=mask, out_region=((2, 2), (0, 7), (0, 9)))
+    assert empty.shape == (0, 7, 9)
+
+
+@pytest.mark.parametrize("region, match", [
+    (((0, 2), (0, 2)), "one slice or \\(start, stop\\) per axis"),
+    (((0, 2), (0, 2), (0, 5)), "axis 2 must be .* 0 <= start <= stop <= 4"),
+    (((3, 2), (0, 2), (0, 2)), "axis 0 must be"),
+    (((-1, 2), (0, 2), (0, 2)), "axis 0 must be"),
+    (((0, 1.5), (0, 2), (0, 2)), "axis 0 must be"),
+    ((slice(0, 4, 2), slice(None), slice(None)), "step 1"),
+    ("abc", "one slice"),
+])
+def test_bad_out_region_is_refused(region, match):
+    with pytest.raises(ValueError, match=match):
+        kuwahara(np.zeros((4, 4, 4)), 1, out_region=region)
+
+
+def test_both_backends_have_the_same_entry_point():
+    import inspect
+
+    from facies.kernels.kuwahara import _cuda, _numpy
+
+    def shape_of(function):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    assert shape_of(_numpy.filter_volume) == shape_of(_cuda.filter_volume)
+    assert "out_region" in inspect.signature(_numpy.filter_volume).parameters
+
+
+def test_cuda_launch_geometry_follows_the_region():
+    """The stats kernel's boxes and grid come from the output region, not the volume (no GPU needed)."""
+    from facies.kernels.kuwahara._cuda import STATS_BLOCK, filter_volume, stats_boxes, stats_grid
+
+    # octant r=2: B = 3, boxes c + 2; shifted a=2: B = 5, boxes c + 4
+    assert stats_boxes((128, 128, 128), (2, 2, 2), "octant") == (130, 130, 130)
+    assert stats_boxes((128, 128, 128), (2, 2, 2), "shifted") == (132, 132, 132)
+    assert stats_boxes((1, 1, 1), (1, 0, 2), "octant") == (2, 1, 3)
+    assert STATS_BLOCK == (32, 4, 2)
+    assert stats_grid((128, 128, 128), (2, 2, 2), "octant") == (5, 33, 65)
+    assert stats_grid((1, 1, 1), (0, 0, 0), "octant") == (1, 1, 1)
+    with pytest.raises(ValueError, match="too large for one launch"):
+        stats_grid((2 * 65535 + 1, 1, 1), (0, 0, 0), "octant")
+    # Refused from the region's size, before CuPy is imported (NumPy input here)...
+    x = np.zeros((2 * 65535 + 1, 1, 1), np.float32)
+    with pytest.raises(ValueError, match=r"region of shape \(131071, 1, 1\) is too large"):
+        filter_volume(x, (0, 0, 0), "octant", "mean", None, np.empty_like(x))
+    # ...and an empty region launches nothing at all.
+    out = np.empty((0, 1, 1), np.float32)
+    assert filter_volume(x, (0, 0, 0), "octant", "mean", None, out, out_region=((5, 5), (0, 1), (0, 1))) is out

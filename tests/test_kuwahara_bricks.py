@@ -1,7 +1,9 @@
 """Filtering overlapping pieces (halo = kuwahara_halo, NaN outside the volume) == filtering whole.
 
 This is how the brick engine calls the kernel: a brick with its halo read from the neighbours,
-padded with NaN where the halo falls outside the survey. The result must be bit-identical.
+padded with NaN where the halo falls outside the survey, and only its interior computed
+(``out_region``; the halo is read, not filtered). The result must be bit-identical, whether the
+kernel computes the interior only or the whole brick that is then cut.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import pytest
 from facies.kernels.kuwahara import kuwahara, kuwahara_halo
 
 
-def filter_in_pieces(x, mask, radius, mode, stat, piece):
-    """Filter ``x`` brick by brick; each brick is read with its halo, NaN-padded at the true edge."""
+def filter_in_pieces(x, mask, radius, mode, stat, piece, crop=True):
+    """Filter ``x`` brick by brick; each brick is read with its halo, NaN-padded at the true edge.
+
+    ``crop``: the kernel computes the brick's interior only (``out_region``), as the engine does;
+    otherwise the whole grown brick, and the interior is cut out afterwards.
+    """
     halo = kuwahara_halo(radius, mode)
     out = np.full(x.shape, -12345.0, x.dtype)  # poison: every voxel must be written
     for start in itertools.product(*(range(0, n, p) for n, p in zip(x.shape, piece))):
@@ -28,9 +34,12 @@ def filter_in_pieces(x, mask, radius, mode, stat, piece):
         dst = tuple(slice(s.start - a, s.stop - a) for s, a in zip(src, lo))
         brick[dst] = x[src]
         brick_mask[dst[:2]] = mask[src[:2]]
-        result = kuwahara(brick, radius, mode=mode, stat=stat, mask=brick_mask)
         inner = tuple(slice(h, h + e - s) for h, s, e in zip(halo, start, stop))
-        out[tuple(slice(s, e) for s, e in zip(start, stop))] = result[inner]
+        if crop:
+            result = kuwahara(brick, radius, mode=mode, stat=stat, mask=brick_mask, out_region=inner)
+        else:
+            result = kuwahara(brick, radius, mode=mode, stat=stat, mask=brick_mask)[inner]
+        out[tuple(slice(s, e) for s, e in zip(start, stop))] = result
     return out
 
 
@@ -41,12 +50,13 @@ def filter_in_pieces(x, mask, radius, mode, stat, piece):
     ("shifted", "mean", (1, 1, 2), (5, 3, 8)),
     ("shifted", "median", 1, (4, 4, 5)),
 ])
-def test_pieces_equal_whole(mode, stat, radius, piece):
+@pytest.mark.parametrize("crop", [True, False], ids=["interior-only", "whole-brick"])
+def test_pieces_equal_whole(mode, stat, radius, piece, crop):
     rng = np.random.default_rng(23)
     x = rng.normal(size=(9, 10, 17)).astype(np.float32)
     x[rng.random(x.shape) < 0.05] = np.nan
     mask = rng.random(x.shape[:2]) > 0.15
     x[~mask] = 0.0
     whole = kuwahara(x, radius, mode=mode, stat=stat, mask=mask)
-    pieces = filter_in_pieces(x, mask, radius, mode, stat, piece)
+    pieces = filter_in_pieces(x, mask, radius, mode, stat, piece, crop)
     np.testing.assert_array_equal(pieces, whole)  # bit-identical, NaN where the input is NaN

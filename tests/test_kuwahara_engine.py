@@ -12,9 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from facies.cli.app import app
-from facies.engine.bricks.run import RunInterrupted
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.result import RunInterrupted
 from facies.engine.errors import FaciesError
-from facies.engine.operators import KuwaharaOperator, filter_kuwahara
+from facies.engine.filtering import filter_kuwahara
+from facies.engine.operators import KuwaharaOperator
 from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
 from facies.kernels.kuwahara import kuwahara
@@ -55,7 +57,8 @@ def whole(survey, name, radius, mode="octant", stat="mean"):
 ])
 def test_bricks_equal_whole_volume_kernel(tmp_path, cpu_only, radius, mode, stat, brick):
     survey = make_store(tmp_path / "s.zarr")
-    result = filter_kuwahara(survey, ["amp", "coh"], radius, mode=mode, stat=stat, brick=brick, progress=False)
+    result = filter_kuwahara(survey, ["amp", "coh"], radius, mode=mode, stat=stat,
+                             options=RunOptions(brick=brick, progress=False))
     assert result.outputs == {"amp": "amp_kuw", "coh": "coh_kuw"}
     for name in ("amp", "coh"):
         got = survey.read(f"{name}_kuw")
@@ -68,7 +71,8 @@ def test_bricks_equal_whole_volume_kernel(tmp_path, cpu_only, radius, mode, stat
 
 def test_outputs_are_attributes_with_provenance(tmp_path, cpu_only):
     survey = make_store(tmp_path / "s.zarr")
-    filter_kuwahara(survey, "all", (1, 1, 2), mode="shifted", stat="median", suffix="_k", progress=False)
+    filter_kuwahara(survey, "all", (1, 1, 2), mode="shifted", stat="median", suffix="_k",
+                    options=RunOptions(progress=False))
     assert survey.attributes() == ["amp", "amp_k", "coh", "coh_k"]
     provenance = survey.provenance("coh_k")
     assert provenance["command"] == "facies filter kuwahara"
@@ -76,8 +80,8 @@ def test_outputs_are_attributes_with_provenance(tmp_path, cpu_only):
     assert (op["radius"], op["mode"], op["stat"], op["halo"]) == ([1, 1, 2], "shifted", "median", [2, 2, 4])
     # --all again skips the filtered arrays (no coh_k_k), and needs --overwrite.
     with pytest.raises(FaciesError, match="already exists.*--overwrite"):
-        filter_kuwahara(survey, "all", 1, suffix="_k", progress=False)
-    filter_kuwahara(survey, "all", 1, suffix="_k", overwrite=True, progress=False)
+        filter_kuwahara(survey, "all", 1, suffix="_k", options=RunOptions(progress=False))
+    filter_kuwahara(survey, "all", 1, suffix="_k", options=RunOptions(overwrite=True, progress=False))
     assert survey.attributes() == ["amp", "amp_k", "coh", "coh_k"]
     np.testing.assert_array_equal(survey.read("amp_k"), whole(survey, "amp", 1))
 
@@ -91,7 +95,7 @@ def test_bad_parameters_are_facies_errors(tmp_path):
     with pytest.raises(FaciesError, match="unknown attribute 'nope'; the survey's attributes are amp"):
         filter_kuwahara(survey, ["amp", "nope"], 1)
     with pytest.raises(FaciesError, match="--device cpu applies to local runs"):
-        filter_kuwahara(survey, ["amp"], 1, device="cpu", dask="local")
+        filter_kuwahara(survey, ["amp"], 1, options=RunOptions(device="cpu", dask="local"))
     assert not survey.has("amp_kuw")
 
 
@@ -107,15 +111,18 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, cpu_only,
 
     monkeypatch.setattr(KuwaharaOperator, "compute", interrupt_on_fifth_brick)
     with pytest.raises(RunInterrupted, match="--resume"):
-        filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", brick=(4, 2, 8), progress=False)
+        filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", options=RunOptions(brick=(4, 2, 8),
+                                                                                     progress=False))
     monkeypatch.setattr(KuwaharaOperator, "compute", compute)
     assert not survey.is_complete("amp_kuw")
-    result = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", resume=True, progress=False)
+    result = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median",
+                             options=RunOptions(resume=True, progress=False))
     assert "bricks resumed" in result.summary
     assert 0 < result.voxels < np.prod(SHAPE)  # only the missing bricks were computed
     for name in ("amp", "coh"):
         np.testing.assert_array_equal(survey.read(f"{name}_kuw"), whole(survey, name, 2, stat="median"))
-    again = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", resume=True, progress=False)
+    again = filter_kuwahara(survey, ["amp", "coh"], 2, stat="median", options=RunOptions(resume=True,
+                                                                                         progress=False))
     assert again.summary.endswith("already complete, nothing to do")
 
 
@@ -159,8 +166,8 @@ def test_cli_bad_input_is_a_one_line_error(tmp_path, cpu_only, args, message):
 @pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")  # halo larger than tiny chunks
 def test_dask_local_cluster_equals_local_run(tmp_path, cpu_only, dask_local_cluster):  # noqa: F811 - the fixture
     survey = make_store(tmp_path / "s.zarr")
-    result = filter_kuwahara(survey, ["amp", "coh"], (1, 2, 1), mode="shifted", dask=dask_local_cluster,
-                             progress=False)
+    result = filter_kuwahara(survey, ["amp", "coh"], (1, 2, 1), mode="shifted",
+                             options=RunOptions(progress=False, dask=dask_local_cluster))
     assert result.device == "dask"
     for name in ("amp", "coh"):
         assert survey.is_complete(f"{name}_kuw")
@@ -173,8 +180,8 @@ def test_gpu_bricks_equal_whole_volume_cuda_kernel(tmp_path, mode, stat):
     import cupy as cp
 
     survey = make_store(tmp_path / "s.zarr")
-    result = filter_kuwahara(survey, ["amp"], 2, mode=mode, stat=stat, device="gpu", brick=(2, 2, 4),
-                             progress=False)
+    result = filter_kuwahara(survey, ["amp"], 2, mode=mode, stat=stat,
+                             options=RunOptions(device="gpu", brick=(2, 2, 4), progress=False))
     assert result.device == "gpu"
     want = kuwahara(cp.asarray(survey.read("amp")), 2, mode=mode, stat=stat,
                     mask=cp.asarray(survey.geometry.trace_mask))
@@ -197,3 +204,30 @@ def test_numpy_backend_tiles_do_not_change_the_result(monkeypatch, mode, stat, r
     assert kuwahara_numpy.tile_shape(x.shape, (2, 2, 2)) == (3, 3, 3)
     np.testing.assert_array_equal(kuwahara(x, radius, mode=mode, stat=stat, mask=mask, workers=1), one_tile)
     np.testing.assert_array_equal(kuwahara(x, radius, mode=mode, stat=stat, mask=mask, workers=2), one_tile)
+
+
+@pytest.mark.parametrize("radius, mode, stat", [(2, "octant", "mean"), ((1, 2, 1), "shifted", "median")])
+def test_operator_computes_only_the_brick_interior(monkeypatch, radius, mode, stat):
+    """compute hands the kernel the grown brick and out_region = its interior: the halo is read, not filtered."""
+    from facies.kernels.kuwahara import _numpy as kuwahara_numpy
+
+    calls = []
+    filter_volume = kuwahara_numpy.filter_volume
+
+    def spy(volume, *args, out_region=None, **kwargs):
+        calls.append((volume.shape, out_region))
+        return filter_volume(volume, *args, out_region=out_region, **kwargs)
+
+    monkeypatch.setattr(kuwahara_numpy, "filter_volume", spy)
+    op = KuwaharaOperator("amp", radius, mode, stat)
+    rng = np.random.default_rng(41)
+    grown = rng.normal(size=(8, 9, 14)).astype(np.float32)
+    grown[rng.random(grown.shape) < 0.05] = np.nan
+    live = (rng.random(grown.shape[:2]) > 0.2).astype(np.float32)
+    got = op.compute({"amp": grown, "trace_mask": live}, np)["amp_kuw"]
+    h = op.halo
+    interior = tuple((k, n - k) for k, n in zip(h, grown.shape))
+    assert calls == [(grown.shape, interior)]
+    assert got.shape == tuple(n - 2 * k for k, n in zip(h, grown.shape)) and got.dtype == np.float32
+    want = kuwahara(grown, radius, mode=mode, stat=stat, mask=live == 1)  # the whole brick, then cut
+    np.testing.assert_array_equal(got, want[tuple(slice(a, b) for a, b in interior)])

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from facies.cli.app import app
 from facies.engine import Survey
-from facies.engine.bricks.run import run_key
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.outputs import run_key
 from facies.engine.store import MAX_NAME_BYTES
 from facies.engine.ledger import RUNS_GROUP, find_ledger
 from facies.engine.synth import polygons_path
@@ -110,10 +111,10 @@ def test_rf_predict_resume_after_retraining_with_more_facies_is_refused(store, t
 
 def test_resume_refuses_an_unfinished_output_of_another_run(store):
     """An incomplete array left by a run with other outputs is that run's to resume, not this one's."""
-    from facies.engine.operators import filter_kuwahara
+    from facies.engine.filtering import filter_kuwahara
 
     survey = Survey.open(store)
-    filter_kuwahara(survey, ["amplitude"], 3, suffix="_p", progress=False)
+    filter_kuwahara(survey, ["amplitude"], 3, suffix="_p", options=RunOptions(progress=False))
     survey.mark_incomplete("amplitude_p")  # as if that run had been interrupted
     before = _array_files(store, "amplitude_p")
     result = _invoke("filter", "kuwahara", store, "-i", "amplitude", "-i", "envelope", "--radius", "3",

@@ -160,7 +160,7 @@ def test_leftovers_of_killed_saves_break_neither_listing_nor_saving(store):
 
 def test_a_kill_between_the_two_renames_puts_the_old_model_back(store, monkeypatch):
     """Where the file system cannot swap two folders, a save renames twice; a kill between leaves the old aside."""
-    import facies.engine.training.table as table_module
+    import facies.engine.staging as staging
 
     survey = Survey.open(store)
     old = load_model(survey, "rf")
@@ -172,10 +172,10 @@ def test_a_kill_between_the_two_renames_puts_the_old_model_back(store, monkeypat
             raise KeyboardInterrupt
         return real_rename(src, dst)
 
-    real_rename = table_module.os.rename
+    real_rename = staging.os.rename
     with monkeypatch.context() as m:
-        m.setattr(table_module, "_exchange", lambda a, b: False)
-        m.setattr(table_module.os, "rename", rename_then_die)
+        m.setattr(staging, "_exchange", lambda a, b: False)
+        m.setattr(staging.os, "rename", rename_then_die)
         with pytest.raises(KeyboardInterrupt):
             save_model(survey, old, overwrite=True)
     assert members(store, "models") == ["_partial-rf", "_replaced-rf", "zarr.json"]

@@ -4,9 +4,12 @@
 - :mod:`.operator`: the :class:`Operator` interface, boundary rules, :class:`Chain`.
 - :mod:`.scheduler`: the local pipeline (read threads, compute lanes, write threads).
 - :mod:`.gpu`: CUDA streams, pinned host buffers, out-of-memory detection (CuPy, lazily).
-- :mod:`.run`: :func:`run_bricks`, the resumable driver over a survey store, the output checks both
-  runners share, and :func:`run_operators` (a local or a Dask run, as the commands ask).
+- :mod:`.options`: :class:`RunOptions`, how a run runs (device, brick, resume, Dask...), checked once.
+- :mod:`.outputs`: what both runners do to their output arrays: checks, states, locks, creation.
+- :mod:`.result`: :class:`RunResult` (with the run's time) and :class:`RunInterrupted`.
+- :mod:`.run`: :func:`run_bricks`, the resumable local runner over a survey store.
 - :mod:`.dask_runner`: the same operators on a Dask cluster.
+- :mod:`.dispatch`: :func:`run_operators`, a local or a Dask run as the options ask.
 
 See docs/engine.md.
 """

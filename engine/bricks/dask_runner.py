@@ -7,6 +7,7 @@ operator becomes one ``map_overlap`` with ``depth`` = its halo and ``boundary`` 
 the store's chunks and written with ``dask.array.to_zarr`` into the incomplete arrays, which
 are marked complete after the whole graph has run. The run holds the output's ledger lock, so
 it cannot race a local run of the same output; it is not resumable brick by brick (re-run it).
+The output checks, locks and creation are the local runner's (:mod:`.outputs`).
 
 Clusters: any ``distributed`` scheduler address, or ``"local"`` for a ``LocalCluster`` on this
 machine. On GPUs, start one dask-cuda worker per GPU and pass ``gpu=True``: chunks are moved to
@@ -23,8 +24,9 @@ import numpy as np
 
 from facies.engine.backend import array_module
 from facies.engine.bricks.operator import Chain, Operator
-from facies.engine.bricks.run import (RunResult, check_outputs, create_outputs, default_outputs, lock_outputs,
-                                      output_states)
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.outputs import check_outputs, create_outputs, default_outputs, lock_outputs, output_states
+from facies.engine.bricks.result import RunResult
 from facies.engine.bricks.scheduler import SchedulerStats
 from facies.engine.errors import FaciesError
 from facies.engine.progress import human_rate
@@ -98,10 +100,9 @@ def _map_operator(op: Operator, args, depth, lateral) -> dict[str, object]:
     return {out.name: stacked[..., k].astype(out.dtype) for k, out in enumerate(op.outputs)}
 
 
-def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None, *,
-             scheduler: str = "local", command: str = "facies.engine.bricks.run_dask", gpu: bool = False,
-             overwrite: bool = False, kind: str = "result", cluster_options: Mapping | None = None,
-             connect_timeout: str = "20s") -> RunResult:
+def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None,
+             options: RunOptions | None = None, *, command: str = "facies.engine.bricks.run_dask",
+             kind: str = "result", connect_timeout: str = "20s") -> RunResult:
     """Run ``operators`` over ``survey`` on a Dask cluster and store their outputs.
 
     Parameters
@@ -110,17 +111,25 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
     operators : sequence of Operator
     outputs : mapping of str to str, optional
         Operator output -> store array name; default as :func:`~facies.engine.bricks.run.run_bricks`.
-    scheduler : str
-        A ``distributed`` scheduler address (``tcp://host:8786``), or ``"local"`` for a LocalCluster.
-    gpu : bool
-        Compute on CuPy chunks (dask-cuda workers, one per GPU).
-    overwrite : bool
-        Replace existing outputs.
-    cluster_options : mapping, optional
-        Keyword arguments of ``LocalCluster`` when ``scheduler="local"``.
+    options : RunOptions, optional
+        ``dask``: a ``distributed`` scheduler address (``tcp://host:8786``), or ``"local"`` (the
+        default) for a LocalCluster made with ``dask_options``; ``dask_gpu``: compute on CuPy chunks
+        (dask-cuda workers, one per GPU); ``overwrite``: replace existing outputs.
+    command : str
+        For provenance.
+    kind : str
+        Kind of the output arrays in the store.
     connect_timeout : str
         How long to wait for a remote scheduler.
+
+    Returns
+    -------
+    RunResult
+        With the run's wall time (``seconds``, ``rate``), cluster start-up included, measured here once.
     """
+    start = time.perf_counter()
+    options = options or RunOptions(dask="local")
+    scheduler, gpu = options.dask or "local", options.dask_gpu
     try:
         import dask.array as da  # noqa: PLC0415
         from distributed import Client, LocalCluster  # noqa: PLC0415
@@ -128,7 +137,7 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
         raise FaciesError(f"--dask needs dask and distributed ({exc}); pip install 'facies[dask]'") from None
     chain = Chain(operators, survey.shape)
     outputs = dict(outputs) if outputs is not None else default_outputs(chain)
-    check_outputs(survey, chain, outputs, overwrite=overwrite)
+    check_outputs(survey, chain, outputs, overwrite=options.overwrite)
     parameters = {"operators": chain.describe(), "outputs": outputs, "dask": True}
     # The locks (one per output array); one task: the whole graph. Under the locks, the outputs
     # must still be as checked (a command may have created one since, which needs --overwrite).
@@ -137,7 +146,7 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
     cluster = None
     try:
         if scheduler == "local":
-            cluster = LocalCluster(**dict(cluster_options or {}))
+            cluster = LocalCluster(**dict(options.dask_options or {}))
             client = Client(cluster)
         else:
             try:
@@ -146,7 +155,6 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
                 raise FaciesError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); "
                                   "start it with 'dask scheduler' or use --dask local") from None
         with client:
-            start = time.perf_counter()
             sources = {name: da.from_zarr(survey.array(name)) for name in chain.sources}
             if gpu:
                 import cupy  # noqa: PLC0415 - only on GPU workers' path
@@ -166,7 +174,6 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
             log.info("dask: %s, %d workers", client.scheduler.address if client.scheduler else scheduler,
                      len(client.scheduler_info().get("workers", {})))
             client.compute(stores, sync=True)
-            seconds = time.perf_counter() - start
         for store_name in outputs.values():
             survey.mark_complete(store_name)
         ledger.mark_done((0,))
@@ -175,9 +182,10 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
         ledger.close()
         if cluster is not None:
             cluster.close()
-    voxels = int(np.prod(survey.shape))
-    stats = SchedulerStats(bricks=1, voxels=voxels, wall_seconds=seconds)
-    summary = (f"{', '.join(outputs.values())}: {human_rate(voxels, 'vox')} in {seconds:.1f} s "
-               f"({human_rate(voxels / seconds, 'vox')}/s) on dask")
-    log.info(summary)
-    return RunResult(outputs, tuple(survey.chunks), "dask-gpu" if gpu else "dask", 1, 0, stats, summary)
+    seconds = time.perf_counter() - start
+    stats = SchedulerStats(bricks=1, voxels=int(np.prod(survey.shape)), wall_seconds=seconds)
+    result = RunResult(outputs, tuple(survey.chunks), "dask-gpu" if gpu else "dask", 1, 0, stats, seconds, "")
+    result.summary = (f"{', '.join(outputs.values())}: {human_rate(stats.voxels, 'vox')} in {seconds:.1f} s "
+                      f"({human_rate(result.rate, 'vox')}/s) on dask")
+    log.info(result.summary)
+    return result

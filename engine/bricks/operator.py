@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -127,6 +127,22 @@ def check_operator(op: Operator) -> None:
         raise FaciesError(f"{op!r} declares no outputs")
 
 
+class RegionPlan(NamedTuple):
+    """What one output region of a :class:`Chain` needs (:meth:`Chain.plan_regions`).
+
+    Attributes
+    ----------
+    reads : dict of str to Region
+        Per store input, the region to read (clipped to the survey).
+    operators : list of Region or None
+        Per operator, the region of its outputs (inside the survey), or None for an operator none
+        of the wanted outputs depends on (it is not run).
+    """
+
+    reads: dict[str, Region]
+    operators: list[Region | None]
+
+
 class Chain:
     """Operators run one after another on the same brick.
 
@@ -190,12 +206,13 @@ class Chain:
             total += op.scratch_bytes_per_voxel
         return float(total)
 
-    def plan_regions(self, out_region: Region, wanted: Sequence[str]) -> tuple[dict[str, Region], list[Region | None]]:
+    def plan_regions(self, out_region: Region, wanted: Sequence[str]) -> RegionPlan:
         """Regions each array must cover so that ``wanted`` outputs cover ``out_region``.
 
         Returns the regions by array name (store inputs clipped to the survey: that is what
         to read) and, per operator, the region of its outputs (inside the survey), or None
-        for an operator none of the wanted outputs depends on (it is not run).
+        for an operator none of the wanted outputs depends on (it is not run). Plan a region
+        once and pass the plan to :meth:`run`: the scheduler reads and computes from one plan.
         """
         need: dict[str, Region | None] = {name: out_region for name in wanted}
         op_regions: list[Region | None] = [None] * len(self.operators)
@@ -212,10 +229,10 @@ class Chain:
             grown = clip(grow(region, op.halo), self.shape)
             for name in op.inputs:
                 need[name] = bounding_box(need.get(name), grown)
-        return {name: need[name] for name in self.sources if need.get(name) is not None}, op_regions
+        return RegionPlan({name: need[name] for name in self.sources if need.get(name) is not None}, op_regions)
 
     def run(self, out_region: Region, sources: Mapping[str, tuple[Any, Region]], xp,
-            wanted: Sequence[str]) -> dict[str, Any]:
+            wanted: Sequence[str], plan: RegionPlan | None = None) -> dict[str, Any]:
         """Compute the chain on one brick.
 
         Parameters
@@ -228,13 +245,15 @@ class Chain:
             Array module of the arrays.
         wanted : sequence of str
             Outputs to return over ``out_region``.
+        plan : RegionPlan, optional
+            :meth:`plan_regions` of ``out_region`` and ``wanted``, when the caller has it already.
 
         Returns
         -------
         dict of str to array
             The wanted outputs cut to ``out_region``.
         """
-        _, op_regions = self.plan_regions(out_region, wanted)
+        op_regions = (plan or self.plan_regions(out_region, wanted)).operators
         have: dict[str, tuple[Any, Region]] = dict(sources)
         for op, region in zip(self.operators, op_regions):
             if region is None:

@@ -10,9 +10,11 @@ goes through three stages, each with bounded concurrency:
    same chain runs with NumPy;
 3. **write** (``writers`` at once): every output region, chunk-aligned.
 
-While brick n is computed, brick n+1 is read and brick n-1 written. The caller hears of a
-brick (``on_done``) in the calling thread only after all its outputs are written: that is
-where the run records it in the ledger.
+While brick n is computed, brick n+1 is read and brick n-1 written. The stages read and write
+through the run's :class:`BrickIO` (a plain object: the local runner's ``BrickSink``), whose
+``done`` is called in the calling thread only after all of a brick's outputs are written: that is
+where the run records it in the ledger. Each brick's regions are planned once
+(:meth:`Chain.plan_regions`) and that plan serves the read, the compute and the copies to the GPU.
 
 Out of memory while computing (CuPy's ``OutOfMemoryError``, or ``MemoryError``) halves the
 brick along its longest axis at a chunk boundary and retries each half, down to one chunk;
@@ -25,23 +27,35 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from facies.engine.backend import Backend
 from facies.engine.bricks.gpu import DeviceLane, is_out_of_memory, release_memory
-from facies.engine.bricks.operator import Chain
+from facies.engine.bricks.operator import Chain, RegionPlan
 from facies.engine.bricks.plan import Brick, Region, cut, region_size, split_region
 from facies.engine.errors import FaciesError
 
 log = logging.getLogger("facies")
 
-#: Read a region of a store input: ``read(name, region) -> numpy array``.
-ReadFn = Callable[[str, Region], Any]
-#: Write a region of an output: ``write(name, region, array)``.
-WriteFn = Callable[[str, Region, Any], None]
+
+class BrickIO(Protocol):
+    """Where the scheduler reads inputs, writes outputs and reports finished bricks.
+
+    ``read`` and ``write`` are called from the read and write threads (several at once);
+    ``done`` only from the thread that called :meth:`LocalScheduler.run`.
+    """
+
+    def read(self, name: str, region: Region) -> Any:
+        """A region of store input ``name`` as a NumPy array."""
+
+    def write(self, name: str, region: Region, array: Any) -> None:
+        """A region of output array ``name`` (a store array name)."""
+
+    def done(self, brick: Brick) -> None:
+        """Every output of ``brick`` is written."""
 
 
 class Abandoned(Exception):
@@ -109,22 +123,15 @@ class LocalScheduler:
             self._lanes.put(DeviceLane(backend.xp) if backend.is_gpu else None)
 
     # ------------------------------------------------------------------ driving
-    def run(self, bricks: Iterable[Brick], read: ReadFn, write: WriteFn,
-            on_done: Callable[[Brick], None] | None = None) -> SchedulerStats:
-        """Process ``bricks``; call ``on_done(brick)`` once each is written.
+    def run(self, bricks: Iterable[Brick], io: BrickIO) -> SchedulerStats:
+        """Process ``bricks`` through ``io``; call ``io.done(brick)`` once each is written.
 
         On an exception or KeyboardInterrupt, stops taking new bricks, lets the ones being
-        written finish, abandons the rest (``on_done`` is not called for them) and re-raises.
+        written finish, abandons the rest (``io.done`` is not called for them) and re-raises.
         """
         start = time.perf_counter()
         pending = iter(bricks)
         alive: dict = {}
-
-        def written(brick: Brick) -> None:
-            self.stats.bricks += 1
-            self.stats.voxels += brick.size
-            if on_done is not None:
-                on_done(brick)
 
         self._stop.clear()
         pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="facies-brick")
@@ -134,14 +141,14 @@ class LocalScheduler:
                     brick = next(pending, None)
                     if brick is None:
                         break
-                    alive[pool.submit(self._process, brick, read, write)] = brick
+                    alive[pool.submit(self._process, brick, io)] = brick
                 if not alive:
                     break
                 finished, _ = wait(alive, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
                     brick = alive.pop(future)
                     future.result()  # re-raises a stage's error here
-                    written(brick)
+                    self._written(brick, io)
         except BaseException:
             self._stop.set()
             for future in alive:
@@ -150,28 +157,33 @@ class LocalScheduler:
             # Bricks that completed while stopping are written: record them, they are safe.
             for future, brick in alive.items():
                 if future.done() and not future.cancelled() and future.exception() is None:
-                    written(brick)
+                    self._written(brick, io)
             raise
         finally:
             pool.shutdown(wait=True)
             self.stats.wall_seconds += time.perf_counter() - start
         return self.stats
 
+    def _written(self, brick: Brick, io: BrickIO) -> None:
+        """Count a brick whose outputs are all written and tell ``io`` (in the thread that called :meth:`run`)."""
+        self.stats.bricks += 1
+        self.stats.voxels += brick.size
+        io.done(brick)
+
     def _checkpoint(self) -> None:
         if self._stop.is_set():
             raise Abandoned()
 
-    def _process(self, brick: Brick, read: ReadFn, write: WriteFn) -> None:
+    def _process(self, brick: Brick, io: BrickIO) -> None:
         """Read, compute and write one brick."""
-        wanted = tuple(self.outputs)
-        regions, _ = self.chain.plan_regions(brick.region, wanted)
+        plan = self.chain.plan_regions(brick.region, tuple(self.outputs))  # once: read and compute share it
         self._checkpoint()
         with self._read_slots:
             self._checkpoint()
             t0 = time.perf_counter()
             sources = {}
-            for name, region in regions.items():
-                array = read(name, region)
+            for name, region in plan.reads.items():
+                array = io.read(name, region)
                 sources[name] = (array, region[:array.ndim])
             self._add("read_seconds", time.perf_counter() - t0)
         self._checkpoint()
@@ -181,7 +193,9 @@ class LocalScheduler:
             t0 = time.perf_counter()
             pieces = []
             for region in self._presplit(brick.region):
-                pieces.extend(self._compute_with_backoff(region, sources, lane))
+                # A piece of a split brick needs its own plan; the whole brick has one already.
+                piece_plan = plan if region == brick.region else None
+                pieces.extend(self._compute_with_backoff(region, sources, lane, piece_plan))
             self._add("compute_seconds", time.perf_counter() - t0)
         finally:
             self._lanes.put(lane)
@@ -191,7 +205,7 @@ class LocalScheduler:
             t0 = time.perf_counter()
             for region, outputs in pieces:
                 for name, array in outputs.items():
-                    write(self.outputs[name], region, array)
+                    io.write(self.outputs[name], region, array)
             self._add("write_seconds", time.perf_counter() - t0)
 
     def _add(self, name: str, seconds: float) -> None:
@@ -209,9 +223,9 @@ class LocalScheduler:
             return [region]
         return self._presplit(halves[0]) + self._presplit(halves[1])
 
-    def _compute_with_backoff(self, region: Region, sources, lane) -> list:
+    def _compute_with_backoff(self, region: Region, sources, lane, plan: RegionPlan | None = None) -> list:
         try:
-            return [self._compute(region, sources, lane)]
+            return [self._compute(region, sources, lane, plan)]
         except BaseException as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -228,21 +242,23 @@ class LocalScheduler:
         log.warning("out of memory on a brick of %d voxels; splitting it in two and retrying", region_size(region))
         return [piece for half in halves for piece in self._compute_with_backoff(half, sources, lane)]
 
-    def _compute(self, region: Region, sources, lane) -> tuple[Region, dict]:
+    def _compute(self, region: Region, sources, lane, plan: RegionPlan | None) -> tuple[Region, dict]:
+        """One piece (the whole brick, or a part of a split one) with its plan, made here when not given."""
         wanted = tuple(self.outputs)
+        plan = plan or self.chain.plan_regions(region, wanted)
         with self._lock:
             self.stats.pieces += 1
         if lane is None:  # NumPy
-            return region, self.chain.run(region, sources, self.backend.xp, wanted)
-        return self._compute_on_gpu(region, sources, lane, wanted)
+            return region, self.chain.run(region, sources, self.backend.xp, wanted, plan)
+        return self._compute_on_gpu(region, sources, lane, wanted, plan)
 
-    def _compute_on_gpu(self, region: Region, sources, lane: DeviceLane, wanted) -> tuple[Region, dict]:
-        needed, _ = self.chain.plan_regions(region, wanted)
+    def _compute_on_gpu(self, region: Region, sources, lane: DeviceLane, wanted,
+                        plan: RegionPlan) -> tuple[Region, dict]:
         device = {}
-        for name, need in needed.items():
+        for name, need in plan.reads.items():  # a piece's reads lie inside its brick's
             host, covers = sources[name]
             device[name] = (lane.to_device(cut(host, need, covers)), need[:host.ndim])
-        outputs = lane.run(self.chain.run, region, device, self.backend.xp, wanted)
+        outputs = lane.run(self.chain.run, region, device, self.backend.xp, wanted, plan)
         with lane.stream:
             host_outputs = {name: lane.to_host(array) for name, array in outputs.items()}
         busy_before = lane.busy_seconds

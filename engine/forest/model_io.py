@@ -17,7 +17,7 @@ raw treelite checkpoint, which treelite's native reader parses unchecked) is ref
 
 A model is saved whole (written as ``models/_partial-<name>``, then moved into place) under an
 exclusive lock on ``_runs/models.<name>.run.lock``, and read under a shared one: the helpers of
-:mod:`facies.engine.training.table`, which saves training tables the same way.
+:mod:`facies.engine.staging`, which save training tables the same way.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ import zarr
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALIZATION, MAX_TOTAL_NODES,
                                         MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalization, Tree)
-from facies.engine.integrity import DamagedArrayError
+from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.provenance import jsonable
-from facies.engine.store import check_array_name, check_name, compressors
-from facies.engine.training.table import damage_found, member_locked, member_names, open_member, save_whole
+from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_array_name, check_name
+from facies.engine.staging import member_locked, member_names, open_member, save_whole
+from facies.engine.store import compressors
 
-#: Group of the survey holding the models.
-MODELS_GROUP = "models"
 #: Keys of one tree in the JSON document, all required.
 TREE_KEYS = ("children_left", "children_right", "feature", "threshold", "leaf_values")
 #: How far a leaf's probabilities may sum from 1 (scikit-learn's fractions are exact to a few ulps).
@@ -58,7 +57,7 @@ def list_models(survey) -> list[str]:
     names = []
     for name in member_names(survey, MODELS_GROUP):
         try:
-            node = survey.group[f"{MODELS_GROUP}/{name}"]
+            node = survey.node(f"{MODELS_GROUP}/{name}")
         except Exception:  # damaged zarr.json: skipped here, reported by verify and by load_model
             continue
         if isinstance(node, zarr.Array):
@@ -72,7 +71,7 @@ def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
     The model is first checked as :func:`load_model` will check it (its metadata, and the array
     names its prediction will write), so that no model is stored that cannot be read back. It is
     written under ``models/_partial-<name>`` and takes the old model's place only once it is whole,
-    under an exclusive lock on the model (:func:`~facies.engine.training.table.save_whole`): a
+    under an exclusive lock on the model (:func:`~facies.engine.staging.save_whole`): a
     failed or killed save (a full disk) leaves the old model as it was, and of two saves of one
     name the second is refused with one line.
 
@@ -95,7 +94,7 @@ def save_model(survey, model: ForestModel, *, overwrite: bool = False) -> None:
 
     def write(parent, key: str) -> None:
         array = parent.create_array(key, shape=data.shape, dtype=np.uint8, chunks=(max(1, min(data.size, 1 << 24)),),
-                                    dimension_names=["byte"], attributes={"facies": jsonable(model.metadata())},
+                                    dimension_names=["byte"], attributes={FACIES_KEY: jsonable(model.metadata())},
                                     compressors=compressors("zstd"))  # checksummed like every array of the store
         array[...] = data
 
@@ -200,7 +199,7 @@ def _read_bytes(array) -> bytes:
 
 def _checked_marker(array, survey, name: str) -> dict:
     """The metadata of an array that is a facies forest of the format this facies reads."""
-    meta = array.attrs.get("facies") if isinstance(array, zarr.Array) else None
+    meta = array.attrs.get(FACIES_KEY) if isinstance(array, zarr.Array) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or array.dtype != np.uint8 or array.ndim != 1:
         raise FaciesError(f"models/{name} in {survey.path} is not a facies random forest (no {FORMAT!r} marker); "
                           "train one with 'facies rf train'")

@@ -2,7 +2,8 @@
 
 :func:`predict_survey` loads a stored model, checks that the survey has its attributes, and runs
 a :class:`~facies.engine.forest.operator.ForestOperator` through
-:func:`~facies.engine.bricks.run.run_bricks` (ledger, lock, progress bar, ``--resume``). The
+:func:`~facies.engine.bricks.run.run_bricks` (ledger, lock, progress bar, ``--resume``), as its
+:class:`~facies.engine.bricks.options.RunOptions` ask. The
 operator reads the store's 2D ``trace_mask`` as a lateral input (dead traces get code 0).
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from facies.engine.bricks.run import RunResult, run_bricks
+from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.result import RunResult
+from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.model_io import load_model
 from facies.engine.forest.operator import ForestOperator, output_names
-from facies.engine.memory import DEFAULT_FRACTION
 
 log = logging.getLogger("facies")
 
@@ -42,9 +44,8 @@ class PredictionResult:
     run: RunResult
 
 
-def predict_survey(survey, model_name: str, *, device: str = "auto", resume: bool = False, overwrite: bool = False,
-                   brick=None, engine: str = "auto", progress: bool | None = None,
-                   memory_fraction: float = DEFAULT_FRACTION) -> PredictionResult:
+def predict_survey(survey, model_name: str, *, options: RunOptions | None = None,
+                   engine: str = "auto") -> PredictionResult:
     """Classify every voxel of ``survey`` with the stored model ``model_name``.
 
     Parameters
@@ -53,20 +54,13 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
         Writable store holding the model and its attribute volumes.
     model_name : str
         ``models/<name>`` in the store.
-    device : {"auto", "cpu", "gpu"}
-    resume : bool
-        Continue an interrupted prediction of the same model. Outputs made by another model of
-        that name (retrained since) are refused, unless ``overwrite`` is given too.
-    overwrite : bool
-        Replace earlier outputs of this model.
-    brick : tuple of int, optional
-        Brick shape (IL, XL[, S]); default from free memory.
+    options : RunOptions, optional
+        Device, brick, memory fraction, progress (default: ``RunOptions()``); ``resume`` continues
+        an interrupted prediction of the same model (outputs made by another model of that name,
+        retrained since, are refused unless ``overwrite`` is given too); ``overwrite`` replaces
+        earlier outputs of this model. A local run: its Dask options must be unset.
     engine : {"auto", "nvforest", "treelite"}
         Inference engine on the CPU (the GPU always uses nvForest).
-    progress : bool, optional
-        Progress bar (default: when stderr is a terminal).
-    memory_fraction : float
-        Share of free host (and GPU) memory the bricks may use.
 
     Returns
     -------
@@ -77,14 +71,13 @@ def predict_survey(survey, model_name: str, *, device: str = "auto", resume: boo
     FaciesError
         A missing attribute volume, existing outputs without ``overwrite`` or ``resume``, or
         ``resume`` over outputs this prediction did not make (see
-        :func:`~facies.engine.bricks.run.resume_applies`).
+        :func:`~facies.engine.bricks.outputs.resume_applies`).
     """
     model = load_model(survey, model_name)
     check_attributes(survey, model)
     operator = ForestOperator(model, engine=engine)
     names = output_names(model)
-    run = run_bricks(survey, [operator], command="facies rf predict", device=device, brick=brick,
-                     memory_fraction=memory_fraction, resume=resume, overwrite=overwrite, progress=progress)
+    run = run_bricks(survey, [operator], options=options, command="facies rf predict")
     _describe_outputs(survey, model, names)
     return PredictionResult(model, names["classes"], names["probabilities"], names["confidence"], run)
 

@@ -12,7 +12,7 @@ from facies.engine.forest.model_io import list_models, save_model
 from facies.engine.forest.report import write_report_csv
 from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, check_candidates, check_max_depth, train_forest
 from facies.engine.provenance import make_provenance
-from facies.engine.store import check_name
+from facies.engine.schema import check_name
 from facies.engine.training import TrainingTable
 
 

@@ -7,8 +7,9 @@ formats, IBM floats), :mod:`.headers` (trace header fields through a memory map)
 :mod:`.ingest` and :mod:`.export`.
 """
 
+from facies.engine.schema import SEGY_ATTRS
 from facies.engine.segy.export import export_segy
-from facies.engine.segy.ingest import SEGY_ATTRS, ingest_segy
+from facies.engine.segy.ingest import ingest_segy
 from facies.engine.segy.scan import PRESETS, header_bytes, scan_segy
 
 __all__ = ["PRESETS", "SEGY_ATTRS", "export_segy", "header_bytes", "ingest_segy", "scan_segy"]

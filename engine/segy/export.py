@@ -31,9 +31,9 @@ from facies.engine.bricks.plan import BrickPlan
 from facies.engine.errors import FaciesError
 from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing, written_then_moved
 from facies.engine.progress import WorkProgress
+from facies.engine.schema import FACIES_KEY, KIND_FIELD, SEGY_ATTRS
 from facies.engine.segy.formats import IBM_FLOAT, IEEE_FLOAT, float_to_ibm
 from facies.engine.segy.headers import apply_scalar
-from facies.engine.segy.ingest import SEGY_ATTRS
 from facies.engine.segy.layout import (
     BIN_ENSEMBLE_TRACES, BIN_FIXED_LENGTH, BIN_FOLD, BIN_FORMAT, BIN_INTERVAL, BIN_MEASUREMENT, BIN_ORIGINAL_INTERVAL,
     BIN_ORIGINAL_SAMPLES, BIN_REVISION, BIN_SAMPLES, BIN_SORTING, BINARY_HEADER_SIZE, TEXT_HEADER_SIZE, TR_DELAY,
@@ -111,7 +111,7 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, overw
             workers) -> Path:
     """The export itself, under the array's read lock (see :func:`export_segy`)."""
     g = survey.geometry
-    facts = dict(survey.group.attrs.get(SEGY_ATTRS, {}))
+    facts = dict(survey.attrs(SEGY_ATTRS, {}))
     headers = _header_values(g, facts)
     live = g.trace_mask
     if not live.any():
@@ -359,11 +359,11 @@ def _text_header(survey: Survey, name: str, g, format: str) -> bytes:
     from facies.engine import __version__
 
     prov = survey.provenance(name)
-    meta = survey.array(name).attrs.get("facies", {})
+    meta = survey.array(name).attrs.get(FACIES_KEY, {})
     il, xl = g.inlines, g.crosslines
     lines = [
         f"facies {__version__} SEG-Y export, post-stack 3D, SEG-Y rev 1",
-        f"volume: {name}   kind: {meta.get('kind', '?')}   stored dtype: {survey.array(name).dtype}",
+        f"volume: {name}   kind: {meta.get(KIND_FIELD, '?')}   stored dtype: {survey.array(name).dtype}",
         f"made by: {prov.get('command', '?')}   at {prov.get('time', '?')}",
         f"inputs: {', '.join(prov.get('inputs', [])) or '-'}",
         f"survey: {survey.path}",

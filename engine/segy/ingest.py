@@ -29,23 +29,21 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.bricks.plan import BrickPlan
-from facies.engine.bricks.run import RunInterrupted
+from facies.engine.bricks.result import RunInterrupted
 from facies.engine.errors import FaciesError
 from facies.engine.paths import check_new_path
-from facies.engine.ledger import RUNS_GROUP, Ledger, find_ledger, ledger_key, parameter_diff, truncate_utf8
+from facies.engine.ledger import Ledger, find_ledger, parameter_diff, truncate_utf8
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import jsonable, make_provenance
+from facies.engine.schema import LONG_NAME_ATTR, MAX_NAME_BYTES, SEGY_ATTRS, TRACE_MASK, UNITS_ATTR, check_array_name
 from facies.engine.segy.formats import decode_samples, format_name
 from facies.engine.segy.layout import TRACE_HEADER_SIZE, read_layout
 from facies.engine.segy.reader import read_records
 from facies.engine.segy.scan import ScannedSegy, header_bytes, sample_interval_of, scan_segy
-from facies.engine.store import (
-    COMPRESSIONS, DEFAULT_CHUNKS, MAX_NAME_BYTES, Survey, check_array_name, clip_chunks, remove_store)
+from facies.engine.store import COMPRESSIONS, DEFAULT_CHUNKS, Survey, clip_chunks, remove_store
 
 log = logging.getLogger("facies.segy")
 
-#: Group attribute key holding the SEG-Y facts needed for a faithful export.
-SEGY_ATTRS = "segy"
 # Serialises trace_mask writes: the mask's chunks need not match the volume's columns.
 _mask_lock = threading.Lock()
 #: Test hook: called in the main thread with the number of columns done so far in this run.
@@ -314,7 +312,7 @@ def _check_resumable(survey: Survey, name: str, key: str, grid: tuple[int, ...],
     if record is None:
         return
     new = jsonable(parameters)
-    if record.parameters != new or tuple(survey.group[RUNS_GROUP][ledger_key(key)].shape) != tuple(grid):
+    if record.parameters != new or record.grid != tuple(grid):
         raise FaciesError(f"cannot resume the ingest of {name!r}: it was started with other parameters "
                           f"({parameter_diff(record.parameters, new)}); run the same command with --overwrite "
                           "instead of --resume to start over")
@@ -323,7 +321,7 @@ def _check_resumable(survey: Survey, name: str, key: str, grid: tuple[int, ...],
 def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, resume: bool, overwrite: bool,
                  progress, workers: int, done: _Progress) -> None:
     layout = scanned.layout
-    segy = dict(survey.group.attrs.get(SEGY_ATTRS, {}))
+    segy = dict(survey.attrs(SEGY_ATTRS, {}))
     exists = survey.has(name)
     _check_existing(survey, name, resume=resume, overwrite=overwrite)  # again: an earlier file may have made it
     defines_mask = segy.get("geometry_from", name) == name and not any(v != name for v in survey.volumes())
@@ -357,7 +355,7 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
         if not survey.has(name):
             survey.create_volume(name, dtype="float32", kind="attribute", chunks=tuple(chunks) if chunks else None,
                                  provenance=make_provenance(INGEST_COMMAND, parameters, [str(layout.path)]),
-                                 attributes={"long_name": name, "units": ""})
+                                 attributes={LONG_NAME_ATTR: name, UNITS_ATTR: ""})
         array = survey.array(name, require_complete=False)
 
         def record_facts(segy: dict) -> dict:
@@ -369,7 +367,7 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
         survey.update_attrs(SEGY_ATTRS, record_facts)
         done_before = [index for index in np.ndindex(*plan.grid) if ledger.is_done(index)]
         # The file that defines the mask writes it; every later file is zeroed where it is False.
-        mask = survey.group["trace_mask"] if defines_mask else survey.geometry.trace_mask
+        mask = survey.array(TRACE_MASK) if defines_mask else survey.geometry.trace_mask
         signal = []  # appended to (thread-safe) by a column that holds a live trace
         fd = os.open(layout.path, os.O_RDONLY)
         try:
@@ -404,7 +402,7 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
 def _any_signal(survey: Survey, array, plan: BrickPlan, columns, defines_mask: bool) -> bool:
     """Whether the columns written before this run (an interrupted ingest) hold a live trace."""
     if defines_mask:
-        return bool(np.asarray(survey.group["trace_mask"][...]).any())
+        return bool(np.asarray(survey.array(TRACE_MASK)[...]).any())
     for index in columns:  # stops at the first column with data: usually the first
         (i0, i1), (j0, j1) = plan.brick_at(index).region
         if np.any(array[i0:i1, j0:j1, :]):

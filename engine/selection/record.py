@@ -1,7 +1,7 @@
 """The record of the latest attribute selection kept in a survey store: written here, read here.
 
 ``facies select STORE --training NAME`` records its overall best combination under the group
-attribute :data:`SELECTION_KEY`, flat::
+attribute :data:`~facies.engine.schema.SELECTION_KEY` (``"selection"``), flat::
 
     {"attributes": ["envelope", "similarity"], "score": 3.2, "out": "/abs/out",
      "training": "picks", "select_by": "score"}
@@ -9,7 +9,7 @@ attribute :data:`SELECTION_KEY`, flat::
 :func:`selected_attributes` reads ``attributes`` back (the forest trains on them by default:
 :mod:`facies.engine.forest.attributes`). The write goes through
 :meth:`~facies.engine.store.Survey.update_attrs`, so a command finishing later in another process
-does not erase it. A selection that ends without a result empties the record
+does not erase it; reads go through :meth:`~facies.engine.store.Survey.attrs`. A selection that ends without a result empties the record
 (:func:`clear_selection`): the previous best is no longer the latest selection's.
 """
 
@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from facies.engine.errors import FaciesError
+from facies.engine.schema import SELECTION_KEY  # the key of the record; stays importable from here
 
-#: Key of the survey group attribute holding the latest attribute selection.
-SELECTION_KEY = "selection"
 #: Fields of the record besides ``attributes``; anything else given is dropped.
 _FIELDS = ("score", "out", "training", "select_by")
 
@@ -68,7 +67,7 @@ def clear_selection(survey) -> bool:
     bool
         Whether there was a record to forget.
     """
-    if not survey.group.attrs.get(SELECTION_KEY):
+    if not survey.attrs(SELECTION_KEY):
         return False
     survey.update_attrs(SELECTION_KEY, lambda _previous: {})
     return True
@@ -78,6 +77,6 @@ def selected_attributes(survey) -> list[str] | None:
     """The best combination recorded by the latest attribute selection in ``survey``, or None (no record)."""
     if survey is None:
         return None
-    record = survey.group.attrs.get(SELECTION_KEY)
+    record = survey.attrs(SELECTION_KEY)
     names = record.get("attributes") if isinstance(record, dict) else None
     return [str(n) for n in names] if names else None

@@ -23,7 +23,8 @@ import numpy as np
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.provenance import make_provenance
-from facies.engine.store import Survey, check_name
+from facies.engine.schema import check_name
+from facies.engine.store import Survey
 from facies.engine.training.polygons import PlacedPolygon, axis_values, grid_units, place_polygon, read_polygons
 from facies.engine.training.rasterise import rasterise
 from facies.engine.training.report import facies_warnings

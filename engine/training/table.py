@@ -16,19 +16,15 @@ A save holds an exclusive lock on the table (``_runs/training.<name>.run.lock``)
 one, so two saves of one name, or a save and a read, never meet: the later one is refused with one
 line. Reading checks the table whole (every column there, of its dtype and length); a damaged table
 is one line naming it. Models are saved, locked, listed and opened with the same helpers
-(:func:`save_whole`, :func:`member_locked`, :func:`member_names`, :func:`open_member`).
+(:mod:`facies.engine.staging`: :func:`~facies.engine.staging.save_whole`,
+:func:`~facies.engine.staging.member_locked`, :func:`~facies.engine.staging.member_names`,
+:func:`~facies.engine.staging.open_member`).
 """
 
 from __future__ import annotations
 
 import csv
-import ctypes
-import errno
 import io
-import os
-import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,20 +33,17 @@ import numpy as np
 import zarr
 
 from facies.engine.errors import FaciesError
-from facies.engine.integrity import DamagedArrayError
-from facies.engine.locks import ArrayBusyError, acquire_locks, release_locks
+from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.paths import check_new_path, exists, written_then_moved
 from facies.engine.provenance import jsonable
-from facies.engine.store import Survey, check_name, compressors
+from facies.engine.schema import COMPLETE_FIELD, FACIES_KEY, TRAINING_GROUP, check_name
+from facies.engine.staging import member_locked, member_names, open_member, save_whole
+from facies.engine.store import Survey, compressors
 
-#: Group of the survey holding the training tables.
-TRAINING_GROUP = "training"
 #: Column names that are not attributes (the sample column is "time" or "depth").
 POSITION_COLUMNS = ("facies", "inline", "crossline", "polygon", "time", "depth")
 #: Format of float columns in CSV: 9 significant digits read back to the same float32.
 _CSV_FLOAT = "%.9g"
-#: Prefixes of the folders a save writes before the move (table and model names never start with "_").
-_PARTIAL, _REPLACED = "_partial-", "_replaced-"
 
 
 @dataclass(eq=False)
@@ -146,7 +139,7 @@ class TrainingTable:
 
         The table is written under ``training/_partial-<name>`` and moved into place only once every
         column and the attributes are written, under an exclusive lock on the table (see
-        :func:`save_whole`): a failed or killed save leaves the previous table as it was, and two
+        :func:`~facies.engine.staging.save_whole`): a failed or killed save leaves the previous table as it was, and two
         saves of one name never mix their columns (the second is refused with one line).
 
         Parameters
@@ -181,11 +174,11 @@ class TrainingTable:
                                          compressors=compressors("zstd"))  # checksummed like every array of the store
                 if n:
                     arr[...] = values
-            group.attrs["facies"] = jsonable({
+            group.attrs[FACIES_KEY] = jsonable({
                 "facies_names": self.facies_names, "attributes": self.attribute_names,
                 "sample_axis": self.sample_axis, "source": self.source, "rows": n,
                 "report": self.report, "provenance": dict(provenance or {}),
-                "polygons": self.report.get("polygons_file", {}), "complete": True,
+                "polygons": self.report.get("polygons_file", {}), COMPLETE_FIELD: True,
             })
 
         save_whole(survey, TRAINING_GROUP, name, "training table", write, overwrite=overwrite,
@@ -430,8 +423,8 @@ def _check_float32(values: np.ndarray, cells: np.ndarray, columns: list[str], li
 
 def _is_complete(group) -> bool:
     """Whether a save finished: the ``facies`` attribute, with ``"complete": true``, is written last."""
-    meta = group.attrs.get("facies")
-    return isinstance(meta, dict) and meta.get("complete") is True
+    meta = group.attrs.get(FACIES_KEY)
+    return isinstance(meta, dict) and meta.get(COMPLETE_FIELD) is True
 
 
 def _is_incomplete_table(survey: Survey, name: str) -> bool:
@@ -460,7 +453,7 @@ def list_tables(survey: Survey) -> list[str]:
     names = []
     for name in member_names(survey, TRAINING_GROUP):
         try:
-            node = survey.group[f"{TRAINING_GROUP}/{name}"]
+            node = survey.node(f"{TRAINING_GROUP}/{name}")
         except Exception:  # damaged zarr.json: skipped here, reported by verify and by TrainingTable.load
             continue
         if isinstance(node, zarr.Group) and _is_complete(node):
@@ -504,7 +497,7 @@ _COLUMN_DTYPES = {"facies": np.uint8, "inline": np.int32, "crossline": np.int32,
 
 def _read_table(cls, group: zarr.Group) -> TrainingTable:
     """The table of a complete ``training/<name>`` group, every field checked (raises :class:`_DamagedTable`)."""
-    meta = _table_meta(group.attrs.get("facies"))
+    meta = _table_meta(group.attrs.get(FACIES_KEY))
     axis, rows = meta["sample_axis"], meta["rows"]
     wanted = {**_COLUMN_DTYPES, axis: np.float32, **{a: np.float32 for a in meta["attributes"]}}
     values = {column: _column(group, column, rows, np.dtype(dtype)) for column, dtype in wanted.items()}
@@ -569,201 +562,3 @@ def _column(group: zarr.Group, column: str, rows: int, dtype: np.dtype) -> np.nd
     except Exception as exc:  # a codec that cannot decode a chunk (stores made before checksums)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _DamagedTable(f"column {column!r} cannot be decoded: {first[:120]}") from None
-
-
-def damage_found(error: DamagedArrayError) -> str:
-    """What the store's chunk check found (``chunk 0 is missing``), without the array's name and the remedy."""
-    message = str(error)
-    return message.partition(" is damaged: ")[2].split("; ")[0] or message.split("; ")[0]
-
-
-# -------------------------------------------------------------------------------------- members written whole
-# Training tables (groups under ``training/``) and models (arrays under ``models/``) are saved, listed,
-# locked and opened the same way; facies.engine.forest.model_io uses these helpers for the models.
-
-
-def member_lock(group: str, name: str) -> str:
-    """Lock name of ``<group>/<name>``: ``training.picks``, ``models.rf``.
-
-    '.' never appears in an array, table or model name, so these never share a lock file with an array.
-    """
-    return f"{group}.{name}"
-
-
-@contextmanager
-def member_locked(survey, group: str, name: str, what: str, *, shared: bool) -> Iterator[None]:
-    """Hold the lock of table or model ``name``: shared while it is read, exclusive while it is saved.
-
-    Parameters
-    ----------
-    survey : Survey
-    group : str
-        ``"training"`` or ``"models"``.
-    name : str
-        Table or model name (already checked).
-    what : str
-        ``"training table"`` or ``"model"``, for the message.
-    shared : bool
-        A reader's lock (readers share it) rather than a writer's.
-
-    Raises
-    ------
-    ArrayBusyError
-        When another command holds the lock in a mode that excludes this one (or replaces the store).
-    """
-    lock = member_lock(group, name)
-    try:
-        held = acquire_locks(survey, [lock], shared=shared)
-    except ArrayBusyError as exc:
-        if repr(lock) not in str(exc):
-            raise  # the store's own lock: its message says what is going on
-        doing = "being saved" if shared else "being saved or read"
-        raise ArrayBusyError(f"{what} {name!r} in {survey.path} is {doing} by another facies command right now; "
-                             "wait for it to finish, then run this command again") from None
-    try:
-        yield
-    finally:
-        release_locks(held)
-
-
-def member_names(survey, group: str) -> list[str]:
-    """Names of the members of ``group`` (tables or models), sorted, from the folder.
-
-    Every sub-folder holding a ``zarr.json`` whose name a table or model may have: the folders of
-    saves in progress or killed (``_partial-<name>``, ``_replaced-<name>``) are left out. Neither Zarr's
-    listing (which fails whole on one damaged member, and warns about a folder without metadata) nor
-    the group's own ``zarr.json`` is read.
-    """
-    try:
-        children = list((Path(survey.path) / group).iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(child.name for child in children
-                  if child.name[:1] not in ("_", ".", "-") and (child / "zarr.json").is_file())
-
-
-def open_member(survey, group: str, name: str, what: str, remedy: str):
-    """The Zarr node of ``<group>/<name>``, None when there is no such folder.
-
-    Raises
-    ------
-    DamagedArrayError
-        When the folder's ``zarr.json`` is missing or cannot be read (one line naming it, with ``remedy``).
-    """
-    folder = Path(survey.path) / group / name
-    if not folder.is_dir():
-        return None
-    if not (folder / "zarr.json").is_file():
-        raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json is missing); {remedy}")
-    try:
-        return survey.group[f"{group}/{name}"]
-    except Exception:  # zarr raises several types for a broken zarr.json
-        raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json cannot be read); "
-                                f"{remedy}") from None
-
-
-def writable_group(survey, group: str) -> zarr.Group:
-    """The store's group ``group`` to save a member into, made when it has no ``zarr.json``.
-
-    Raises
-    ------
-    DamagedArrayError
-        When its ``zarr.json`` cannot be read. It holds nothing but the group marker, so the message
-        says to delete it (the next save writes it again); facies does not replace it unasked.
-    """
-    meta = Path(survey.path) / group / "zarr.json"
-    if not meta.is_file():
-        return survey.group.require_group(group)
-    try:
-        node = survey.group[group]
-    except Exception:  # zarr raises several types for a broken zarr.json
-        node = None
-    if not isinstance(node, zarr.Group):
-        raise DamagedArrayError(f"the {group!r} group of {survey.path} is damaged (its zarr.json cannot be read); "
-                                f"it holds no data: delete {meta} and run the command again")
-    return node
-
-
-def save_whole(survey, group: str, name: str, what: str, write: Callable[[zarr.Group, str], None], *,
-               overwrite: bool, is_junk: Callable[[], bool] = lambda: False) -> None:
-    """Save table or model ``name`` whole: written under ``<group>/_partial-<name>``, then moved into place.
-
-    Under an exclusive lock on the member (:func:`member_locked`), so that two saves of one name, or
-    a save and a read, never meet. The new member is written whole first; only then does it take the
-    old one's place, with one atomic exchange of the two folders where the system has it (Linux),
-    else two renames (a kill between them leaves the old member as ``_replaced-<name>``, which the
-    next save of the name puts back before anything else). A failure while writing (a full disk,
-    Ctrl-C) removes the partial folder and leaves the old member as it was. Leftovers of killed
-    saves are never listed and are removed by the next save of the name.
-
-    Parameters
-    ----------
-    survey : Survey
-        Writable store.
-    group : str
-        ``"training"`` or ``"models"``.
-    name : str
-        Member name (already checked with :func:`~facies.engine.store.check_name`).
-    what : str
-        ``"training table"`` or ``"model"``, for messages.
-    write : callable
-        ``write(parent, key)`` writes the whole member as ``parent[key]`` (``parent`` is the group).
-    overwrite : bool
-        Replace an existing member; otherwise one is an error.
-    is_junk : callable, optional
-        Whether an existing member may be replaced without ``overwrite`` (an incomplete table);
-        called under the lock.
-
-    Raises
-    ------
-    FaciesError
-        An existing member without ``overwrite``; a damaged group (:func:`writable_group`).
-    ArrayBusyError
-        When another command saves or reads the member right now.
-    """
-    with member_locked(survey, group, name, what, shared=False):
-        parent = writable_group(survey, group)
-        folder = Path(survey.path) / group
-        partial, replaced, final = folder / f"{_PARTIAL}{name}", folder / f"{_REPLACED}{name}", folder / name
-        if exists(replaced) and not exists(final):  # a save killed between its two renames: the old one back
-            os.rename(replaced, final)
-        if exists(final) and not overwrite and not is_junk():
-            raise FaciesError(f"{what} {name!r} already exists in {survey.path}; "
-                              "pass --overwrite or choose another --name")
-        for leftover in (partial, replaced):  # from a save killed before it finished
-            shutil.rmtree(leftover, ignore_errors=True)
-        try:
-            write(parent, partial.name)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        if not exists(final):
-            os.rename(partial, final)
-        elif _exchange(partial, final):
-            shutil.rmtree(partial, ignore_errors=True)  # the old member, now under the partial name
-        else:  # a folder cannot be renamed over a non-empty one: the old one aside, then the new one in
-            os.rename(final, replaced)
-            os.rename(partial, final)
-            shutil.rmtree(replaced, ignore_errors=True)
-
-
-#: ``renameat2`` flag swapping two paths atomically (Linux 3.15+, most local file systems).
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap the folders ``a`` and ``b`` in one atomic step; False where the system cannot (then nothing moved)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):  # not Linux, or a C library without it
-        return False
-    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
-    renameat2.restype = ctypes.c_int
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):  # the file system cannot swap
-        return False
-    raise OSError(code, os.strerror(code), str(b))

@@ -14,12 +14,13 @@ import numpy as np
 
 from facies.kernels.array_module import implementation, is_cupy
 from facies.kernels.kuwahara.windows import (check_box_size, check_mode, check_stat, kuwahara_halo,
-                                             normalise_radius, window_offsets)
+                                             normalise_radius, normalise_region, window_offsets)
 
 __all__ = ["kuwahara", "kuwahara_halo", "window_offsets"]
 
 
-def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=None, workers=None):
+def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=None, workers=None,
+             out_region=None):
     """Adaptive 3D Kuwahara filter.
 
     For each voxel ``p`` a set of candidate windows containing ``p`` is considered. Each window's
@@ -46,6 +47,11 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
     mode). Filtering a brick that carries that halo, padded with NaN outside the survey, gives
     bit-identical values to filtering the whole volume on the same backend.
 
+    ``out_region`` computes only a box of the volume: the result has the region's shape and
+    equals that box of the whole-volume result bit for bit, on either backend. Voxels outside it are still read
+    (windows reach into them, and are clipped at the *volume's* edge as before), only not
+    computed: the brick engine passes the brick's interior, so the halo is read, not filtered.
+
     Parameters
     ----------
     volume : ndarray or cupy.ndarray, shape (n_il, n_xl, n_samples)
@@ -57,23 +63,26 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
     mask : array of bool, shape (n_il, n_xl), optional
         Live traces (True), like ``Geometry.trace_mask``; False marks a dead trace.
     out : array, optional
-        Where to write the result; same shape and array type, dtype float32 for float32 input
-        and float64 otherwise.
+        Where to write the result; the shape of ``out_region`` (default: of the volume), the
+        volume's array type, dtype float32 for float32 input and float64 otherwise.
     workers : int, optional
         Threads of the NumPy backend (default: the CPU count, at most 8). Ignored on the GPU.
+    out_region : sequence of 3 slices or (start, stop) pairs, optional
+        The voxels to compute, per axis (inline, crossline, sample): a ``slice`` of step 1 (as in
+        indexing) or ``(start, stop)`` with ``0 <= start <= stop <= n``. Default: the whole volume.
 
     Returns
     -------
     ndarray or cupy.ndarray
-        The filtered volume (``out`` when given).
+        The filtered volume, or its ``out_region`` (``out`` when given).
 
     Raises
     ------
     ValueError
         A volume that is not 3D, a negative radius, windows of more than 65,535 voxels
         (``windows.MAX_BOX_VOXELS``), an unknown mode or statistic, a mask or ``out`` of the wrong
-        shape or dtype; on the GPU a radius whose shared tile exceeds 48 KiB
-        (``_cuda.check_shared_memory``).
+        shape or dtype, an ``out_region`` that is not a box of the volume; on the GPU a radius
+        whose shared tile exceeds 48 KiB (``_cuda.check_shared_memory``).
     TypeError
         A volume of complex or non-numeric dtype.
     """
@@ -96,12 +105,15 @@ def kuwahara(volume, radius=2, *, mode="octant", stat="mean", mask=None, out=Non
         if mask.shape != volume.shape[:2] or mask.dtype != bool:
             raise ValueError(f"mask must be a bool array of shape {volume.shape[:2]} (inline, crossline), "
                              f"got {mask.dtype} {mask.shape}")
+    region = normalise_region(out_region, volume.shape)
+    shape = tuple(b - a for a, b in region)
     if out is None:
-        out = xp.empty(volume.shape, dtype)
-    elif out.shape != volume.shape or out.dtype != dtype or is_cupy(out) != gpu:
-        raise ValueError(f"out must be a {'cupy' if gpu else 'numpy'} array of shape {volume.shape} "
+        out = xp.empty(shape, dtype)
+    elif out.shape != shape or out.dtype != dtype or is_cupy(out) != gpu:
+        raise ValueError(f"out must be a {'cupy' if gpu else 'numpy'} array of shape {shape} "
                          f"and dtype {dtype}, got {type(out).__name__} {out.dtype} {out.shape}")
     if xp.may_share_memory(out, volume):
         volume = volume.copy()  # the filter reads neighbours after writing p: never in place
-    return implementation(__name__, volume).filter_volume(volume, radius, mode, stat, mask, out, workers)
+    return implementation(__name__, volume).filter_volume(volume, radius, mode, stat, mask, out, workers,
+                                                          out_region=region)
 

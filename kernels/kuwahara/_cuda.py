@@ -1,8 +1,11 @@
 """CUDA backend of the 3D Kuwahara filter: loads ``kuwahara.cu`` (beside this file) and launches it.
 
 Two launches per call (see the ``.cu`` header): ``kuwahara_box_stats`` writes the mean and
-variance of every box (float64, shape ``n + B - 1`` per axis), then ``kuwahara_select_mean`` or
+variance of every box the output region uses (float64, shape ``c + B - 1`` per axis, ``c`` the
+region's size: ``n`` for the whole volume), then ``kuwahara_select_mean`` or
 ``kuwahara_select_median`` picks each voxel's window. Extra device memory: 16 bytes per box.
+The region's origin and size go to the kernels as 64-bit ints; the volume around it is read
+(windows clipped at the volume's edge), never computed. Launch geometry is computed here.
 
 The stats kernel stages a data tile in *static* shared memory, whose size grows with the box:
 :func:`check_shared_memory` refuses a radius whose tile exceeds the 48 KiB a block may declare
@@ -20,7 +23,7 @@ import math
 import numpy as np
 
 from facies.kernels.cuda_build import get_module
-from facies.kernels.kuwahara.windows import MODES, box_shape
+from facies.kernels.kuwahara.windows import MODES, box_shape, normalise_region
 
 #: The ``.cu`` file beside this module, by its name under ``kernels/`` (:func:`~facies.kernels.cuda_build.read_source`).
 SOURCE = "kuwahara/kuwahara.cu"
@@ -83,40 +86,65 @@ def _blocks(n: int, per_block: int) -> int:
     return max(1, -(-n // per_block))
 
 
-def filter_volume(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out, workers=None):
-    """Filter a CuPy ``volume`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`).
+def stats_boxes(shape, radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
+    """Boxes the stats kernel computes for an output region of ``shape``: ``c + B - 1`` per axis
+    (starts ``o - (B-1) .. o + c - 1``, every window of every voxel of the region)."""
+    return tuple(int(c) + b - 1 for c, b in zip(shape, box_shape(radius, mode)))
 
-    The same entry point as the NumPy backend's; ``workers`` (CPU threads) is ignored here.
+
+def stats_grid(shape, radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
+    """Launch grid (x: sample, y: crossline, z: inline) of the stats kernel for a region of ``shape``.
+
+    Raises
+    ------
+    ValueError
+        More than 65,535 blocks along crossline or inline (CUDA's limit on grid y and z).
+    """
+    boxes = stats_boxes(shape, radius, mode)
+    grid = (_blocks(boxes[2], STATS_BLOCK[0]), _blocks(boxes[1], STATS_BLOCK[1]), _blocks(boxes[0], STATS_BLOCK[2]))
+    if grid[1] > 65535 or grid[2] > 65535:
+        raise ValueError(f"output region of shape {tuple(shape)} is too large for one launch: "
+                         f"split it along inline/crossline")
+    return grid
+
+
+def filter_volume(volume, radius: tuple[int, int, int], mode: str, stat: str, mask, out, workers=None,
+                  out_region=None):
+    """Filter ``out_region`` of a CuPy ``volume`` (default: all of it) into ``out``, of the region's shape.
+
+    Arguments validated by :func:`facies.kernels.kuwahara.kuwahara`. The same entry point as the
+    NumPy backend's; ``workers`` (CPU threads) is ignored here.
 
     Raises
     ------
     ValueError
         A radius whose shared tile does not fit (:func:`check_shared_memory`), checked before
-        CuPy is imported or anything is compiled; a brick too large for one launch.
+        CuPy is imported or anything is compiled; an output region too large for one launch
+        (:func:`stats_grid`).
     """
     check_shared_memory(volume.dtype, radius, mode)
+    region = normalise_region(out_region, volume.shape)
+    shape = tuple(b - a for a, b in region)
+    if math.prod(shape) == 0:
+        return out
+    grid = stats_grid(shape, radius, mode)
     import cupy as cp  # noqa: PLC0415 - GPU path only
 
     x = cp.ascontiguousarray(volume)
-    n_il, n_xl, n_t = x.shape
-    if x.size == 0:
-        return out
+    n_il, n_xl, _ = x.shape
     module = get_module(SOURCE, kuwahara_defines(x.dtype, radius, mode))
     live = (cp.ones((n_il, n_xl), cp.uint8) if mask is None
             else cp.ascontiguousarray(mask, dtype=cp.uint8))
-    size = box_shape(radius, mode)
-    boxes = tuple(n + b - 1 for n, b in zip(x.shape, size))
+    boxes = stats_boxes(shape, radius, mode)
     box_mean = cp.empty(boxes, cp.float64)
     box_var = cp.empty(boxes, cp.float64)
-    dims = (np.int64(n_il), np.int64(n_xl), np.int64(n_t))
-    grid = (_blocks(boxes[2], STATS_BLOCK[0]), _blocks(boxes[1], STATS_BLOCK[1]), _blocks(boxes[0], STATS_BLOCK[2]))
-    if grid[1] > 65535 or grid[2] > 65535:
-        raise ValueError(f"brick of shape {x.shape} is too large for one launch: split it along inline/crossline")
+    # volume size, region origin, region size: (n_il, n_xl, n_t, o_il, o_xl, o_t, c_il, c_xl, c_t)
+    dims = tuple(np.int64(v) for v in (*x.shape, *(a for a, _ in region), *shape))
     module.get_function("kuwahara_box_stats")(grid, STATS_BLOCK, (x, live, box_mean, box_var, *dims))
 
-    result = out if out.flags.c_contiguous else cp.empty(x.shape, x.dtype)
+    result = out if out.flags.c_contiguous else cp.empty(shape, x.dtype)
     sms = cp.cuda.Device().attributes["MultiProcessorCount"]
-    select_grid = (min(_blocks(x.size, SELECT_BLOCK), 32 * sms),)  # grid-stride loop covers the rest
+    select_grid = (min(_blocks(math.prod(shape), SELECT_BLOCK), 32 * sms),)  # grid-stride loop covers the rest
     if stat == "mean":
         module.get_function("kuwahara_select_mean")(
             select_grid, (SELECT_BLOCK,), (x, live, box_mean, box_var, result, *dims))

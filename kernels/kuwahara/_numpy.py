@@ -25,9 +25,11 @@ Algorithm (vectorised over whole arrays, no Python loop per voxel):
    window (a sliding-window view, chunks of voxels) and sorts it; NaN sorts last, so the median
    of the ``n`` valid values is read at ``(n-1)//2`` and ``n//2``.
 
-The volume is processed in tiles along all three axes (:func:`tile_shape`), each read with the
-halo it needs and computing only its own voxels, on a thread pool: NumPy releases the GIL in these
-array operations. Tiles change how work is split, never the operations that give a voxel its value.
+The volume (or only its ``out_region``: the voxels outside it are read as halo, never computed)
+is processed in tiles along all three axes (:func:`tile_shape`), each read with the halo it needs
+and computing only its own voxels, on a thread pool: NumPy releases the GIL in these array
+operations. Tiles change how work is split, never the operations that give a voxel its value, so a
+region's values are those of the whole volume bit for bit.
 """
 
 from __future__ import annotations
@@ -41,34 +43,46 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from facies.kernels.box_stats import sliding_sums
-from facies.kernels.kuwahara.windows import axis_offsets, box_shape, kuwahara_halo, valid_voxels, window_offsets
+from facies.kernels.kuwahara.windows import (axis_offsets, box_shape, kuwahara_halo, normalise_region, valid_voxels,
+                                             window_offsets)
 
-#: Output voxels per tile: large enough to amortise the halo of the box sums, small enough
-#: that a tile's box arrays stay in the caches.
+#: Voxels of a tile's box arrays (the tile grown by its halo on every side): large enough to
+#: amortise the halo of the box sums, small enough that those arrays stay in the caches.
 TILE_VOXELS = 1 << 18
 #: Voxels whose median windows are gathered and sorted at once.
 MEDIAN_CHUNK = 1 << 14
 
 
-def filter_volume(x: np.ndarray, radius: tuple[int, int, int], mode: str, stat: str,
-                  mask: np.ndarray | None, out: np.ndarray, workers: int | None = None) -> np.ndarray:
-    """Filter ``x`` into ``out`` (validated by :func:`facies.kernels.kuwahara.kuwahara`)."""
-    if x.size == 0:
+def filter_volume(volume: np.ndarray, radius: tuple[int, int, int], mode: str, stat: str,
+                  mask: np.ndarray | None, out: np.ndarray, workers: int | None = None,
+                  out_region=None) -> np.ndarray:
+    """Filter ``out_region`` of ``volume`` (default: all of it) into ``out``, of the region's shape.
+
+    Arguments validated by :func:`facies.kernels.kuwahara.kuwahara`; ``out_region`` as
+    :func:`~facies.kernels.kuwahara.windows.normalise_region` takes it. Only the region is
+    tiled and computed; each tile reads its halo from the volume (clipped at the volume's edge).
+    The CUDA backend's ``filter_volume`` has the same signature.
+    """
+    x = volume
+    region = normalise_region(out_region, x.shape)
+    shape = tuple(b - a for a, b in region)
+    if math.prod(shape) == 0:
         return out
     halo = kuwahara_halo(radius, mode)
     workers = workers or min(os.cpu_count() or 1, 8)
-    tile = tile_shape(x.shape, halo, workers)
+    tile = tile_shape(shape, halo, workers)
+    origin = tuple(a for a, _ in region)
 
     def run(start: tuple[int, ...]) -> None:
-        region = [(s, min(n, s + t)) for s, t, n in zip(start, tile, x.shape)]
-        read = [(max(0, a - h), min(n, b + h)) for (a, b), h, n in zip(region, halo, x.shape)]
+        part = [(o + s, o + min(m, s + t)) for o, s, t, m in zip(origin, start, tile, shape)]
+        read = [(max(0, a - h), min(n, b + h)) for (a, b), h, n in zip(part, halo, x.shape)]
         block = x[tuple(slice(a, b) for a, b in read)]
         block_mask = None if mask is None else mask[read[0][0]:read[0][1], read[1][0]:read[1][1]]
         filter_block(block, radius, mode, stat, block_mask,
-                     region=tuple((a - r, b - r) for (a, b), (r, _) in zip(region, read)),
-                     out=out[tuple(slice(a, b) for a, b in region)])
+                     region=tuple((a - r, b - r) for (a, b), (r, _) in zip(part, read)),
+                     out=out[tuple(slice(a - o, b - o) for (a, b), o in zip(part, origin))])
 
-    starts = list(itertools.product(*(range(0, n, t) for n, t in zip(x.shape, tile))))
+    starts = list(itertools.product(*(range(0, m, t) for m, t in zip(shape, tile))))
     if workers == 1 or len(starts) == 1:
         for start in starts:
             run(start)
@@ -79,10 +93,15 @@ def filter_volume(x: np.ndarray, radius: tuple[int, int, int], mode: str, stat: 
 
 
 def tile_shape(shape, halo, workers: int = 1) -> tuple[int, ...]:
-    """Output tile of about :data:`TILE_VOXELS`, at least one per worker.
+    """Output tile whose box arrays (the tile grown by ``halo`` per side) hold at most about
+    :data:`TILE_VOXELS` voxels, at least one tile per worker.
 
     Halves the longest axis (samples count a quarter: long contiguous traces make fast inner
-    loops) while the tile is too big, never below twice the halo (its read overhead).
+    loops) while the tile is too big, never below twice the halo (its read overhead). The tile
+    is sized with its halo, not by its output voxels alone: a region whose tiles land exactly on
+    2^18 output voxels (128^3 brick interiors: 32 x 64 x 128) would otherwise get box arrays
+    about 1.7x larger than a grown brick's tiles, and lose in the caches what computing fewer
+    voxels saves (measured in docs/kuwahara.md, "Output region").
     """
     tile = list(shape)
 
@@ -94,7 +113,7 @@ def tile_shape(shape, halo, workers: int = 1) -> tuple[int, ...]:
     def n_tiles():
         return math.prod(-(-n // t) for n, t in zip(shape, tile))
 
-    while math.prod(tile) > TILE_VOXELS or n_tiles() < workers:
+    while math.prod(t + 2 * h for t, h in zip(tile, halo)) > TILE_VOXELS or n_tiles() < workers:
         axis = split_axis()
         if axis is None:
             break

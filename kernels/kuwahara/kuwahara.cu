@@ -7,18 +7,25 @@
 //                              0: shifted mode (box 2a+1, offsets -2a .. 0)
 //   KUW_R_IL KUW_R_XL KUW_R_T  radius (r or a) per axis
 //
+// Output region: both passes compute only the voxels of a box of the volume, c_* voxels per axis
+// from o_* (the whole volume: o = 0, c = n). The volume x (n_* per axis) is read around it,
+// windows are clipped at the *volume's* edge, and out holds the region only (c_il x c_xl x c_t),
+// so a region's values are those of the whole volume bit for bit: every box's statistics are the
+// same sequence of operations wherever the region starts.
+//
 // Two passes, the same definition as the NumPy backend (kernels/kuwahara/windows.py):
-//   kuwahara_box_stats   mean and variance of every box, indexed by its start s in
-//                        [-(B-1), n-1] per axis (boxes clipped at the edge). The data tile a
+//   kuwahara_box_stats   mean and variance of every box a voxel of the region uses, indexed by
+//                        b = s - o + (B-1), s its start in [o-(B-1), o+c-1] per axis (boxes
+//                        clipped at the volume's edge): c + B - 1 boxes per axis. The data tile a
 //                        block needs is staged in shared memory with invalid voxels (outside,
 //                        non-finite, dead trace) stored as NaN. Sums are of data shifted by the
 //                        box's first valid value and accumulate in double, so low-variance
 //                        attributes (coherence 0.95 +- 0.01) keep their precision, and a box's
 //                        statistics do not depend on where the array starts (bricks == whole).
 //   kuwahara_select_mean / kuwahara_select_median
-//                        one thread per voxel: first window of smallest variance (strict <,
-//                        windows in lexicographic offset order), then its mean or the median
-//                        of its valid voxels (bitwise radix select, no local arrays).
+//                        one thread per voxel of the region: first window of smallest variance
+//                        (strict <, windows in lexicographic offset order), then its mean or the
+//                        median of its valid voxels (bitwise radix select, no local arrays).
 // Every index is 64-bit: a brick may hold more than 2^31 voxels.
 
 #if KUW_OCTANT
@@ -69,13 +76,17 @@ __device__ __forceinline__ bool kuw_valid(const kuw_t* x, const unsigned char* l
 
 extern "C" __global__ void kuwahara_box_stats(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
                                               double* __restrict__ box_mean, double* __restrict__ box_var,
-                                              const i64 n_il, const i64 n_xl, const i64 n_t) {
+                                              const i64 n_il, const i64 n_xl, const i64 n_t,
+                                              const i64 o_il, const i64 o_xl, const i64 o_t,
+                                              const i64 c_il, const i64 c_xl, const i64 c_t) {
     __shared__ kuw_t tile[KUW_SH_IL][KUW_SH_XL][KUW_SH_T];
-    const i64 m_il = n_il + KUW_B_IL - 1, m_xl = n_xl + KUW_B_XL - 1, m_t = n_t + KUW_B_T - 1;
-    // Box index b <-> start s = b - (B-1); the tile covers data rows s0 .. s0 + SH - 1.
+    const i64 m_il = c_il + KUW_B_IL - 1, m_xl = c_xl + KUW_B_XL - 1, m_t = c_t + KUW_B_T - 1;
+    // Box index b <-> start s = o + b - (B-1) in volume coordinates; the tile covers data rows
+    // s0 .. s0 + SH - 1.
     const i64 b_il0 = (i64)blockIdx.z * KUW_TILE_IL, b_xl0 = (i64)blockIdx.y * KUW_TILE_XL;
     const i64 b_t0 = (i64)blockIdx.x * KUW_TILE_T;
-    const i64 s_il0 = b_il0 - (KUW_B_IL - 1), s_xl0 = b_xl0 - (KUW_B_XL - 1), s_t0 = b_t0 - (KUW_B_T - 1);
+    const i64 s_il0 = o_il + b_il0 - (KUW_B_IL - 1), s_xl0 = o_xl + b_xl0 - (KUW_B_XL - 1);
+    const i64 s_t0 = o_t + b_t0 - (KUW_B_T - 1);
     const int threads = blockDim.x * blockDim.y * blockDim.z;
     const int rank = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
     const kuw_t nan_value = (kuw_t)kuw_nan();
@@ -117,7 +128,8 @@ extern "C" __global__ void kuwahara_box_stats(const kuw_t* __restrict__ x, const
     box_var[out] = fmax((dn * q - s * s) / (dn * dn), 0.0);
 }
 
-// Index into the box arrays of the first window of smallest variance for voxel (i, j, k).
+// Index into the box arrays of the first window of smallest variance for voxel (i, j, k) of the
+// region (coordinates relative to its origin, as the box arrays are).
 __device__ __forceinline__ i64 kuw_choose(const double* __restrict__ box_var, i64 i, i64 j, i64 k,
                                           i64 m_xl, i64 m_t, int* best_il, int* best_xl, int* best_t) {
     double best = kuw_inf();
@@ -217,25 +229,30 @@ __device__ __forceinline__ double kuw_box_median(const kuw_t* __restrict__ x, co
     return 0.5 * (lo + hi);
 }
 
-// The body of both select kernels, one thread per voxel (grid-stride loop): a valid voxel gets the
-// mean (box_mean) or, with MEDIAN, the median of its first window of smallest variance.
+// The body of both select kernels, one thread per voxel of the region (grid-stride loop over out):
+// a valid voxel gets the mean (box_mean) or, with MEDIAN, the median of its first window of
+// smallest variance.
 template <bool MEDIAN>
 __device__ __forceinline__ void kuw_select(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
                                            const double* __restrict__ box_mean, const double* __restrict__ box_var,
-                                           kuw_t* __restrict__ out, const i64 n_il, const i64 n_xl, const i64 n_t) {
-    const i64 m_xl = n_xl + KUW_B_XL - 1, m_t = n_t + KUW_B_T - 1;
-    const i64 total = n_il * n_xl * n_t;
+                                           kuw_t* __restrict__ out, const i64 n_il, const i64 n_xl, const i64 n_t,
+                                           const i64 o_il, const i64 o_xl, const i64 o_t,
+                                           const i64 c_il, const i64 c_xl, const i64 c_t) {
+    const i64 m_xl = c_xl + KUW_B_XL - 1, m_t = c_t + KUW_B_T - 1;
+    const i64 total = c_il * c_xl * c_t;
     for (i64 p = (i64)blockIdx.x * blockDim.x + threadIdx.x; p < total; p += (i64)gridDim.x * blockDim.x) {
-        const i64 k = p % n_t, j = (p / n_t) % n_xl, i = p / (n_t * n_xl);
-        const kuw_t v = x[p];
-        if (!live[i * n_xl + j] || !isfinite(v)) {
+        // (i, j, k) in the region, (vi, vj, vk) = o + (i, j, k) in the volume
+        const i64 k = p % c_t, j = (p / c_t) % c_xl, i = p / (c_t * c_xl);
+        const i64 vi = o_il + i, vj = o_xl + j, vk = o_t + k;
+        const kuw_t v = x[(vi * n_xl + vj) * n_t + vk];
+        if (!live[vi * n_xl + vj] || !isfinite(v)) {
             out[p] = v;  // invalid voxels pass through unchanged
             continue;
         }
         int oi, oj, ok;
         const i64 box = kuw_choose(box_var, i, j, k, m_xl, m_t, &oi, &oj, &ok);
         if constexpr (MEDIAN) {
-            out[p] = (kuw_t)kuw_box_median(x, live, i + oi, j + oj, k + ok, n_il, n_xl, n_t);
+            out[p] = (kuw_t)kuw_box_median(x, live, vi + oi, vj + oj, vk + ok, n_il, n_xl, n_t);
         } else {
             out[p] = (kuw_t)box_mean[box];
         }
@@ -245,13 +262,17 @@ __device__ __forceinline__ void kuw_select(const kuw_t* __restrict__ x, const un
 extern "C" __global__ void kuwahara_select_mean(const kuw_t* __restrict__ x, const unsigned char* __restrict__ live,
                                                 const double* __restrict__ box_mean,
                                                 const double* __restrict__ box_var, kuw_t* __restrict__ out,
-                                                const i64 n_il, const i64 n_xl, const i64 n_t) {
-    kuw_select<false>(x, live, box_mean, box_var, out, n_il, n_xl, n_t);
+                                                const i64 n_il, const i64 n_xl, const i64 n_t,
+                                                const i64 o_il, const i64 o_xl, const i64 o_t,
+                                                const i64 c_il, const i64 c_xl, const i64 c_t) {
+    kuw_select<false>(x, live, box_mean, box_var, out, n_il, n_xl, n_t, o_il, o_xl, o_t, c_il, c_xl, c_t);
 }
 
 extern "C" __global__ void kuwahara_select_median(const kuw_t* __restrict__ x,
                                                   const unsigned char* __restrict__ live,
                                                   const double* __restrict__ box_var, kuw_t* __restrict__ out,
-                                                  const i64 n_il, const i64 n_xl, const i64 n_t) {
-    kuw_select<true>(x, live, nullptr, box_var, out, n_il, n_xl, n_t);
+                                                  const i64 n_il, const i64 n_xl, const i64 n_t,
+                                                  const i64 o_il, const i64 o_xl, const i64 o_t,
+                                                  const i64 c_il, const i64 c_xl, const i64 c_t) {
+    kuw_select<true>(x, live, nullptr, box_var, out, n_il, n_xl, n_t, o_il, o_xl, o_t, c_il, c_xl, c_t);
 }

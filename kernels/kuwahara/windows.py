@@ -104,3 +104,39 @@ def kuwahara_halo(radius, mode: str = "octant") -> tuple[int, int, int]:
     """
     radius = normalise_radius(radius)
     return tuple(r if check_mode(mode) == "octant" else 2 * r for r in radius)
+
+
+def normalise_region(region, shape) -> tuple[tuple[int, int], ...]:
+    """``region`` of a volume of ``shape`` as ``(start, stop)`` per axis; None is the whole volume.
+
+    Per axis a ``slice`` (step 1; None and negative bounds as in indexing, clipped to the volume)
+    or a pair of ints ``(start, stop)`` with ``0 <= start <= stop <= n``. An empty region
+    (``start == stop``) is allowed: it computes nothing.
+
+    Raises
+    ------
+    ValueError
+        Not one item per axis, a slice with a step other than 1, a pair that is not two ints
+        inside the volume in order.
+    """
+    if region is None:
+        return tuple((0, int(n)) for n in shape)
+    items = tuple(region) if isinstance(region, (tuple, list)) else None
+    if items is None or len(items) != len(shape):
+        raise ValueError(f"out_region must give one slice or (start, stop) per axis ({len(shape)} axes), "
+                         f"got {region!r}")
+    bounds = []
+    for axis, (item, n) in enumerate(zip(items, shape)):
+        if isinstance(item, slice):
+            start, stop, step = item.indices(int(n))
+            if step != 1:
+                raise ValueError(f"out_region slice {item!r} on axis {axis} must have step 1")
+            bounds.append((start, max(start, stop)))
+            continue
+        pair = tuple(item) if isinstance(item, (tuple, list)) else ()
+        if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair) \
+                or not 0 <= pair[0] <= pair[1] <= n:
+            raise ValueError(f"out_region on axis {axis} must be a slice or (start, stop) with "
+                             f"0 <= start <= stop <= {n}, got {item!r}")
+        bounds.append((int(pair[0]), int(pair[1])))
+    return tuple(bounds)
