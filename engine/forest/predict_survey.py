@@ -85,12 +85,12 @@ def predict_survey(survey, model_name: str, *, options: RunOptions | None = None
 def _describe_outputs(survey, model: ForestModel, names: dict) -> None:
     """Attributes that let a reader decode the outputs without the model (codes, facies, units)."""
     legend = {str(c): n for c, n in zip(model.codes, model.facies_names)}
-    survey.group[names["classes"]].attrs.update({"long_name": f"facies by random forest {model.name}",
-                                                 "flag_values": [0, *model.codes],
-                                                 "flag_meanings": " ".join(["no_data", *(n.replace(" ", "_") for n in model.facies_names)]),
-                                                 "facies_codes": legend, "model": model.name})
+    meanings = " ".join(["no_data", *(n.replace(" ", "_") for n in model.facies_names)])
+    survey.set_array_attrs(names["classes"], {"long_name": f"facies by random forest {model.name}",
+                                              "flag_values": [0, *model.codes], "flag_meanings": meanings,
+                                              "facies_codes": legend, "model": model.name})
     for name, facies in zip(names["probabilities"], model.facies_names):
-        survey.group[name].attrs.update({"long_name": f"probability of {facies} (random forest {model.name})",
-                                         "facies_name": facies, "model": model.name})
-    survey.group[names["confidence"]].attrs.update({"long_name": f"highest class probability (random forest {model.name})",
-                                                    "model": model.name})
+        survey.set_array_attrs(name, {"long_name": f"probability of {facies} (random forest {model.name})",
+                                      "facies_name": facies, "model": model.name})
+    survey.set_array_attrs(names["confidence"], {"long_name": f"highest class probability (random forest {model.name})",
+                                                 "model": model.name})
