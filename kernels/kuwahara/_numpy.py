@@ -93,15 +93,12 @@ def filter_volume(volume: np.ndarray, radius: tuple[int, int, int], mode: str, s
 
 
 def tile_shape(shape, halo, workers: int = 1) -> tuple[int, ...]:
-    """Output tile whose box arrays (the tile grown by ``halo`` per side) hold at most about
-    :data:`TILE_VOXELS` voxels, at least one tile per worker.
+    """Output tile of at most about :data:`TILE_VOXELS` voxels, at least one tile per worker.
 
     Halves the longest axis (samples count a quarter: long contiguous traces make fast inner
-    loops) while the tile is too big, never below twice the halo (its read overhead). The tile
-    is sized with its halo, not by its output voxels alone: a region whose tiles land exactly on
-    2^18 output voxels (128^3 brick interiors: 32 x 64 x 128) would otherwise get box arrays
-    about 1.7x larger than a grown brick's tiles, and lose in the caches what computing fewer
-    voxels saves (measured in docs/kuwahara.md, "Output region").
+    loops) while the tile is too big, never below twice the halo (its read overhead). Sizing the
+    tile with its halo instead was measured slower, on whole volumes and on 128^3 kept regions
+    alike (docs/kuwahara.md, "Output region").
     """
     tile = list(shape)
 
@@ -113,7 +110,7 @@ def tile_shape(shape, halo, workers: int = 1) -> tuple[int, ...]:
     def n_tiles():
         return math.prod(-(-n // t) for n, t in zip(shape, tile))
 
-    while math.prod(t + 2 * h for t, h in zip(tile, halo)) > TILE_VOXELS or n_tiles() < workers:
+    while math.prod(tile) > TILE_VOXELS or n_tiles() < workers:
         axis = split_axis()
         if axis is None:
             break
