@@ -21,6 +21,7 @@ demo: install
 	FACIES=$(BIN)/facies bash scripts/demo.sh $(DEMO) $(SIZE)
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

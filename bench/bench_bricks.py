@@ -125,7 +125,8 @@ def main() -> None:
         for k, v in timings.items():
             print(f"{k:16s} {v:7.2f} s  {nbytes / v / 1e9:6.2f} GB/s")
         print(f"copy through scheduler / best zarr: {report['ratio_copy_vs_best_zarr']:.2f} (goal >= 0.8); "
-              f"/ zarr loop: {report['ratio_copy_vs_zarr_loop']:.2f}; mean / copy speed: {report['ratio_mean_vs_copy']:.2f}")
+              f"/ zarr loop: {report['ratio_copy_vs_zarr_loop']:.2f}; "
+              f"mean / copy speed: {report['ratio_mean_vs_copy']:.2f}")
         write_result(RESULTS, report)
     finally:
         shutil.rmtree(root, ignore_errors=True)

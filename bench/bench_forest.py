@@ -5,8 +5,8 @@ depend non-linearly on the attributes (so the trees do reach depth 16). Predicti
 float32 from the same distribution.
 
 CPU part (always): rows/s of ``RandomForestClassifier.predict_proba`` and of nvForest's CPU
-classifier built from the same forest's stored trees (as ``facies rf train`` stores them), in the same run, and their ratio;
-the largest probability difference between the two is recorded, and whether it is within 1e-6
+classifier built from the same forest's stored trees (as ``facies rf train`` stores them), in the same run,
+and their ratio; the largest probability difference between the two is recorded, and whether it is within 1e-6
 (``probabilities_match``).
 
 GPU part (when a GPU answers): rows/s of nvForest's GPU classifier on CuPy arrays (goal on an
@@ -50,7 +50,8 @@ def make_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def train(n_train: int, seed: int) -> tuple[RandomForestClassifier, ForestModel]:
     x, y = make_rows(n_train, seed)
     forest = make_classifier(N_TREES, MAX_DEPTH, seed, n_jobs=-1).fit(x, y)  # the settings 'rf train' uses
-    model = ForestModel(name="bench", forest=trees_from_sklearn(forest), attributes=[f"a{i}" for i in range(N_ATTRIBUTES)],
+    model = ForestModel(name="bench", forest=trees_from_sklearn(forest),
+                        attributes=[f"a{i}" for i in range(N_ATTRIBUTES)],
                         facies_names=["f1", "f2", "f3"], codes=[1, 2, 3], trees=N_TREES, max_depth=MAX_DEPTH)
     return forest, model
 

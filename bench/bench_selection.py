@@ -1,4 +1,5 @@
-"""Benchmark: attribute selection at the AASPI size (N=9, M=3, J=2, nine models, 200 SEM iterations, 10 000 voxels per facies).
+"""Benchmark: attribute selection at the AASPI size (N=9, M=3, J=2, nine models, 200 SEM iterations,
+10 000 voxels per facies).
 
 Times the batched NumPy backend on the dimensions given by --dims (all by default) and extrapolates
 to all 511 combinations by the fraction of combinations x feature width timed (said so in the JSON),

@@ -22,12 +22,14 @@ def doctor(as_json: bool = JSON) -> None:
         console.print("not installed: " + ", ".join(missing))
     host = rep["host"]
     console.print(f"host: {host['cpus']} CPUs, {human_rate(host['available_bytes'], 'B')} of "
-                  f"{human_rate(host['total_bytes'], 'B')} available, brick budget {human_rate(host['brick_budget_bytes'], 'B')}")
+                  f"{human_rate(host['total_bytes'], 'B')} available, "
+                  f"brick budget {human_rate(host['brick_budget_bytes'], 'B')}")
     gpu = rep["gpu"]
     if not gpu["available"]:
         console.print(f"GPU: none ({gpu['reason']}); facies runs on the CPU with NumPy. Tier: none.")
         return
-    console.print(f"GPU: {gpu['name']} (compute {gpu['compute_capability']}), driver CUDA {gpu['driver_cuda_version']}, "
+    console.print(f"GPU: {gpu['name']} (compute {gpu['compute_capability']}), "
+                  f"driver CUDA {gpu['driver_cuda_version']}, "
                   f"runtime CUDA {gpu['runtime_cuda_version']}")
     console.print(f"GPU memory: {human_rate(gpu['free_bytes'], 'B')} free of {human_rate(gpu['total_bytes'], 'B')}; "
                   f"brick budget {human_rate(gpu['brick_budget_bytes'], 'B')}. Tier: {gpu['tier']}.")

@@ -26,8 +26,10 @@ def info(store: Path = STORE,
     console.print(f"[bold]{rep['path']}[/]  shape {' x '.join(map(str, rep['shape']))} ({', '.join(rep['dims'])})")
     console.print(f"inline {il['first']}..{il['last']} step {il['step']} ({il['count']}), "
                   f"crossline {xl['first']}..{xl['last']} step {xl['step']} ({xl['count']}), "
-                  f"{s['axis']} {s['first']:g}..{s['last']:g} {s['unit']} every {s['interval']:g} {s['unit']} ({s['count']})")
-    console.print(f"live traces {rep['live_traces']} of {rep['total_traces']}; on disk {human_rate(rep['disk_bytes'], 'B')}")
+                  f"{s['axis']} {s['first']:g}..{s['last']:g} {s['unit']} "
+                  f"every {s['interval']:g} {s['unit']} ({s['count']})")
+    console.print(f"live traces {rep['live_traces']} of {rep['total_traces']}; "
+                  f"on disk {human_rate(rep['disk_bytes'], 'B')}")
     table = Table("array", "kind", "dtype", "chunks", "compression", "on disk", "min", "max", "mean", "made by")
     for a in rep["arrays"]:
         name = a["name"] if a["complete"] else f"{a['name']} [red](incomplete)[/]"

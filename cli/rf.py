@@ -23,10 +23,13 @@ def train(store: Path = STORE,
           training: str = typer.Option(None, "--training", help="Training table in the store (default: picks)."),
           csv: Path = typer.Option(None, "--csv", help="Training table as CSV instead of one in the store."),
           attributes: str = typer.Option(None, "--attributes",
-                                         help="Comma-separated attributes (default: attribute selection's best, else all)."),
-          trees: str = typer.Option("50,100,200", "--trees", help="Candidate tree counts (1..10000), chosen by 5-fold CV."),
+                                         help="Comma-separated attributes "
+                                              "(default: attribute selection's best, else all)."),
+          trees: str = typer.Option("50,100,200", "--trees",
+                                    help="Candidate tree counts (1..10000), chosen by 5-fold CV."),
           max_depth: int = typer.Option(None, "--max-depth", help="Maximum tree depth, 1..64 (default: unlimited)."),
-          normalize: bool = typer.Option(False, "--normalize", help="Z-score every attribute (stats stored with the model)."),
+          normalize: bool = typer.Option(False, "--normalize",
+                                         help="Z-score every attribute (stats stored with the model)."),
           seed: int = typer.Option(0, "--seed", help="Seed of the folds and the forests."),
           out: Path = typer.Option(None, "--out", help="Folder of the CSV and PNG report (default: beside the store)."),
           overwrite: bool = OVERWRITE) -> None:
@@ -40,7 +43,8 @@ def train(store: Path = STORE,
     report, model = run.trained.report, run.trained.model
     console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
                   f"({run.attribute_source}): {', '.join(model.attributes)}")
-    cv = Table("trees", *(f"fold {k + 1}" for k in range(report["folds"])), "mean", "std", title="cross-validation accuracy")
+    cv = Table("trees", *(f"fold {k + 1}" for k in range(report["folds"])), "mean", "std",
+               title="cross-validation accuracy")
     for c in report["candidates"]:
         mark = " *" if c["trees"] == report["best_trees"] else ""
         cv.add_row(f"{c['trees']}{mark}", *(f"{a:.4f}" for a in c["fold_accuracy"]),
@@ -84,7 +88,8 @@ def evaluate(store: Path = STORE,
              labels: str = typer.Option("truth", "--labels", help="Label volume with the true facies codes."),
              training: str = typer.Option("picks", "--training", help="Training table whose voxels are left out."),
              min_distance: float = typer.Option(3.0, "--min-distance",
-                                                help="Count only voxels farther than this (>= 0, in voxels) from training voxels."),
+                                                help="Count only voxels farther than this (>= 0, in voxels) "
+                                                     "from training voxels."),
              as_json: bool = JSON) -> None:
     """Accuracy of facies_<model> against known labels (e.g. the synthetic truth), away from the training voxels."""
     from facies.engine.forest.evaluate import evaluate_model  # noqa: PLC0415

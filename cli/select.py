@@ -13,8 +13,10 @@ from facies.cli.runs import INTERRUPTED
 
 def select(store: Path = typer.Argument(None, help="Survey store holding the training table (with --training)."),
            training: str = typer.Option(None, "--training", help="Name of the training table in STORE."),
-           csv: Path = typer.Option(None, "--csv", help="Training table as CSV: facies,inline,crossline,time|depth,attributes..."),
-           attributes: str = typer.Option(None, "--attributes", help="Comma list of candidate attributes (default: all)."),
+           csv: Path = typer.Option(None, "--csv",
+                                    help="Training table as CSV: facies,inline,crossline,time|depth,attributes..."),
+           attributes: str = typer.Option(None, "--attributes",
+                                          help="Comma list of candidate attributes (default: all)."),
            max_clusters: int = typer.Option(2, "--max-clusters", help="J: fit K = 1..J clusters per facies."),
            models: str = typer.Option("default", "--models", help="default|all|comma list of mclust names."),
            sem_iter: int = typer.Option(200, "--sem-iter", help="Stochastic EM iterations."),
@@ -25,7 +27,8 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
            holdout: float = typer.Option(0.3, "--holdout", help="Held-out fraction per facies for validation."),
            workers: int = typer.Option(0, "--workers", help="CPU worker processes (0: one per core when the run is "
                                                             "longer than a few seconds, else 1)."),
-           out: Path = typer.Option(..., "--out", help="Output folder for combinations.csv, summary.json, scores.png.")) -> None:
+           out: Path = typer.Option(..., "--out",
+                                    help="Output folder for combinations.csv, summary.json, scores.png.")) -> None:
     """Score every attribute combination by Bhattacharyya distance between per-facies Gaussian mixtures.
 
     A bad --out (a file, or a path under one) is refused before any fitting. A run that finds no valid

@@ -60,11 +60,11 @@ def probe_cupy() -> tuple[ModuleType | None, str]:
     """Import CuPy and ask for a device; return (module or None, reason)."""
     try:
         import cupy  # noqa: PLC0415 - lazy on purpose
-    except Exception as exc:  # ImportError, or a CUDA library that fails to load
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a CUDA library that fails to load
         return None, f"CuPy does not import ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     try:
         n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - CuPy and the CUDA runtime raise several types
         return None, f"CuPy imports but no CUDA device answers ({type(exc).__name__})"
     if n < 1:
         return None, "CuPy imports but sees no CUDA device"
@@ -100,7 +100,8 @@ def get_backend(device: str = "auto") -> Backend:
         why = f"{ENV_DEVICE}=cpu" if env == "cpu" else "asked for the CPU"
         backend = Backend("cpu", np, f"NumPy on the CPU ({why})")
     elif forced_cpu():
-        raise FaciesError(f"--device gpu was asked but {ENV_DEVICE}=cpu forces the CPU; unset {ENV_DEVICE} or use --device cpu")
+        raise FaciesError(f"--device gpu was asked but {ENV_DEVICE}=cpu forces the CPU; "
+                          f"unset {ENV_DEVICE} or use --device cpu")
     else:
         cupy, reason = probe_cupy()
         if cupy is not None:

@@ -50,7 +50,8 @@ class Geometry:
             if values.ndim != 1 or values.size == 0:
                 raise FaciesError(f"the {name} axis is empty; a 3D survey needs at least one value on every axis")
             if values.size > 1 and np.any(np.diff(values) <= 0):
-                raise FaciesError(f"the {name} axis is not strictly increasing; sort the traces or check the header bytes")
+                raise FaciesError(f"the {name} axis is not strictly increasing; "
+                                  "sort the traces or check the header bytes")
         if self.sample_axis not in SAMPLE_AXES:
             raise FaciesError(f"sample axis must be 'time' or 'depth', not {self.sample_axis!r}")
         lateral = (self.inlines.size, self.crosslines.size)

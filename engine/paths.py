@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
+from facies.engine.store import is_store
 
 
 def exists(path: Path) -> bool:
@@ -66,8 +67,6 @@ def enclosing_store(folder) -> Path | None:
     leads) and returns the innermost folder whose root ``zarr.json`` has the facies attributes
     (:func:`~facies.engine.store.is_store`); None when no folder on the way is a store.
     """
-    from facies.engine.store import is_store  # lazily: the store module imports much more than this one
-
     resolved = Path(folder).resolve()
     for candidate in (resolved, *resolved.parents):
         if is_store(candidate):

@@ -44,7 +44,7 @@ def make_provenance(command: str, parameters: Mapping[str, Any] | None = None,
     dict
         JSON-serialisable record with the time (UTC) and the package version.
     """
-    from facies.engine import __version__
+    from facies.engine import __version__  # noqa: PLC0415 - import cycle: the package imports store, which imports this
 
     return {
         "command": command,

@@ -112,7 +112,7 @@ def open_member(survey, group: str, name: str, what: str, remedy: str):
         raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json is missing); {remedy}")
     try:
         return survey.node(f"{group}/{name}")
-    except Exception:  # zarr raises several types for a broken zarr.json
+    except Exception:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
         raise DamagedArrayError(f"{what} {name!r} in {survey.path} is damaged (its zarr.json cannot be read); "
                                 f"{remedy}") from None
 
@@ -132,7 +132,7 @@ def writable_group(survey, group: str) -> zarr.Group:
         return survey.subgroup(group, create=True)
     try:
         return survey.subgroup(group)
-    except Exception:  # zarr raises several types for a broken zarr.json; an array there is a FaciesError
+    except Exception:  # noqa: BLE001 - zarr raises several types for a broken zarr.json; an array there is a FaciesError
         raise DamagedArrayError(f"the {group!r} group of {survey.path} is damaged (its zarr.json cannot be read); "
                                 f"it holds no data: delete {meta} and run the command again") from None
 

@@ -1,6 +1,6 @@
 """The survey store: one Zarr v3 group per survey, named as MDIO names things.
 
-Layout (DESIGN.md, "The survey store")::
+Layout (docs/design.md, "The survey store")::
 
     survey.zarr/
       inline (n_il,) int32 · crossline (n_xl,) int32 · time|depth (n_s,) float32
@@ -214,7 +214,8 @@ class Survey:
         except FileExistsError:
             raise FaciesError(f"{path} was created by another command just now; choose another path") from None
         except FileNotFoundError:
-            raise FaciesError(f"the folder {path.parent} does not exist; create it first or choose another path") from None
+            raise FaciesError(f"the folder {path.parent} does not exist; "
+                              "create it first or choose another path") from None
         group = zarr.open_group(store=CheckedStore(path), mode="w-", zarr_format=3)
         group.attrs[FACIES_KEY] = {
             FORMAT_VERSION_FIELD: FORMAT_VERSION,
@@ -237,10 +238,11 @@ class Survey:
         """Open an existing store (``mode="r"`` for read-only)."""
         path = Path(path)
         if not (path / "zarr.json").is_file():
-            raise FaciesError(f"{path} is not a survey store (no zarr.json); create one with 'facies ingest' or 'facies synth'")
+            raise FaciesError(f"{path} is not a survey store (no zarr.json); "
+                              "create one with 'facies ingest' or 'facies synth'")
         try:
             group = zarr.open_group(store=CheckedStore(path, read_only=mode == "r"), mode=mode, zarr_format=3)
-        except Exception as exc:  # zarr raises several types for a broken store
+        except Exception as exc:  # noqa: BLE001 - zarr raises several types for a broken store
             reason = " ".join(str(exc).split())[:200]
             raise FaciesError(f"cannot open {path} as a Zarr v3 group ({reason}); its zarr.json is damaged or "
                               "not a store's") from None
@@ -313,7 +315,7 @@ class Survey:
                 continue
             try:
                 node = self.group[name]
-            except Exception:  # damaged zarr.json: reported by unreadable() and facies verify
+            except Exception:  # noqa: BLE001 - damaged zarr.json: reported by unreadable() and facies verify
                 continue
             if not isinstance(node, zarr.Array) or node.ndim != 3:
                 continue
@@ -331,7 +333,7 @@ class Survey:
         for name in self._member_names():
             try:
                 self.group[name]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
                 broken[name] = " ".join(str(exc).split())[:200] or type(exc).__name__
         return broken
 
@@ -383,7 +385,7 @@ class Survey:
             raise FaciesError(f"survey {self.path} has no array {name!r} (3D arrays: {have})")
         try:
             node = self.group[name]
-        except Exception:
+        except Exception:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
             raise DamagedArrayError(damage_message(self.path, name, None, "its zarr.json cannot be read")) from None
         if not isinstance(node, zarr.Array):
             raise FaciesError(f"{name!r} in {self.path} is a group of the store, not an array (3D arrays: "
@@ -546,7 +548,8 @@ class Survey:
             raise FaciesError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if self.has(name):
             if not overwrite:
-                raise FaciesError(f"array {name!r} already exists in {self.path}; pass --overwrite or choose another --name")
+                raise FaciesError(f"array {name!r} already exists in {self.path}; "
+                                  "pass --overwrite or choose another --name")
             del self.group[name]
         chunks = clip_chunks(tuple(chunks or self.chunks), self.shape)
         attrs = dict(attributes or {})

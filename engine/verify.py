@@ -210,7 +210,7 @@ def _indexed_without_metadata(survey: Survey) -> list[str]:
     """
     try:
         index = survey.meta.get(PROVENANCE_FIELD, {})
-    except Exception:  # an unreadable root was refused by verify_store already
+    except Exception:  # noqa: BLE001 - an unreadable root was refused by verify_store already
         return []
     names = []
     for name in index if isinstance(index, dict) else ():
@@ -304,7 +304,7 @@ def _check_array(survey: Survey, store: CheckedStore, array: str) -> ArrayCheck:
         node = survey.node(array)
         facts = store.facts(array)
         shape, chunks = node.shape, node.chunks
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
         check.status, check.problem = "damaged", f"its zarr.json cannot be read ({' '.join(str(exc).split())[:120]})"
         return check
     must_be_whole = store.records_all_chunks() and not facts.may_miss_chunks
@@ -338,7 +338,7 @@ def _decodes(node, index, chunks) -> bool:
     region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
     try:
         node[region]
-    except Exception:
+    except Exception:  # noqa: BLE001 - codecs raise several types on a garbled chunk
         return False
     return True
 
@@ -368,7 +368,7 @@ def _recovery(survey: Survey, array: str) -> str:
         return retrain_hint(survey, parts[1])
     try:
         provenance = survey.node(array).attrs.get(FACIES_KEY, {}).get(PROVENANCE_FIELD, {})
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreadable zarr.json: fall back to the store's index
         provenance = survey.meta.get(PROVENANCE_FIELD, {}).get(array, {})
     command = provenance.get("command") if isinstance(provenance, dict) else None
     if not command:

@@ -1,6 +1,6 @@
 """Which array library owns an array (NumPy, or CuPy on the GPU path), and which implementation computes on it.
 
-It lives in ``kernels/`` because kernels must not import the engine (DESIGN.md: cli -> engine ->
+It lives in ``kernels/`` because kernels must not import the engine (docs/design.md: cli -> engine ->
 kernels); :mod:`facies.engine.backend` re-exports :func:`array_module`. CuPy is imported only
 when the array already is a CuPy array, so the CPU path never imports it.
 

@@ -60,3 +60,31 @@ def writable_copy(store, folder):
     shutil.copytree(store, target)
     shutil.copy(polygons_path(store), polygons_path(target))
     return target
+
+
+def run_cli(*args):
+    """``facies ARGS...`` through Typer's CliRunner (arguments turned into strings); the result."""
+    from typer.testing import CliRunner
+
+    from facies.cli.app import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *fragments) -> str:
+    """Assert a refused command: exit 2, one ``error:`` line on stderr holding ``fragments``, no traceback.
+
+    ``result`` is a CliRunner result or a ``subprocess.CompletedProcess`` (text mode); returns the line.
+    """
+    if hasattr(result, "returncode"):  # a command run in its own process
+        code, stderr, everything = result.returncode, result.stderr, result.stdout + result.stderr
+    else:
+        code, stderr, everything = result.exit_code, result.stderr, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert code == 2, everything
+    assert "Traceback" not in everything
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

@@ -64,7 +64,7 @@ def test_engine_works_where_cupy_cannot_import():
 
 
 def test_no_module_imports_cupy_at_top_level():
-    """CuPy is imported lazily, inside functions on the GPU path only (DESIGN.md, "Backends")."""
+    """CuPy is imported lazily, inside functions on the GPU path only (docs/design.md, "Backends")."""
     import re
     from pathlib import Path
 
@@ -76,7 +76,7 @@ def test_no_module_imports_cupy_at_top_level():
 
 
 def test_kernels_never_import_engine_or_cli():
-    """DESIGN.md's import direction is cli -> engine -> kernels: kernels stand alone (lazy imports included)."""
+    """docs/design.md's import direction is cli -> engine -> kernels: kernels stand alone (lazy imports included)."""
     import re
     from pathlib import Path
 
@@ -85,6 +85,19 @@ def test_kernels_never_import_engine_or_cli():
                         r"|from\s+facies\s+import\s+[^\n]*\b(engine|cli)\b)", re.MULTILINE)
     offenders = [str(p.relative_to(repo)) for p in (repo / "kernels").rglob("*.py") if upward.search(p.read_text())]
     assert offenders == []
+
+
+def test_engine_never_imports_the_cli():
+    """The import direction is cli -> engine -> kernels (docs/design.md): the engine works without the CLI."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    upward = re.compile(r"^\s*(from\s+facies\.cli\b|import\s+facies\.cli\b|from\s+facies\s+import\s+[^\n]*\bcli\b)",
+                        re.MULTILINE)
+    offenders = [str(p.relative_to(repo)) for p in (repo / "engine").rglob("*.py") if upward.search(p.read_text())]
+    assert offenders == []
+    assert upward.search("    from facies.cli.console import console\n")  # the pattern finds lazy imports too
 
 
 def test_operators_never_import_a_runner_or_a_workflow():

@@ -21,8 +21,8 @@ def test_mean_and_variance_commands_write_outputs_with_provenance(tmp_path, cpu_
                                  "--brick", "8,8"])
     assert result.exit_code == 0, result.output
     assert "amp_mean_r2" in result.output and "bricks computed" in result.output
-    result = runner.invoke(app, ["filter", "variance", str(survey.path), "-i", "amp", "-o", "v", "--boundary", "reflect",
-                                 "--memory-fraction", "0.1"])
+    result = runner.invoke(app, ["filter", "variance", str(survey.path), "-i", "amp", "-o", "v",
+                                 "--boundary", "reflect", "--memory-fraction", "0.1"])
     assert result.exit_code == 0, result.output
     survey = Survey.open(survey.path)
     mean = Chain([LocalMean("amp", "x", radius=2)], volume.shape).run_whole({"amp": volume})["x"]

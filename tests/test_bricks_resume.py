@@ -68,7 +68,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     rng = random.Random(7)
     env = dict(os.environ, FACIES_DEVICE="cpu", PYTHONPATH=os.getcwd())
     mode, kills, done_counts = "fresh", 0, []
-    for attempt in range(12):
+    for _attempt in range(12):
         proc = subprocess.Popen([sys.executable, "-c", JOB, str(survey.path), mode], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"

@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import segyio
-from typer.testing import CliRunner
 
-from facies.cli.app import app
 from facies.engine.paths import enclosing_store
 from facies.engine.segy import export
 from facies.engine.segy.export import is_facies_segy
@@ -23,22 +21,8 @@ from facies.engine.store import Survey
 from facies.engine.synth import polygons_path
 from facies.engine.synth.preflight import is_synth_segy
 from tests.helpers import writable_copy
+from tests.helpers import run_cli as run, one_line_error as refused
 from tests.test_segy_support import grid, make_segy
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def refused(result, *fragments) -> str:
-    """Assert one ``error:`` line on stderr, exit 2, no traceback; return the line."""
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def ok(*args):

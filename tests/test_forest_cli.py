@@ -1,4 +1,5 @@
-"""``facies rf train`` / ``facies rf predict`` through the real app, on the tiny synthetic survey, and held-out accuracy."""
+"""``facies rf train`` / ``facies rf predict`` through the real app, on the tiny synthetic survey, and held-out
+accuracy."""
 
 from __future__ import annotations
 

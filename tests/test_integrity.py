@@ -7,15 +7,14 @@ import json
 import numpy as np
 import pytest
 import zarr
-from typer.testing import CliRunner
 
-from facies.cli.app import app
 from facies.engine import Survey
 from facies.engine.errors import FaciesError
 from facies.engine.integrity import DamagedArrayError, checksum_ok, split_chunk_key
 from facies.engine.provenance import make_provenance
 from facies.engine.verify import verify_store
 from tests.helpers import tiny_store
+from tests.helpers import run_cli as run, one_line_error as assert_one_line_error
 
 
 @pytest.fixture
@@ -23,20 +22,6 @@ def store(tmp_path):
     """A store with two attributes of 2 x 2 x 2 chunks each."""
     survey = tiny_store(tmp_path / "s.zarr", chunks=(4, 4, 8), names=("amplitude", "envelope"))
     return survey.path
-
-
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def flip_bytes(path, count=16):

@@ -15,38 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from facies.cli.app import app
 from facies.engine import Survey
 from facies.engine.integrity import CheckedStore
 from facies.engine.oserrors import describe_os_error
 from tests.helpers import tiny_store
+from tests.helpers import run_cli as run, one_line_error as assert_one_line_error
 
 FACIES = [str(Path(sys.executable).parent / "facies")]  # the console script of this environment
 
 
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result_or_stderr, *fragments, exit_code=None):
-    if isinstance(result_or_stderr, subprocess.CompletedProcess):
-        code, stderr, everything = result_or_stderr.returncode, result_or_stderr.stderr, \
-            result_or_stderr.stdout + result_or_stderr.stderr
-    else:
-        code, stderr, everything = result_or_stderr.exit_code, result_or_stderr.stderr, result_or_stderr.output
-    assert code == 2, everything
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert "Traceback" not in everything
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 # ---------------------------------------------------------------------- the message
 @pytest.mark.parametrize("exc, fragments", [
-    (PermissionError(errno.EACCES, "Permission denied", "/s.zarr/a"), ["Permission denied", "'/s.zarr/a'", "permissions"]),
+    (PermissionError(errno.EACCES, "Permission denied", "/s.zarr/a"),
+     ["Permission denied", "'/s.zarr/a'", "permissions"]),
     (OSError(errno.ENOSPC, "No space left on device"), ["No space left", "disk is full", "--resume"]),
     (OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300), ["File name too long", "255 bytes"]),
     (NotADirectoryError(errno.ENOTDIR, "Not a directory", "f.txt/s.zarr"), ["Not a directory", "is a file"]),

@@ -14,7 +14,8 @@ def test_known_answer_vectors():
 
 
 def test_fast_stream_equals_reference_including_carries():
-    for key, c, first in [((5, 2), (3, 7, 2**64 - 1), 0), ((2**63, 1), (0, 0, 0), 11), ((9, 3), (1, 2**64 - 1, 4), 2**40)]:
+    for key, c, first in [((5, 2), (3, 7, 2**64 - 1), 0), ((2**63, 1), (0, 0, 0), 11),
+                          ((9, 3), (1, 2**64 - 1, 4), 2**40)]:
         np.testing.assert_array_equal(stream_words32(key, *c, 45, first_block=first),
                                       reference_words32(key, *c, 45, first_block=first))
 

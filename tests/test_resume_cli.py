@@ -15,6 +15,7 @@ from facies.engine.store import MAX_NAME_BYTES
 from facies.engine.ledger import RUNS_GROUP, find_ledger
 from facies.engine.synth import polygons_path
 from tests.helpers import writable_copy
+from tests.helpers import one_line_error as _assert_refused
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
 runner = CliRunner()
@@ -40,16 +41,6 @@ def _array_files(store, name) -> dict[str, bytes]:
     """Every file of array ``name`` (metadata and chunks), by path: the array's exact bytes."""
     root = store / name
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _assert_refused(result, *words):
-    """Exit status 2, one line on stderr starting with ``error:`` and holding ``words``, no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_filter_resume_does_not_replace_an_ingested_array(store, tmp_path):

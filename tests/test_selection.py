@@ -140,7 +140,8 @@ def test_unknown_attribute_in_combinations_is_named():
 
 
 def test_worker_processes_give_the_same_result_as_one_process():
-    """workers=2 runs the batches on a pool of processes (started once per run); every number equals the in-process run."""
+    """workers=2 runs the batches on a pool of processes (started once per run); every number equals the
+    in-process run."""
     data = synthetic(n=60)
     # 150 kB: 3 combinations per batch (42 fitting voxels per facies), so dimension 2 has 4 batches per facies and K
     kwargs = dict(sem_iter=4, kmeans_starts=1, holdout=0.3, max_clusters=2, chunk_bytes=150_000)

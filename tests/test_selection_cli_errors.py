@@ -13,24 +13,16 @@ import pytest
 from typer.testing import CliRunner
 
 import facies.engine.selection.workflow as workflow
-from facies.cli.app import USER_ERROR, app
+from facies.cli.app import app
 from facies.engine.selection.record import SELECTION_KEY, record_selection, selected_attributes
 from facies.engine.store import Survey
 from facies.engine.training import import_training
 from tests.helpers import writable_copy
+from tests.helpers import one_line_error
 
 runner = CliRunner()
 ATTRIBUTES = ("amplitude", "envelope", "similarity")
 PREVIOUS = {"attributes": ["envelope"], "score": 2.5, "out": "/somewhere", "training": "picks", "select_by": "score"}
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == USER_ERROR, result.output
-    assert isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def training_csv(path, voxels: dict[str, int], seed: int = 0):

@@ -22,23 +22,13 @@ from facies.engine.synth import make_synthetic, polygons_path
 from facies.engine.synth import generate as generate_module
 from facies.engine.synth.polygons import is_synth_polygons
 from facies.engine.synth.preflight import MemoryPlan, is_synth_segy, memory_plan
+from tests.helpers import one_line_error as refused
 
 SMALL = ["--shape", "10", "9", "16"]
 
 
 def run(*args):
     return CliRunner().invoke(app, ["synth", *(str(a) for a in args)])
-
-
-def refused(result, *fragments):
-    """Assert one ``error:`` line on stderr, exit 2, no traceback; return the line."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict:

@@ -15,10 +15,8 @@ import warnings
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 from zarr.storage import LocalStore
 
-from facies.cli.app import app
 from facies.engine import Survey
 from facies.engine.errors import FaciesError
 from facies.engine.forest import train_forest
@@ -29,6 +27,7 @@ from facies.engine.provenance import make_provenance
 from facies.engine.training import TrainingTable, list_tables
 from facies.engine.verify import verify_store
 from tests.helpers import tiny_store, writable_copy
+from tests.helpers import run_cli as run, one_line_error as assert_one_line_error
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
 ATTRS = ("amplitude", "envelope")
@@ -61,19 +60,6 @@ def store(template, tmp_path):
     target = tmp_path / "s.zarr"
     shutil.copytree(template, target)
     return target
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def same_table(a: TrainingTable, b: TrainingTable) -> bool:

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facies.cli.app import USER_ERROR, app
+from facies.cli.app import app
 from facies.engine.store import Survey
 from facies.engine.training import list_tables
 from tests.helpers import writable_copy
+from tests.helpers import one_line_error
 
 runner = CliRunner()
 HEADER = "facies,inline,crossline,time,amplitude,envelope"
@@ -28,16 +29,6 @@ GOOD = "salt,1000,2000,8,1.5,2"
 def store(tiny_synthetic, tmp_path_factory):
     """A writable copy of the tiny survey, shared by this module's tests (none of them may leave a table)."""
     return writable_copy(tiny_synthetic, tmp_path_factory.mktemp("training_errors"))
-
-
-def one_line_error(result) -> str:
-    """The error line of a refused command, after checking the exit code, the one line and no traceback."""
-    assert result.exit_code == USER_ERROR, result.output
-    assert isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def import_csv(store, tmp_path, data: bytes | str, *options) -> str:

@@ -199,7 +199,8 @@ def test_table_checks_its_columns():
     with pytest.raises(FaciesError, match="codes must lie in 1..1"):
         TrainingTable(["salt"], t.codes * 0 + 2, t.inline, t.crossline, t.sample, "time", t.attributes, t.polygon)
     with pytest.raises(FaciesError, match="'polygon' clashes"):
-        TrainingTable(t.facies_names, t.codes, t.inline, t.crossline, t.sample, "time", {"polygon": t.sample}, t.polygon)
+        TrainingTable(t.facies_names, t.codes, t.inline, t.crossline, t.sample, "time", {"polygon": t.sample},
+                      t.polygon)
     with pytest.raises(FaciesError, match="no attribute 'x'"):
         t.matrix(["x"])
     assert len(t) == 5 and t.matrix().shape == (5, 2)
@@ -266,7 +267,8 @@ def test_cli_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["training", "export", str(store), str(tmp_path / "missing" / "t.csv")])
     assert result.exit_code == USER_ERROR
     missing = tmp_path / "missing"
-    assert result.output.strip().splitlines() == [f"error: the folder {missing} does not exist; create it first or choose another path"]
+    assert result.output.strip().splitlines() == [
+        f"error: the folder {missing} does not exist; create it first or choose another path"]
 
 
 def test_check_against_survey_of_a_table_not_read_from_csv(tmp_path):

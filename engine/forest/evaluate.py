@@ -97,7 +97,8 @@ def evaluate_model(survey, model: str, *, labels: str = "truth", training: str =
     """
     check_min_distance(min_distance)
     if int(np.prod(survey.shape)) > MAX_EVALUATE_VOXELS:
-        raise FaciesError(f"the survey has {np.prod(survey.shape):.3g} voxels; evaluation holds whole volumes in memory "
+        raise FaciesError(f"the survey has {np.prod(survey.shape):.3g} voxels; "
+                          "evaluation holds whole volumes in memory "
                           f"and is limited to {MAX_EVALUATE_VOXELS:.0e}: evaluate a subvolume")
     classes = f"facies_{model}"
     if labels not in survey.volumes(kind="label"):

@@ -58,7 +58,7 @@ def list_models(survey) -> list[str]:
     for name in member_names(survey, MODELS_GROUP):
         try:
             node = survey.node(f"{MODELS_GROUP}/{name}")
-        except Exception:  # damaged zarr.json: skipped here, reported by verify and by load_model
+        except Exception:  # noqa: BLE001 - damaged zarr.json: skipped here, reported by verify and by load_model
             continue
         if isinstance(node, zarr.Array):
             names.append(name)
@@ -192,7 +192,7 @@ def _read_bytes(array) -> bytes:
         raise
     except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
         raise _Damaged(damage_found(exc)) from None
-    except Exception as exc:  # zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
+    except Exception as exc:  # noqa: BLE001 - zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _Damaged(f"its bytes cannot be decoded: {first}") from None
 

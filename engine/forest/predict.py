@@ -30,7 +30,7 @@ ENGINES = ("auto", "nvforest", "treelite")
 def _nvforest():
     try:
         import nvforest  # noqa: PLC0415 - optional, heavy (CUDA runtime wheels)
-    except Exception:  # ImportError, or a CUDA library that fails to load
+    except Exception:  # noqa: BLE001 - ImportError, or a CUDA library that fails to load
         return None
     return nvforest
 

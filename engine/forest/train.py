@@ -117,7 +117,8 @@ def choose_folds(codes: np.ndarray, names_by_code: dict[int, str], folds: int) -
     return folds
 
 
-def cumulative_tree_proba(forest: RandomForestClassifier, x: np.ndarray, counts: Sequence[int]) -> dict[int, np.ndarray]:
+def cumulative_tree_proba(forest: RandomForestClassifier, x: np.ndarray,
+                          counts: Sequence[int]) -> dict[int, np.ndarray]:
     """Probabilities of the sub-forests made of the first ``k`` trees, for each ``k`` in ``counts``."""
     total = np.zeros((x.shape[0], forest.n_classes_), dtype=np.float64)
     out, wanted = {}, set(counts)
@@ -196,7 +197,8 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     candidates = check_candidates(trees)
     x, y, dropped = training_rows(table, attributes)
     if dropped:
-        log.warning("%d training rows have NaN or infinite values in %s and are left out", dropped, ", ".join(attributes))
+        log.warning("%d training rows have NaN or infinite values in %s and are left out",
+                    dropped, ", ".join(attributes))
     codes, names = present_facies(table, y)
     folds = choose_folds(y, dict(zip(codes, names)), int(folds))
     norm = Normalization.fit(x) if normalize else None

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facies.engine import __version__
 from facies.engine.bricks.plan import BrickPlan
 from facies.engine.errors import FaciesError
 from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing, written_then_moved
@@ -356,8 +357,6 @@ def _binary_header(h: dict, ns: int, code: int) -> bytes:
 
 def _text_header(survey: Survey, name: str, g, format: str) -> bytes:
     """40 lines of 80 EBCDIC characters saying what the volume is."""
-    from facies.engine import __version__
-
     prov = survey.provenance(name)
     meta = survey.array(name).attrs.get(FACIES_KEY, {})
     il, xl = g.inlines, g.crosslines

@@ -23,7 +23,8 @@ def check_byte(name: str, byte: int, size: int = 4) -> int:
     """Validate a 1-based trace header byte position of a ``size``-byte field."""
     byte = int(byte)
     if not 1 <= byte <= TRACE_HEADER_SIZE - size + 1:
-        raise FaciesError(f"{name} byte {byte} is outside the 240-byte trace header (1..{TRACE_HEADER_SIZE - size + 1})")
+        raise FaciesError(f"{name} byte {byte} is outside the 240-byte trace header "
+                          f"(1..{TRACE_HEADER_SIZE - size + 1})")
     return byte
 
 

@@ -432,7 +432,8 @@ def _drop_dead_volume(survey: Survey, scanned: ScannedSegy, name: str, defines_m
 
 
 def _run_columns(ledger: Ledger, column, workers: int, progress, description: str) -> None:
-    """Run pending columns on a thread pool, at most ``workers + 1`` in flight; mark each done in order of completion."""
+    """Run pending columns on a thread pool, at most ``workers + 1`` in flight; mark each done in order of
+    completion."""
     pending = list(ledger.pending())
     done_here = 0
     with WorkProgress(description, ledger.n_tasks, unit="B", enabled=progress) as bar, \

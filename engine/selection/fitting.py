@@ -70,7 +70,8 @@ def _to_host(res):
 
 
 def run_job(data: FacieData, job) -> FitResult:
-    """Fit one batch (:class:`~facies.engine.selection.runner.FitJob`) of the facies ``data``; the result's arrays are NumPy arrays."""
+    """Fit one batch (:class:`~facies.engine.selection.runner.FitJob`) of the facies ``data``; the result's
+    arrays are NumPy arrays."""
     settings = job.settings
     # tag 64 f + k is distinct per (facies, K) because K <= MAX_COMPONENTS < 64 (SelectionSettings)
     draws = PhiloxDraws(settings.seed, job.masks, tag=64 * job.facies + job.k,

@@ -9,8 +9,9 @@ attribute :data:`~facies.engine.schema.SELECTION_KEY` (``"selection"``), flat::
 :func:`selected_attributes` reads ``attributes`` back (the forest trains on them by default:
 :mod:`facies.engine.forest.attributes`). The write goes through
 :meth:`~facies.engine.store.Survey.update_attrs`, so a command finishing later in another process
-does not erase it; reads go through :meth:`~facies.engine.store.Survey.attrs`. A selection that ends without a result empties the record
-(:func:`clear_selection`): the previous best is no longer the latest selection's.
+does not erase it; reads go through :meth:`~facies.engine.store.Survey.attrs`. A selection that ends
+without a result empties the record (:func:`clear_selection`): the previous best is no longer the
+latest selection's.
 """
 
 from __future__ import annotations

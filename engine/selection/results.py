@@ -128,7 +128,8 @@ def discard_outputs(out_dir) -> list[Path]:
 
 
 def write_outputs(result, out_dir) -> dict:
-    """Write the three files into ``out_dir``, each complete or not at all, ``summary.json`` last; return their paths."""
+    """Write the three files into ``out_dir``, each complete or not at all, ``summary.json`` last; return
+    their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = output_paths(out)

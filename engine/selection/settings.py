@@ -41,7 +41,8 @@ class SelectionSettings:
     def __post_init__(self):
         bad = [m for m in self.models if m not in MODELS]
         if bad or not self.models:
-            raise FaciesError(f"unknown covariance model(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODELS)}")
+            raise FaciesError(f"unknown covariance model(s) {', '.join(bad) or '(none)'}; "
+                              f"choose from {', '.join(MODELS)}")
         if not 1 <= self.max_clusters <= MAX_COMPONENTS:
             raise FaciesError(f"--max-clusters must be between 1 and {MAX_COMPONENTS}, not {self.max_clusters}")
         if self.sem_iter < 0:

@@ -124,5 +124,6 @@ def import_training(survey: Survey, csv_path: str | Path, name: str = "picks", *
         raise FaciesError(f"{csv_path} has a header but no rows")
     check_against_survey(table, survey, rows)
     table.save(survey, name, overwrite=overwrite,
-               provenance=make_provenance("facies training import", {"csv": Path(csv_path).name}, inputs=[str(csv_path)]))
+               provenance=make_provenance("facies training import", {"csv": Path(csv_path).name},
+                                          inputs=[str(csv_path)]))
     return table

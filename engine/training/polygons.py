@@ -176,7 +176,8 @@ def parse_polygon_json(text: str, *, source: str = "polygon file") -> tuple[list
     except json.JSONDecodeError as exc:
         raise FaciesError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(doc, dict) or "facies" not in doc or "polygons" not in doc:
-        raise FaciesError(f"{source}: expected an object with 'facies' (names) and 'polygons' (list); see docs/training.md")
+        raise FaciesError(f"{source}: expected an object with 'facies' (names) and 'polygons' (list); "
+                          "see docs/training.md")
     facies = _check_facies_names(doc["facies"], source)
     if not isinstance(doc["polygons"], list) or not doc["polygons"]:
         raise FaciesError(f"{source}: 'polygons' must be a non-empty list")

@@ -42,7 +42,8 @@ def summarize(table: TrainingTable, clusters: int = DEFAULT_CLUSTERS) -> dict:
     """Voxels per facies and per polygon and attribute statistics per facies, JSON-serialisable."""
     counts = table.counts()
     needs = min_training_voxels(len(table.attribute_names), clusters)
-    facies = [{"code": i + 1, "name": name, "voxels": int(counts[i]), "needs": needs, "enough": bool(counts[i] >= needs)}
+    facies = [{"code": i + 1, "name": name, "voxels": int(counts[i]), "needs": needs,
+               "enough": bool(counts[i] >= needs)}
               for i, name in enumerate(table.facies_names)]
     polygons = list(table.report.get("polygons", []))
     if not polygons:  # imported table: only per-facies rows, no polygon provenance

@@ -454,7 +454,7 @@ def list_tables(survey: Survey) -> list[str]:
     for name in member_names(survey, TRAINING_GROUP):
         try:
             node = survey.node(f"{TRAINING_GROUP}/{name}")
-        except Exception:  # damaged zarr.json: skipped here, reported by verify and by TrainingTable.load
+        except Exception:  # noqa: BLE001 - damaged zarr.json: skipped here, reported by verify and by TrainingTable.load
             continue
         if isinstance(node, zarr.Group) and _is_complete(node):
             names.append(name)
@@ -548,7 +548,7 @@ def _column(group: zarr.Group, column: str, rows: int, dtype: np.dtype) -> np.nd
         node = group[column]
     except KeyError:
         raise _DamagedTable(f"column {column!r} is missing") from None
-    except Exception:  # zarr raises several types for a broken zarr.json
+    except Exception:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
         raise _DamagedTable(f"the zarr.json of column {column!r} cannot be read") from None
     if not isinstance(node, zarr.Array) or node.shape != (rows,) or node.dtype != dtype:
         shown = f"{node.dtype} {node.shape}" if isinstance(node, zarr.Array) else "a group"
@@ -559,6 +559,6 @@ def _column(group: zarr.Group, column: str, rows: int, dtype: np.dtype) -> np.nd
         raise
     except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
         raise _DamagedTable(f"column {column!r}: {damage_found(exc)}") from None
-    except Exception as exc:  # a codec that cannot decode a chunk (stores made before checksums)
+    except Exception as exc:  # noqa: BLE001 - a codec that cannot decode a chunk (stores made before checksums)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _DamagedTable(f"column {column!r} cannot be decoded: {first[:120]}") from None

@@ -47,7 +47,7 @@ def cuda_available() -> tuple[bool, str]:
         import cupy  # noqa: PLC0415, F401
 
         get_module(SOURCE, gmm_defines(2)).get_function("gmm_posterior")
-    except Exception as exc:  # a missing driver, NVRTC or device: the caller says so
+    except Exception as exc:  # noqa: BLE001 - a missing driver, NVRTC or device: the caller says so
         first = str(exc).splitlines()[0] if str(exc) else ""
         return False, f"the CUDA mixture kernels do not load ({type(exc).__name__}: {first})"
     return True, "CUDA mixture kernels loaded"

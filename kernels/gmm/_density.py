@@ -71,7 +71,8 @@ def quadratic_features(x):
 
 
 def feature_columns(combination, n_attributes: int) -> np.ndarray:
-    """Columns of ``quadratic_features(X)`` (X with ``n_attributes`` columns) that make the features of ``X[:, combination]``."""
+    """Columns of ``quadratic_features(X)`` (X with ``n_attributes`` columns) that make the features of
+    ``X[:, combination]``."""
     c = np.asarray(combination, dtype=np.intp)
     tri = np.full((n_attributes, n_attributes), -1, np.intp)
     iu, ju = np.triu_indices(n_attributes)

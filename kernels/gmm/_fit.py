@@ -109,7 +109,8 @@ def _keep(mask, new, old):
 
 
 def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, ops=None):
-    """Plain EM (soft responsibilities), ``n_iter`` iterations; returns the mixture and the log-likelihoods of each iterate.
+    """Plain EM (soft responsibilities), ``n_iter`` iterations; returns the mixture and the log-likelihoods
+    of each iterate.
 
     Used to check the M-steps against scikit-learn's EM; the selection itself uses SEM then CEM.
     """

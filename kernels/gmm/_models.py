@@ -28,7 +28,8 @@ _TINY = 1e-300
 
 
 def covariance_parameters(model: str, d: int, k: int) -> int:
-    """Free parameters of the covariances of ``model`` with ``k`` components in ``d`` dimensions (mclust's nVarParams)."""
+    """Free parameters of the covariances of ``model`` with ``k`` components in ``d`` dimensions
+    (mclust's nVarParams)."""
     tri = d * (d + 1) // 2
     counts = {
         "EII": 1,

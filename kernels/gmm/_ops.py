@@ -97,7 +97,8 @@ class MixtureOps:
 
     @staticmethod
     def loglik(lj):
-        """Observed log-likelihood per fit (B, G): the first result of :meth:`posterior`, without the responsibilities."""
+        """Observed log-likelihood per fit (B, G): the first result of :meth:`posterior`, without the
+        responsibilities."""
         with quiet(array_module(lj)):
             return MixtureOps._logsumexp(lj)[0].sum(axis=-1)
 
@@ -181,7 +182,8 @@ class MixtureOps:
     # ------------------------------------------------------------------ coefficient level (what _fit calls)
     @classmethod
     def s_step(cls, q, coef, k: int, draws, iteration: int, total):
-        """Observed log-likelihood (B, G) of the mixtures ``coef`` and the statistics (nk, sk, s2k) of a drawn partition.
+        """Observed log-likelihood (B, G) of the mixtures ``coef`` and the statistics (nk, sk, s2k) of a drawn
+        partition.
 
         ``coef`` (B, G*K, p) from ``_fit.coefficients``; ``total`` is ``q.sum(1)``.
         """

@@ -63,7 +63,8 @@ class PhiloxDraws:
         return np.stack([uniforms(key, start, s, self.tag, k) for s in self.stream_ids])
 
     def sstep_words(self, iteration: int, item: int) -> np.ndarray:
-        """``(G, n)`` uint32 words of batch item ``item`` for the S-step of ``iteration`` (a view when the models are consecutive)."""
+        """``(G, n)`` uint32 words of batch item ``item`` for the S-step of ``iteration`` (a view when the models
+        are consecutive)."""
         key = key_for(self.seed, "sstep")
         n8 = padded_length(self.n)
         lo, hi = int(self.model_ids.min()), int(self.model_ids.max())
