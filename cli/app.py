@@ -87,15 +87,13 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
-app.command("doctor")(doctor.doctor)
-app.command("info")(info.info)
-app.command("verify")(verify.verify)
-app.command("synth")(synth.synth)
-app.command("ingest")(segy.ingest)
-app.command("export")(segy.export)
+# One way to register commands: every module of cli/ declares its commands on its own Typer app with
+# @app.command; a module of top-level commands is merged in (no name), a command group gets its name.
+for module in (doctor, info, verify, synth, segy):
+    app.add_typer(module.app)
 app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")
-app.command("select")(select_cmd.select)
+app.add_typer(select_cmd.app)
 app.add_typer(rf.app, name="rf")
 
 

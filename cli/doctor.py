@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import typer
 from facies.cli.console import console, print_json
 from facies.cli.options import JSON
 from facies.engine.doctor import report
 from facies.engine.progress import human_rate
 
 
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("doctor")
 def doctor(as_json: bool = JSON) -> None:
     """Report Python and package versions, the GPU, its memory, and the tier facies will use."""
     rep = report()

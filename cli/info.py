@@ -14,6 +14,11 @@ from facies.engine.progress import human_rate
 from facies.engine.store import Survey
 
 
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("info")
 def info(store: Path = STORE,
          as_json: bool = JSON,
          stats: bool = typer.Option(True, "--stats/--no-stats", help="Read every array for min/max/mean.")) -> None:

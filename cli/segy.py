@@ -16,6 +16,11 @@ from facies.engine.segy import export_segy, ingest_segy
 _PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal).")
 
 
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("ingest")
 def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first defines the geometry."),
            survey: Path = typer.Option(..., "--survey", help="Store to create or add to (a .zarr folder)."),
            name: list[str] = typer.Option(None, "--name", help="Array name, one per file (default: amplitude, "
@@ -55,6 +60,7 @@ def ingest(files: list[Path] = typer.Argument(..., help="SEG-Y files; the first 
     console.print(f"read {human_rate(read, 'B')} in {elapsed:.1f} s ({human_rate(read / max(elapsed, 1e-9), 'B')}/s)")
 
 
+@app.command("export")
 def export(store: Path = STORE,
            array: str = typer.Argument(..., help="3D array to export (attribute, classes, probabilities)."),
            out: Path = typer.Argument(..., help="SEG-Y file to write."),

@@ -11,6 +11,11 @@ from facies.cli.options import DEVICE, name_list
 from facies.cli.runs import INTERRUPTED
 
 
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("select")
 def select(store: Path = typer.Argument(None, help="Survey store holding the training table (with --training)."),
            training: str = typer.Option(None, "--training", help="Name of the training table in STORE."),
            csv: Path = typer.Option(None, "--csv",

@@ -13,6 +13,11 @@ from facies.cli.options import OVERWRITE, int_tuple, name_list
 
 
 # The store argument is not options.STORE: synth creates a new store rather than reading one.
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("synth")
 def synth(store: Path = typer.Argument(..., help="New survey store (a .zarr folder)."),
           shape: Optional[tuple[int, int, int]] = typer.Option(
               None, "--shape", metavar="IL XL NS", help="Explicit shape (exclusive with --size)."),

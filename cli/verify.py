@@ -17,6 +17,11 @@ _STYLE = {"ok": "green", "incomplete": "yellow", "unchecked": "yellow", "being w
           "damaged": "bold red"}
 
 
+#: This module's commands; cli/app.py adds them to ``facies``.
+app = typer.Typer()
+
+
+@app.command("verify")
 def verify(store: Path = STORE, as_json: bool = JSON,
            progress: bool = typer.Option(None, "--progress/--no-progress",
                                          help="Progress bar (default: on a terminal).")) -> None:
