@@ -22,6 +22,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	bash scripts/typecheck.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -143,6 +143,7 @@ class Geometry:
                 out.append(f"{name}: {_describe_axis(a)} vs {_describe_axis(b)}")
         if self.sample_axis != other.sample_axis:
             out.append(f"sample axis: {self.sample_axis} vs {other.sample_axis}")
+        assert self.trace_mask is not None and other.trace_mask is not None  # filled by __post_init__
         if not out and not np.array_equal(self.trace_mask, other.trace_mask):
             n = int(np.count_nonzero(self.trace_mask != other.trace_mask))
             out.append(f"trace_mask: {n} bins differ in whether a live trace exists")

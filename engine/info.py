@@ -47,6 +47,8 @@ def volume_stats(array, step: int | None = None) -> dict:
 def describe(survey: Survey, *, stats: bool = True) -> dict:
     """Geometry, sample axis and every array of ``survey`` as a JSON-serialisable dict."""
     g = survey.geometry
+    live = g.trace_mask
+    assert live is not None  # filled by Geometry.__post_init__
     meta = survey.meta
     out = {
         "path": str(survey.path),
@@ -59,8 +61,8 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
                       "step": g.line_step(g.crosslines), "count": int(g.crosslines.size)},
         "sample": {"axis": g.sample_axis, "unit": g.sample_unit, "first": float(g.samples[0]),
                    "last": float(g.samples[-1]), "interval": g.sample_interval, "count": int(g.samples.size)},
-        "live_traces": int(g.trace_mask.sum()),
-        "total_traces": int(g.trace_mask.size),
+        "live_traces": int(live.sum()),
+        "total_traces": int(live.size),
         "disk_bytes": disk_bytes(survey.path),
         "arrays": [],
         # Members whose metadata cannot be read: listed so the damage is seen, never read (facies verify).

@@ -26,7 +26,7 @@ _ADVICE = {
 }
 
 
-def describe_os_error(exc: BaseException) -> str:
+def describe_os_error(exc: OSError | MemoryError) -> str:
     """The one-line message for an :class:`OSError` or :class:`MemoryError` (no traceback needed).
 
     Examples

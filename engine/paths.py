@@ -74,7 +74,7 @@ def enclosing_store(folder) -> Path | None:
     return None
 
 
-def written_then_moved(path, write: Callable[[Path], None]) -> Path:
+def written_then_moved(path, write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: never a half-written file.
 
     The temporary name starts with '.' and ends with the process id, so it neither shows up as a

@@ -41,7 +41,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import zarr
@@ -234,7 +234,7 @@ class Survey:
         return survey
 
     @classmethod
-    def open(cls, path: str | os.PathLike, mode: str = "r+") -> Survey:
+    def open(cls, path: str | os.PathLike, mode: Literal["r", "r+", "a", "w", "w-"] = "r+") -> Survey:
         """Open an existing store (``mode="r"`` for read-only)."""
         path = Path(path)
         if not (path / "zarr.json").is_file():
@@ -246,9 +246,10 @@ class Survey:
             reason = " ".join(str(exc).split())[:200]
             raise FaciesError(f"cannot open {path} as a Zarr v3 group ({reason}); its zarr.json is damaged or "
                               "not a store's") from None
-        if not isinstance(group.attrs.get(FACIES_KEY), Mapping) or FORMAT_VERSION_FIELD not in group.attrs[FACIES_KEY]:
+        facies_attrs = group.attrs.get(FACIES_KEY)
+        if not isinstance(facies_attrs, Mapping) or FORMAT_VERSION_FIELD not in facies_attrs:
             raise FaciesError(f"{path} is a Zarr group but not a facies survey store (no 'facies' attributes)")
-        version = group.attrs[FACIES_KEY].get(FORMAT_VERSION_FIELD)
+        version = facies_attrs.get(FORMAT_VERSION_FIELD)
         if version != FORMAT_VERSION:
             raise FaciesError(f"{path} has store format {version}; this facies reads format {FORMAT_VERSION}")
         return cls(group, path)
@@ -256,13 +257,14 @@ class Survey:
     def _write_geometry(self, g: Geometry) -> None:
         g_axes = ((INLINE, g.inlines), (CROSSLINE, g.crosslines), (g.sample_axis, g.samples))
         for name, values in g_axes:
+            attributes: dict[str, Any] = {UNITS_ATTR: g.sample_unit} if name == g.sample_axis else {}
             self.group.create_array(name, data=values, chunks=values.shape, dimension_names=[name],
                                     compressors=compressors("zstd"),
-                                    attributes={UNITS_ATTR: g.sample_unit} if name == g.sample_axis else {})
+                                    attributes=attributes)
         lateral_chunks = self.chunks[:2]
         for name in LATERAL:
             values = getattr(g, name)
-            attrs = {LONG_NAME_ATTR: {CDP_X: "CDP X", CDP_Y: "CDP Y", TRACE_MASK: "live trace"}[name]}
+            attrs: dict[str, Any] = {LONG_NAME_ATTR: {CDP_X: "CDP X", CDP_Y: "CDP Y", TRACE_MASK: "live trace"}[name]}
             self.group.create_array(name, data=values, chunks=lateral_chunks,
                                     dimension_names=[INLINE, CROSSLINE], attributes=attrs,
                                     compressors=[ZstdCodec(level=3), Crc32cCodec()])
@@ -271,7 +273,16 @@ class Survey:
     @property
     def meta(self) -> dict:
         """The group's ``facies`` attributes (format version, axis, chunks, provenance index)."""
-        return dict(self.group.attrs[FACIES_KEY])
+        # A mapping: Survey.open checked it, and only update_attrs changes it.
+        return dict(cast(Mapping[str, Any], self.group.attrs[FACIES_KEY]))
+
+    def _coordinate(self, name: str) -> zarr.Array:
+        """The axis or lateral array ``name`` (written by :meth:`create` as arrays, never groups)."""
+        return cast(zarr.Array, self.group[name])
+
+    def _coordinate_values(self, name: str) -> np.ndarray:
+        """All values of the coordinate array ``name`` (NumPy: the store's arrays are read to the host)."""
+        return np.asarray(self._coordinate(name)[...])
 
     @property
     def geometry(self) -> Geometry:
@@ -280,17 +291,18 @@ class Survey:
             meta = self.meta
             axis = meta[SAMPLE_AXIS_FIELD]
             self._geometry = Geometry(
-                inlines=self.group[INLINE][...], crosslines=self.group[CROSSLINE][...],
-                samples=self.group[axis][...], sample_axis=axis, sample_unit=meta[SAMPLE_UNIT_FIELD],
-                cdp_x=self.group[CDP_X][...], cdp_y=self.group[CDP_Y][...],
-                trace_mask=self.group[TRACE_MASK][...])
+                inlines=self._coordinate_values(INLINE), crosslines=self._coordinate_values(CROSSLINE),
+                samples=self._coordinate_values(axis), sample_axis=axis, sample_unit=meta[SAMPLE_UNIT_FIELD],
+                cdp_x=self._coordinate_values(CDP_X), cdp_y=self._coordinate_values(CDP_Y),
+                trace_mask=self._coordinate_values(TRACE_MASK))
         return self._geometry
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(n_inline, n_crossline, n_sample) of every 3D array."""
-        n_samples = int(self.group[self.meta[SAMPLE_AXIS_FIELD]].shape[0])
-        return tuple(int(n) for n in self.group[TRACE_MASK].shape) + (n_samples,)
+        n_samples = int(self._coordinate(self.meta[SAMPLE_AXIS_FIELD]).shape[0])
+        n_il, n_xl = self._coordinate(TRACE_MASK).shape
+        return int(n_il), int(n_xl), n_samples
 
     @property
     def chunks(self) -> tuple[int, int, int]:
@@ -604,7 +616,7 @@ class Survey:
     def mark_incomplete(self, name: str) -> zarr.Array:
         """Flag ``name`` incomplete again (a resumed run is about to rewrite some of its chunks); return it."""
         array = self.array(name, require_complete=False)
-        meta = dict(array.attrs.get(FACIES_KEY, {}))
+        meta = dict(cast(Mapping[str, Any], array.attrs.get(FACIES_KEY, {})))  # facies writes a mapping
         if meta.get(COMPLETE_FIELD, False):
             meta[COMPLETE_FIELD] = False
             array.attrs[FACIES_KEY] = meta
@@ -613,7 +625,7 @@ class Survey:
     def mark_complete(self, name: str) -> None:
         """Record that every chunk of ``name`` is written; index its provenance in the group."""
         node = self.group[name]
-        meta = dict(node.attrs.get(FACIES_KEY, {}))
+        meta = dict(cast(Mapping[str, Any], node.attrs.get(FACIES_KEY, {})))  # facies writes a mapping
         meta[COMPLETE_FIELD] = True
         node.attrs[FACIES_KEY] = meta
 

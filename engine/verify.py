@@ -23,8 +23,10 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import zarr
 
 from facies.engine.errors import FaciesError
 from facies.engine.integrity import CheckedStore, chunk_label, checksum_ok
@@ -303,6 +305,8 @@ def _check_array(survey: Survey, store: CheckedStore, array: str) -> ArrayCheck:
     try:
         node = survey.node(array)
         facts = store.facts(array)
+        if not isinstance(node, zarr.Array):
+            raise TypeError("it is a group, not an array")
         shape, chunks = node.shape, node.chunks
     except Exception as exc:  # noqa: BLE001 - zarr raises several types for a broken zarr.json
         check.status, check.problem = "damaged", f"its zarr.json cannot be read ({' '.join(str(exc).split())[:120]})"
@@ -366,8 +370,11 @@ def _recovery(survey: Survey, array: str) -> str:
         from facies.engine.forest.model_io import retrain_hint  # noqa: PLC0415
 
         return retrain_hint(survey, parts[1])
+    # Any: JSON of unknown shape; attributes that are not mappings raise AttributeError, caught below or not.
+    provenance: Any
     try:
-        provenance = survey.node(array).attrs.get(FACIES_KEY, {}).get(PROVENANCE_FIELD, {})
+        facies_meta: Any = survey.node(array).attrs.get(FACIES_KEY, {})
+        provenance = facies_meta.get(PROVENANCE_FIELD, {})
     except Exception:  # noqa: BLE001 - unreadable zarr.json: fall back to the store's index
         provenance = survey.meta.get(PROVENANCE_FIELD, {}).get(array, {})
     command = provenance.get("command") if isinstance(provenance, dict) else None

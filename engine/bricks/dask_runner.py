@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,11 +45,11 @@ def _apply(op: Operator, lateral: tuple[bool, ...], *blocks) -> dict:
     them 2D, as on a brick.
     """
     xp = array_module(blocks[0])
-    blocks = [b[:, :, 0] if flat else b for b, flat in zip(blocks, lateral)]
-    return op.compute(dict(zip(op.inputs, blocks)), xp)
+    inputs = [b[:, :, 0] if flat else b for b, flat in zip(blocks, lateral)]
+    return op.compute(dict(zip(op.inputs, inputs)), xp)
 
 
-def dask_chain(chain: Chain, sources: Mapping[str, object]) -> dict[str, object]:
+def dask_chain(chain: Chain, sources: Mapping[str, Any]) -> dict[str, Any]:
     """Lazy Dask arrays of every output of ``chain`` from Dask arrays of its inputs."""
     have = dict(sources)
     for op in chain.operators:
@@ -66,7 +67,7 @@ def dask_chain(chain: Chain, sources: Mapping[str, object]) -> dict[str, object]
     return have
 
 
-def _map_operator(op: Operator, args, depth, lateral) -> dict[str, object]:
+def _map_operator(op: Operator, args, depth, lateral) -> dict[str, Any]:
     """The outputs of ``op`` from one ``map_overlap``: each block is computed once for all outputs.
 
     With several outputs, each block returns them stacked on a new trailing axis in their common

@@ -191,7 +191,7 @@ class Chain:
 
     def total_halo(self) -> tuple[int, ...]:
         """Halo of the chain: the deepest sum of halos from a store input to an output."""
-        depth = {name: (0, 0, 0) for name in self.sources}
+        depth: dict[str, tuple[int, ...]] = {name: (0, 0, 0) for name in self.sources}
         for op in self.operators:
             inner = tuple(max(depth[i][a] for i in op.inputs) if op.inputs else 0 for a in range(3))
             for out in op.outputs:
@@ -220,8 +220,9 @@ class Chain:
             op = self.operators[k]
             region = None
             for out in op.outputs:
-                if need.get(out.name) is not None:
-                    region = bounding_box(region, need[out.name])
+                needed = need.get(out.name)
+                if needed is not None:
+                    region = bounding_box(region, needed)
             if region is None:  # nothing wanted depends on this operator
                 continue
             region = clip(region, self.shape)
@@ -229,7 +230,8 @@ class Chain:
             grown = clip(grow(region, op.halo), self.shape)
             for name in op.inputs:
                 need[name] = bounding_box(need.get(name), grown)
-        return RegionPlan({name: need[name] for name in self.sources if need.get(name) is not None}, op_regions)
+        return RegionPlan({name: needed for name in self.sources if (needed := need.get(name)) is not None},
+                          op_regions)
 
     def run(self, out_region: Region, sources: Mapping[str, tuple[Any, Region]], xp,
             wanted: Sequence[str], plan: RegionPlan | None = None) -> dict[str, Any]:

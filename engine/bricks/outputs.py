@@ -131,7 +131,7 @@ def resume_applies(survey, outputs: Mapping[str, str], parameters: Mapping, stat
         name = other[0]
         why = _made_how(survey, name, parameters)
         replace = "run again without --resume (add --overwrite) to replace it"
-        started = _result_parameters(previous.parameters) if interrupted else {}
+        started = _result_parameters(previous.parameters) if previous is not None and interrupted else {}
         if interrupted and started != _result_parameters(parameters):
             reason = (f"the interrupted run that made it used other parameters "
                       f"({parameter_diff(started, _result_parameters(parameters))}); {replace}")

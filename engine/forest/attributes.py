@@ -31,9 +31,8 @@ def choose_attributes(table, survey=None, requested: Sequence[str] | None = None
     if requested:
         names, source = [str(n).strip() for n in requested if str(n).strip()], "user"
     else:
-        names, source = selected_attributes(survey), "selection"
-        if names is None:
-            names, source = list(have), "all"
+        selected = selected_attributes(survey)
+        names, source = (selected, "selection") if selected is not None else (list(have), "all")
     if len(set(names)) != len(names):
         raise FaciesError(f"attribute list {','.join(names)} names an attribute twice")
     missing = [n for n in names if n not in have]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import TypedDict
 
 from facies.engine.bricks.operator import Operator, Output
 from facies.engine.forest.model import ForestModel
@@ -24,7 +25,15 @@ def _safe(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]+", "_", text).strip("_") or "facies"
 
 
-def output_names(model: ForestModel) -> dict[str, list[str] | str]:
+class OutputNames(TypedDict):
+    """Store array names of a forest's prediction (:func:`output_names`)."""
+
+    classes: str
+    probabilities: list[str]
+    confidence: str
+
+
+def output_names(model: ForestModel) -> OutputNames:
     """Store array names of a model's prediction: ``classes``, ``probabilities`` (by class) and ``confidence``."""
     return {"classes": f"facies_{model.name}",
             "probabilities": [f"prob_{model.name}_{_safe(f)}" for f in model.facies_names],

@@ -63,7 +63,7 @@ class ForestPredictor:
         self.engine = "nvforest" if nvforest is not None else "treelite"
         tl_model = model.treelite_model()  # one feature per attribute, by construction
         self._lock = threading.Lock()
-        if self.engine == "nvforest":
+        if nvforest is not None:  # self.engine == "nvforest"
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*newer Treelite version.*")
                 self._forest = nvforest.load_from_treelite_model(tl_model, device=device)

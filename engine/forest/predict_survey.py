@@ -18,7 +18,7 @@ from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.model_io import load_model
-from facies.engine.forest.operator import ForestOperator, output_names
+from facies.engine.forest.operator import ForestOperator, OutputNames, output_names
 
 log = logging.getLogger("facies")
 
@@ -82,7 +82,7 @@ def predict_survey(survey, model_name: str, *, options: RunOptions | None = None
     return PredictionResult(model, names["classes"], names["probabilities"], names["confidence"], run)
 
 
-def _describe_outputs(survey, model: ForestModel, names: dict) -> None:
+def _describe_outputs(survey, model: ForestModel, names: OutputNames) -> None:
     """Attributes that let a reader decode the outputs without the model (codes, facies, units)."""
     legend = {str(c): n for c, n in zip(model.codes, model.facies_names)}
     meanings = " ".join(["no_data", *(n.replace(" ", "_") for n in model.facies_names)])

@@ -106,7 +106,7 @@ def present_facies(table, codes: np.ndarray) -> tuple[list[int], list[str]]:
 def choose_folds(codes: np.ndarray, names_by_code: dict[int, str], folds: int) -> int:
     """Folds for stratified CV: as asked, fewer when a facies has fewer rows, never below 2."""
     counts = {c: int((codes == c).sum()) for c in names_by_code}
-    smallest = min(counts, key=counts.get)
+    smallest = min(counts, key=counts.__getitem__)
     if counts[smallest] < 2:
         raise FaciesError(f"facies {names_by_code[smallest]!r} has {counts[smallest]} training voxel; "
                           "cross-validation needs at least 2 per facies: enlarge its polygons")
@@ -139,7 +139,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, candidates: Sequence[int], *, m
         ``{"folds": k, "accuracy": {trees: [per fold]}, "oof": {trees: predicted facies code per row}}``.
     """
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    accuracy = {t: [] for t in candidates}
+    accuracy: dict[int, list[float]] = {t: [] for t in candidates}
     oof = {t: np.zeros(y.size, dtype=np.int64) for t in candidates}
     for train, valid in splitter.split(x, y):
         forest = make_classifier(max(candidates), max_depth, seed, n_jobs).fit(x[train], y[train])

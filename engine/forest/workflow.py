@@ -67,10 +67,11 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
         raise FaciesError("give either --training NAME or --csv FILE, not both")
     table = TrainingTable.from_csv(csv) if csv is not None else TrainingTable.load(survey, training or "picks")
     names, source = choose_attributes(table, survey, attributes)
-    parameters = {"training": str(csv) if csv is not None else (training or "picks"), "attributes": names,
+    training_source = str(csv) if csv is not None else (training or "picks")
+    parameters = {"training": training_source, "attributes": names,
                   "attribute_source": source, "trees": list(candidates), "max_depth": max_depth,
                   "normalize": bool(normalize), "seed": int(seed)}
-    provenance = make_provenance("facies rf train", parameters, inputs=[parameters["training"]])
+    provenance = make_provenance("facies rf train", parameters, inputs=[training_source])
     trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalize=normalize,
                            seed=seed, n_jobs=n_jobs, provenance=provenance)
     save_model(survey, trained.model, overwrite=overwrite)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def _export(survey: Survey, name: str, array, out_path: Path, format: str, overw
     facts = dict(survey.attrs(SEGY_ATTRS, {}))
     headers = _header_values(g, facts)
     live = g.trace_mask
+    assert live is not None  # filled by Geometry.__post_init__
     if not live.any():
         raise FaciesError(f"survey {survey.path} has no live trace (trace_mask is all False); nothing to export")
     rank = np.cumsum(live.ravel()).reshape(live.shape) - 1  # position of each live trace in the file
@@ -315,7 +317,7 @@ def _choose_scalar(coords: np.ndarray) -> int:
 
 def _extra_positions(source_bytes: dict) -> dict:
     """Ingest header bytes other than the standard ones that do not overlap an owned field."""
-    owned = set()
+    owned: set[int] = set()
     for start, size in _OWNED.values():
         owned.update(range(start, start + size))
     out = {}
@@ -359,6 +361,7 @@ def _text_header(survey: Survey, name: str, g, format: str) -> bytes:
     """40 lines of 80 EBCDIC characters saying what the volume is."""
     prov = survey.provenance(name)
     meta = survey.array(name).attrs.get(FACIES_KEY, {})
+    meta = meta if isinstance(meta, Mapping) else {}  # a complete 3D array's is a mapping (Survey.array)
     il, xl = g.inlines, g.crosslines
     lines = [
         f"facies {__version__} SEG-Y export, post-stack 3D, SEG-Y rev 1",

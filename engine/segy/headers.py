@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from facies.engine.errors import FaciesError
 from facies.engine.segy.layout import TRACE_HEADER_SIZE, SegyLayout
@@ -56,7 +57,7 @@ def read_header_fields(layout: SegyLayout, fields: Mapping[str, tuple[int, int]]
     return out
 
 
-def apply_scalar(values: np.ndarray, scalar: np.ndarray) -> np.ndarray:
+def apply_scalar(values: ArrayLike, scalar: ArrayLike) -> np.ndarray:
     """Apply a SEG-Y scalar (bytes 69/71/215): positive multiplies, negative divides, 0 means 1."""
     scalar = np.asarray(scalar, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)

@@ -22,7 +22,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -169,6 +169,7 @@ def ingest_segy(paths, survey_path, *, names: Sequence[str] | None = None, prese
         if created and not done.complete and not done.recorded:
             _remove_created_store(survey_path)
         raise
+    assert survey is not None  # paths is not empty, and the loop opened the store
     return survey
 
 
@@ -201,7 +202,8 @@ def _check_chunks(chunks) -> tuple[int, int, int] | None:
     values = tuple(chunks)
     if len(values) != 3 or not all(isinstance(c, (int, np.integer)) and c >= 1 for c in values):
         raise FaciesError(f"chunks must be 3 positive integers (inline, crossline, sample), not {values}")
-    return tuple(int(c) for c in values)
+    ci, cx, cs = values
+    return int(ci), int(cx), int(cs)
 
 
 def _target_names(survey: Survey | None, paths: Sequence[Path], names: Sequence[str] | None, *,
@@ -294,8 +296,9 @@ def _check_same_input(survey: Survey, name: str, parameters: dict) -> None:
     keys = [k for k in _CONTENT_PARAMETERS if k in made or k in wanted]
     old, new = {k: made.get(k) for k in keys}, {k: wanted.get(k) for k in keys}
     if old != new:
-        if isinstance(old.get("file"), str) and Path(old["file"]).name != Path(new["file"]).name:
-            old["file"], new["file"] = Path(old["file"]).name, Path(new["file"]).name  # short enough to read
+        old_file, new_file = old.get("file"), new.get("file")
+        if isinstance(old_file, str) and isinstance(new_file, str) and Path(old_file).name != Path(new_file).name:
+            old["file"], new["file"] = Path(old_file).name, Path(new_file).name  # short enough to read
         diff = parameter_diff(old, new)
         raise FaciesError(f"array {name!r} in {survey.path} is complete but was ingested from other input ({diff}), "
                           "so --resume has nothing to continue; pass --overwrite to replace it or choose another "
@@ -389,7 +392,9 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
             _drop_dead_volume(survey, scanned, name, defines_mask, mask)
             ledger.finish()
             removed = True
-            where = "" if defines_mask else f" on the {int(survey.geometry.trace_mask.sum())} live traces of the survey"
+            live = survey.geometry.trace_mask
+            assert live is not None  # filled by Geometry.__post_init__
+            where = "" if defines_mask else f" on the {int(live.sum())} live traces of the survey"
             raise FaciesError(f"{layout.path.name} has no live trace: every sample of its {layout.n_traces} traces is "
                               f"0{where} (all dead); check that it is the right file and that it holds data")
         survey.mark_complete(name)
@@ -439,7 +444,7 @@ def _run_columns(ledger: Ledger, column, workers: int, progress, description: st
     with WorkProgress(description, ledger.n_tasks, unit="B", enabled=progress) as bar, \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facies-ingest") as pool:
         bar.skip(ledger.n_done)
-        running = {}
+        running: dict[Future, tuple[int, ...]] = {}
         try:
             while pending or running:
                 while pending and len(running) <= workers:
@@ -473,7 +478,7 @@ def _write_column(fd: int, array, scanned: ScannedSegy, region, mask, defines_ma
     order = np.argsort(traces[cells], kind="stable")
     cells = cells[order]
     raw = read_records(fd, layout, traces[cells])
-    block = np.zeros((traces.size, layout.n_samples), dtype=np.float32)
+    block: np.ndarray = np.zeros((traces.size, layout.n_samples), dtype=np.float32)
     block[cells] = decode_samples(raw[:, TRACE_HEADER_SIZE:], layout.format_code, layout.endian)
     n_read = int(raw.nbytes)
     del raw  # keep at most one copy of the column alive while zarr encodes it

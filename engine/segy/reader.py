@@ -31,7 +31,7 @@ def read_records(fd: int, layout: SegyLayout, traces: np.ndarray) -> np.ndarray:
     for a, b in zip(starts.tolist(), stops.tolist()):
         offset = layout.data_offset + int(traces[a]) * layout.record_size
         want = (b - a) * layout.record_size
-        got = os.preadv(fd, [memoryview(out[a:b]).cast("B")], offset)
+        got = os.preadv(fd, [out[a:b].data.cast("B")], offset)
         if got != want:
             raise FaciesError(f"{layout.path}: short read at byte {offset} ({got} of {want} bytes); "
                               "the file changed or is truncated")

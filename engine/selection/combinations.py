@@ -13,7 +13,7 @@ def parse_dims(text: str | None, n_attributes: int) -> list[int]:
     """``"1-9"``, ``"3"``, ``"2,4-5"`` or None (all) -> sorted dimensions within 1..N."""
     if not text:
         return list(range(1, n_attributes + 1))
-    dims = set()
+    dims: set[int] = set()
     try:
         for part in text.split(","):
             lo, _, hi = part.strip().partition("-")

@@ -95,7 +95,7 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_b
     g = len(models)
     d = combos.shape[1]
     masks = [bitmask(c) for c in combos]
-    fits = [[None] * len(facies) for _ in combos]
+    fits: list[list[FacieFit | None]] = [[None] * len(facies) for _ in combos]
     budget = settings.gpu_chunk_bytes if on_gpu else settings.chunk_bytes
     jobs, slices = [], []
     # the costliest batches (most components) first, so that the cheap ones fill the workers' tails
@@ -111,7 +111,8 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_b
     results = dict(sorted(((job.facies, job.k, sl.start, sl.stop), res) for (job, res), sl in zip(finished, slices)))
     for f, data in enumerate(facies):
         n = len(data.x)
-        best = [(-np.inf, None, None, None)] * len(combos)
+        # per combination: the best score and where it is (K, model index, batch result, row), or None
+        best: list[tuple[float, tuple[int, int, FitResult, int] | None]] = [(-np.inf, None)] * len(combos)
         invalid = np.zeros(len(combos), int)
         for (ff, k, start, stop), res in results.items():
             if ff != f:
@@ -123,13 +124,13 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_b
             for i, c in enumerate(range(sl.start, sl.stop)):
                 j = int(np.argmax(scores[i]))
                 if np.isfinite(scores[i, j]) and scores[i, j] > best[c][0]:
-                    best[c] = (scores[i, j], k, j, (res, i))
+                    best[c] = (scores[i, j], (k, j, res, i))
         for c in range(len(combos)):
-            score, k, j, where = best[c]
+            score, where = best[c]
             if where is None:
                 fits[c][f] = FacieFit(None, 0, -np.inf, -np.inf, int(invalid[c]))
                 continue
-            res, i = where
+            k, j, res, i = where
             mix = res.mixture
             fits[c][f] = FacieFit(models[j], k, float(res.loglik[i, j]), float(score), int(invalid[c]),
                                   mix.weights[i, j].copy(), mix.means[i, j].copy(), mix.covariances[i, j].copy())

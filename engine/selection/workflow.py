@@ -44,7 +44,7 @@ class SelectionResult:
     combinations: list
     best_per_dimension: dict
     validation: dict
-    best: tuple | None
+    best: CombinationResult | None
     settings: SelectionSettings
     timings: dict = field(default_factory=dict)
     #: the device that really computed the fits ("cpu" or "gpu")
@@ -140,8 +140,8 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
         best = best_per_dim[dim]
     elif best_per_dim:
         # parsimony (scores tend to grow with dimension): the smallest dimension within score_tolerance of the top
-        top = max(r.score for r in best_per_dim.values())
-        dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top)
+        top_score = max(r.score for r in best_per_dim.values())
+        dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top_score)
         best = best_per_dim[dim]
     else:
         best = None
@@ -214,7 +214,11 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
         raise FaciesError("give either STORE --training NAME or --csv TABLE.csv")
     if survey is not None and not isinstance(survey, Survey):
         survey = Survey.open(survey)
-    table = TrainingTable.from_csv(csv) if csv is not None else TrainingTable.load(survey, training)
+    if csv is not None:
+        table = TrainingTable.from_csv(csv)
+    else:
+        assert training is not None  # checked above: without a CSV, a store and a training table are given
+        table = TrainingTable.load(survey, training)
     names = list(attributes) if attributes else table.attribute_names
     per_facies = table.by_facies(names)  # FaciesError naming an attribute the table lacks
     dims = parse_dims(dims, len(names)) if dims is None or isinstance(dims, str) else list(dims)

@@ -64,7 +64,8 @@ class EarthModel:
             "mtd_x": 0.32 + jitter(0.03), "mtd_y": 0.68 + jitter(0.03), "mtd_ax": 0.25, "mtd_ay": 0.26,
             "mtd_tau": 0.58 + jitter(0.02), "mtd_thickness": 0.24,
         }
-        return cls(tuple(int(n) for n in shape), int(seed), np.asarray(trace_mask, dtype=bool), params)
+        n_il, n_xl, n_s = shape
+        return cls((int(n_il), int(n_xl), int(n_s)), int(seed), np.asarray(trace_mask, dtype=bool), params)
 
     # ---------------------------------------------------------------- coordinates
     def _xyz(self, i, j, k):

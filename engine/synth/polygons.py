@@ -36,6 +36,8 @@ from facies.engine.training.rasterise import EDGE_TOLERANCE, rasterise
 
 #: Slice kinds by the axis they cut, and the survey axes of their (u, v) vertices.
 SLICE_KINDS = ("inline", "crossline", "time")
+#: The two axes of the plane of a slice across ``axis``, in order.
+_PLANE_AXES = {0: (1, 2), 1: (0, 2), 2: (0, 1)}
 QUANTILES = (0.35, 0.65)
 MARGIN = 2          # voxels of erosion between a polygon and the body's edge
 REACH = 0.7         # fraction of the distance to the eroded outline
@@ -141,7 +143,7 @@ def make_polygons(model: EarthModel, geometry: Geometry, counts: list[np.ndarray
                 at = line_axes[axis][index]
                 polygons.append({
                     "facies": name, "slice": kind, "at": float(at) if axis == 2 else int(at),
-                    "vertices": _to_survey_units(vertices, geometry, tuple(n for n in range(3) if n != axis)),
+                    "vertices": _to_survey_units(vertices, geometry, _PLANE_AXES[axis]),
                 })
     return {"facies": list(FACIES_NAMES), "polygons": polygons}
 

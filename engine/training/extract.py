@@ -93,7 +93,7 @@ def _read_attributes(survey: Survey, attributes: list[str], placed: list[PlacedP
         for (fixed_axis, fixed_index), members in slices.items():
             idx = np.concatenate([voxels[k] for k in members])
             lo, hi = idx.min(axis=0), idx.max(axis=0)
-            region = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
+            region: list[slice | int] = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
             region[fixed_axis] = fixed_index
             ua, va = placed[members[0]].uv_axes
             for column, array in enumerate(arrays):
@@ -158,7 +158,9 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
 
     first_claims = np.split(keep, np.cumsum([len(v) for v in voxels])[:-1])
     claimed = [idx[first_claim] for idx, first_claim in zip(voxels, first_claims)]
-    lives = [geometry.trace_mask[idx[:, 0], idx[:, 1]] for idx in claimed]
+    trace_mask = geometry.trace_mask
+    assert trace_mask is not None  # filled by Geometry.__post_init__
+    lives = [trace_mask[idx[:, 0], idx[:, 1]] for idx in claimed]
     live_voxels = [idx[live] for idx, live in zip(claimed, lives)]
     all_values = _read_attributes(survey, attributes, placed, live_voxels)
 

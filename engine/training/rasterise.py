@@ -135,7 +135,8 @@ def _folds(p: np.ndarray) -> tuple[int, int] | None:
     folds = (_orientation(b, a, np.roll(b, -1, axis=0)) == 0) & (np.einsum("ij,ij->i", back, nxt) > 0)
     if folds.any():
         k = int(np.argmax(folds))
-        return tuple(sorted((k, (k + 1) % n)))
+        first, second = sorted((k, (k + 1) % n))
+        return first, second
     return None
 
 

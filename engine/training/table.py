@@ -304,13 +304,14 @@ def read_training_csv(path: str | Path, facies_names: list[str] | None = None) -
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise FaciesError(f"{path} line {line} is not UTF-8 text ({exc.reason}); save the table as UTF-8 CSV") from None
-    rows, lines = [], []
+    rows: list[list[str]] = []
+    line_nums: list[int] = []  # the line of each row in the file
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for row in reader:
             if row and any(c.strip() for c in row):
                 rows.append(row)
-                lines.append(reader.line_num)
+                line_nums.append(reader.line_num)
     except csv.Error as exc:
         raise FaciesError(f"{path} line {reader.line_num} is not CSV ({exc})") from None
     if not rows:
@@ -323,7 +324,7 @@ def read_training_csv(path: str | Path, facies_names: list[str] | None = None) -
     if len(set(attrs)) != len(attrs) or any(a in POSITION_COLUMNS or not a for a in attrs):
         raise FaciesError(f"{path}: attribute columns must be unique, non-empty and not position names: "
                           f"{','.join(attrs)}")
-    lines = np.array(lines[1:], dtype=np.int64)
+    lines = np.array(line_nums[1:], dtype=np.int64)
     bad = [k for k, r in enumerate(rows[1:]) if len(r) != len(header)]
     if bad:
         raise FaciesError(f"{path} line {lines[bad[0]]}: {len(rows[bad[0] + 1])} fields, the header has {len(header)}")

@@ -15,6 +15,7 @@ GPU). The ``ops`` argument overrides that choice (tests pass the reference ``Mix
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from facies.kernels.array_module import array_module
 from facies.kernels.gmm._density import (DEFAULT_RCOND, covariance_checks, feature_dimension,
@@ -27,9 +28,10 @@ from facies.kernels.gmm._ops import ops_for
 class Mixture:
     """Parameters of a stack of fits (see module docstring for shapes)."""
 
-    weights: object
-    means: object
-    covariances: object
+    # NumPy or CuPy arrays.
+    weights: Any
+    means: Any
+    covariances: Any
 
     def where(self, mask, other: Mixture) -> Mixture:
         """``self`` where ``mask`` (B, G) holds, else ``other``."""
@@ -47,8 +49,8 @@ class FitResult:
     """
 
     mixture: Mixture
-    loglik: object
-    valid: object
+    loglik: Any
+    valid: Any
 
 
 def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND, ok=None):
@@ -192,7 +194,8 @@ def sem(q, mix: Mixture, alive, models, n_iter: int, draws, *, ok=None, rcond: f
         best, best_ll, best_ok = mix.where(better, best), xp.where(better, ll, best_ll), _keep(better, ok, best_ok)
         if t == n_iter:
             break
-        new, new_ok, accept = m_step_checked(models, *stats, rcond)
+        nk, sk, s2k = stats
+        new, new_ok, accept = m_step_checked(models, nk, sk, s2k, rcond)
         mix, ok = new.where(accept, mix), _keep(accept, new_ok, ok)
     return best, best_ll, best_ok
 
@@ -236,7 +239,8 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
         converged = xp.abs(cl - previous[rows]) <= tol * xp.abs(cl)
         act &= ~converged
         previous[rows] = cl
-        new, new_ok, good = m_step_checked(models, *stats, rcond)
+        nk, sk, s2k = stats
+        new, new_ok, good = m_step_checked(models, nk, sk, s2k, rcond)
         accept = act & good
         active[rows] = accept
         sub = new.where(accept, sub)

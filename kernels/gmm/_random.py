@@ -16,6 +16,8 @@ the CUDA backend (``_cuda.py``, ``gmm.cu``) draws the very same words in-kernel 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from facies.kernels.philox import key_for, stream_words32, uniforms
@@ -48,7 +50,7 @@ class PhiloxDraws:
         self.tag = int(tag)
         self.model_ids = np.asarray(model_ids, dtype=np.intp)
         self.n = int(n)
-        self._ids = {}
+        self._ids: dict[str, tuple[Any, Any]] = {}
 
     def ids_on(self, xp):
         """``stream_ids`` (uint64) and ``model_ids`` (int64) as arrays of ``xp``, made (uploaded) once."""

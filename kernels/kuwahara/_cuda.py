@@ -89,7 +89,9 @@ def _blocks(n: int, per_block: int) -> int:
 def stats_boxes(shape, radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
     """Boxes the stats kernel computes for an output region of ``shape``: ``c + B - 1`` per axis
     (starts ``o - (B-1) .. o + c - 1``, every window of every voxel of the region)."""
-    return tuple(int(c) + b - 1 for c, b in zip(shape, box_shape(radius, mode)))
+    bi, bx, bs = box_shape(radius, mode)
+    ci, cx, cs = shape
+    return int(ci) + bi - 1, int(cx) + bx - 1, int(cs) + bs - 1
 
 
 def stats_grid(shape, radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:

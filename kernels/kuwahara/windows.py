@@ -45,7 +45,7 @@ def normalise_radius(radius) -> tuple[int, int, int]:
         raise ValueError(f"radius must be an int or three ints (inline, crossline, sample), got {radius!r}")
     if any(v < 0 for v in values):
         raise ValueError(f"radius must be >= 0 along every axis, got {radius!r}")
-    return tuple(int(v) for v in values)
+    return int(values[0]), int(values[1]), int(values[2])
 
 
 def valid_voxels(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -81,7 +81,8 @@ def check_box_size(radius: tuple[int, int, int], mode: str) -> tuple[int, int, i
 
 def box_shape(radius: tuple[int, int, int], mode: str) -> tuple[int, int, int]:
     """Size of every candidate window along (inline, crossline, sample)."""
-    return tuple(r + 1 if mode == "octant" else 2 * r + 1 for r in radius)
+    ri, rx, rs = (r + 1 if mode == "octant" else 2 * r + 1 for r in radius)
+    return ri, rx, rs
 
 
 def axis_offsets(r: int, mode: str) -> tuple[int, ...]:
@@ -93,7 +94,8 @@ def axis_offsets(r: int, mode: str) -> tuple[int, ...]:
 
 def window_offsets(radius: tuple[int, int, int], mode: str) -> list[tuple[int, int, int]]:
     """Start offsets of every candidate window relative to p, in tie-breaking order."""
-    return list(itertools.product(*(axis_offsets(r, mode) for r in radius)))
+    ri, rx, rs = radius
+    return list(itertools.product(axis_offsets(ri, mode), axis_offsets(rx, mode), axis_offsets(rs, mode)))
 
 
 def kuwahara_halo(radius, mode: str = "octant") -> tuple[int, int, int]:
