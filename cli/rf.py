@@ -28,7 +28,7 @@ def train(store: Path = STORE,
           trees: str = typer.Option("50,100,200", "--trees",
                                     help="Candidate tree counts (1..10000), chosen by 5-fold CV."),
           max_depth: int = typer.Option(None, "--max-depth", help="Maximum tree depth, 1..64 (default: unlimited)."),
-          normalize: bool = typer.Option(False, "--normalize",
+          normalise: bool = typer.Option(False, "--normalise", "--normalize",
                                          help="Z-score every attribute (stats stored with the model)."),
           seed: int = typer.Option(0, "--seed", help="Seed of the folds and the forests."),
           out: Path = typer.Option(None, "--out", help="Folder of the CSV and PNG report (default: beside the store)."),
@@ -39,7 +39,7 @@ def train(store: Path = STORE,
     survey = Survey.open(store)
     run = train_model(survey, name, training=training, csv=csv, attributes=name_list(attributes),
                       trees=list(int_tuple(trees, "--trees", example="50,100,200")), max_depth=max_depth,
-                      normalize=normalize, seed=seed, out_dir=out, overwrite=overwrite)
+                      normalise=normalise, seed=seed, out_dir=out, overwrite=overwrite)
     report, model = run.trained.report, run.trained.model
     console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
                   f"({run.attribute_source}): {', '.join(model.attributes)}")

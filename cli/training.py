@@ -11,7 +11,7 @@ from facies.cli.console import console, fmt_number, print_json
 from facies.cli.options import JSON, OVERWRITE, STORE, name_list
 from facies.engine.errors import FaciesError
 from facies.engine.store import Survey
-from facies.engine.training import TrainingTable, extract_training, import_training, summarize
+from facies.engine.training import TrainingTable, extract_training, import_training, summarise
 
 app = typer.Typer(help="Training voxels from interpreter polygons: extract, show, export, import.",
                   no_args_is_help=True)
@@ -62,7 +62,7 @@ def extract(store: Path = STORE,
     table = extract_training(Survey.open(store), polygons, _attribute_list(attributes, use_all), name,
                              overwrite=overwrite)
     console.print(f"stored training/{name} in {store}")
-    _print_summary(summarize(table))
+    _print_summary(summarise(table))
 
 
 @app.command("show")
@@ -70,7 +70,7 @@ def show(store: Path = STORE,
          name: str = typer.Option("picks", "--name", help="Name of the training table."),
          as_json: bool = JSON) -> None:
     """Voxels per facies and per polygon, and attribute mean/std/min/max per facies."""
-    rep = summarize(TrainingTable.load(Survey.open(store, mode="r"), name))
+    rep = summarise(TrainingTable.load(Survey.open(store, mode="r"), name))
     if as_json:
         print_json(rep)
     else:
@@ -103,4 +103,4 @@ def import_(store: Path = STORE,
     order = name_list(facies) or None
     table = import_training(Survey.open(store), csv_path, name, facies_names=order, overwrite=overwrite)
     console.print(f"stored training/{name} ({len(table)} rows) in {store}")
-    _print_summary(summarize(table))
+    _print_summary(summarise(table))

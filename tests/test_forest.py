@@ -15,7 +15,7 @@ from facies.engine import FaciesError
 from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.result import RunInterrupted
-from facies.engine.forest import (ForestOperator, ForestPredictor, Normalization, classify_rows, load_model,
+from facies.engine.forest import (ForestOperator, ForestPredictor, Normalisation, classify_rows, load_model,
                                   predict_survey, save_model, train_forest)
 from facies.engine.forest.predict import _nvforest
 from facies.engine.forest.train import cumulative_tree_proba
@@ -92,9 +92,9 @@ def test_gpu_predictor_uses_nvforest_whatever_the_cpu_engine_choice(trained, mon
     assert ForestPredictor(trained.model, "cpu", engine="treelite").engine == "treelite"
 
 
-def test_normalized_model_predicts_like_sklearn_on_normalized_rows():
-    trained = train_forest(make_table(), ATTRS, name="z", trees=(5,), max_depth=6, normalize=True, n_jobs=1)
-    norm = trained.model.normalization
+def test_normalised_model_predicts_like_sklearn_on_normalised_rows():
+    trained = train_forest(make_table(), ATTRS, name="z", trees=(5,), max_depth=6, normalise=True, n_jobs=1)
+    norm = trained.model.normalisation
     assert norm is not None and np.all(norm.std > 0)
     x = np.random.default_rng(1).standard_normal((400, 3)).astype(np.float32)
     codes, proba, conf = classify_rows(x, np.ones(400, bool), ForestPredictor(trained.model, "cpu"))
@@ -261,9 +261,9 @@ def test_provenance_kept(tmp_path):
     assert load_model(survey, "p").provenance["parameters"] == {"x": 1}
 
 
-def test_normalization_keeps_a_constant_column_at_scale_one():
+def test_normalisation_keeps_a_constant_column_at_scale_one():
     x = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]], np.float32)
-    norm = Normalization.fit(x)
+    norm = Normalisation.fit(x)
     np.testing.assert_array_equal(norm.mean, [3.0, 5.0])
     np.testing.assert_allclose(norm.std, [np.sqrt(8 / 3), 1.0], rtol=1e-7)
     np.testing.assert_array_equal(norm.apply(x)[:, 1], 0)

@@ -178,16 +178,16 @@ CASES = [
     ("bad-code", edit_meta(lambda m: m.update(codes=[1, 2, 300])), "codes is not a list of 3 facies codes"),
     ("one-facies", edit_meta(lambda m: m.update(facies_names=["sand"])), "facies_names lists 1 facies"),
     ("missing-attributes", edit_meta(lambda m: m.pop("attributes")), "attributes is not a list of names"),
-    ("zero-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 0, 1]})),
-     "normalization std of attribute 1 is 0, outside 1e-20..1e+30"),
-    ("tiny-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 1e-45, 1]})),
-     "normalization std of attribute 1 is 1e-45"),
-    ("huge-std", edit_meta(lambda m: m.update(normalization={"mean": [0, 0, 0], "std": [1, 1, 1e35]})),
-     "normalization std of attribute 2 is 1e+35"),
-    ("huge-mean", edit_meta(lambda m: m.update(normalization={"mean": [0, -1e38, 0], "std": [1, 1, 1]})),
-     "normalization mean of attribute 1 is -1e+38"),
-    ("mean-beyond-float32", edit_meta(lambda m: m.update(normalization={"mean": [0, 1e300, 0], "std": [1, 1, 1]})),
-     "normalization mean of attribute 1 is 1e+300"),
+    ("zero-std", edit_meta(lambda m: m.update(normalisation={"mean": [0, 0, 0], "std": [1, 0, 1]})),
+     "normalisation std of attribute 1 is 0, outside 1e-20..1e+30"),
+    ("tiny-std", edit_meta(lambda m: m.update(normalisation={"mean": [0, 0, 0], "std": [1, 1e-45, 1]})),
+     "normalisation std of attribute 1 is 1e-45"),
+    ("huge-std", edit_meta(lambda m: m.update(normalisation={"mean": [0, 0, 0], "std": [1, 1, 1e35]})),
+     "normalisation std of attribute 2 is 1e+35"),
+    ("huge-mean", edit_meta(lambda m: m.update(normalisation={"mean": [0, -1e38, 0], "std": [1, 1, 1]})),
+     "normalisation mean of attribute 1 is -1e+38"),
+    ("mean-beyond-float32", edit_meta(lambda m: m.update(normalisation={"mean": [0, 1e300, 0], "std": [1, 1, 1]})),
+     "normalisation mean of attribute 1 is 1e+300"),
     ("facies-names-clash-as-arrays", edit_meta(lambda m: m.update(facies_names=["a b", "a_b", "mtd"])),
      "facies 'a b' and 'a_b' would both be written to the array 'prob_m_a_b'"),
     ("facies-names-without-letters", edit_meta(lambda m: m.update(facies_names=["?", "!", "mtd"])),
@@ -259,13 +259,13 @@ def test_a_model_that_could_not_be_read_back_is_not_stored(tmp_path, trained):
     assert sorted(p.name for p in (tmp_path / "s.zarr" / "models").iterdir()) == ["m", "zarr.json"]
 
 
-def test_a_fitted_normalization_is_one_a_model_may_hold():
+def test_a_fitted_normalisation_is_one_a_model_may_hold():
     """A column with a spread below MIN_STD is scaled like a constant one (std 1), so its model loads."""
-    from facies.engine.forest import Normalization
+    from facies.engine.forest import Normalisation
     from facies.engine.forest.model import MIN_STD
 
     x = np.stack([np.linspace(0, 1, 50), np.linspace(0, 1e-24, 50), np.full(50, 7.0)], axis=1)  # spreads 0.3, 3e-25, 0
-    norm = Normalization.fit(x.astype(np.float32))
+    norm = Normalisation.fit(x.astype(np.float32))
     assert norm.std.dtype == np.float32 and norm.std[1] == 1 and norm.std[2] == 1
     assert norm.std[0] > MIN_STD and (norm.std.astype(np.float64) >= MIN_STD).all()
 

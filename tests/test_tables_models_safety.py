@@ -314,11 +314,11 @@ def test_verify_reads_models_through_their_checks(store):
     survey = Survey.open(store)
     model = load_model(survey, "rf")
     meta = dict(survey.group["models/rf"].attrs["facies"])
-    meta["normalization"] = {"mean": [0.0, 0.0], "std": [1.0, 1e-45]}
+    meta["normalisation"] = {"mean": [0.0, 0.0], "std": [1.0, 1e-45]}
     survey.group["models/rf"].attrs["facies"] = meta
     rf = states(verify_json(store))["models/rf"]
-    assert rf["status"] == "damaged" and "normalization std of attribute 1 is 1e-45" in rf["problem"]
-    assert model.normalization is None  # the original was fine
+    assert rf["status"] == "damaged" and "normalisation std of attribute 1 is 1e-45" in rf["problem"]
+    assert model.normalisation is None  # the original was fine
 
 
 # ---------------------------------------------------------------------- 4. damaged metadata is one line

@@ -10,12 +10,12 @@ See docs/forest.md.
 """
 
 from facies.engine.forest.attributes import choose_attributes
-from facies.engine.forest.model import ForestModel, Normalization
+from facies.engine.forest.model import ForestModel, Normalisation
 from facies.engine.forest.model_io import list_models, load_model, save_model
 from facies.engine.forest.operator import ForestOperator, output_names
 from facies.engine.forest.predict import ForestPredictor, classify_rows
 from facies.engine.forest.predict_survey import predict_survey
 from facies.engine.forest.train import TrainedForest, train_forest
 
-__all__ = ["ForestModel", "ForestOperator", "ForestPredictor", "Normalization", "TrainedForest", "choose_attributes",
+__all__ = ["ForestModel", "ForestOperator", "ForestPredictor", "Normalisation", "TrainedForest", "choose_attributes",
            "classify_rows", "list_models", "load_model", "output_names", "predict_survey", "save_model", "train_forest"]

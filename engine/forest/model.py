@@ -39,18 +39,18 @@ MAX_DEPTH = 64
 MAX_TREE_NODES = 2**24
 MAX_TOTAL_NODES = 2**27
 
-#: Bounds of a stored normalization: standard deviations in MIN_STD..MAX_NORMALIZATION, means within
-#: +-MAX_NORMALIZATION. Dividing float32 attribute values by a smaller std (a crafted 1e-45) would
+#: Bounds of a stored normalisation: standard deviations in MIN_STD..MAX_NORMALISATION, means within
+#: +-MAX_NORMALISATION. Dividing float32 attribute values by a smaller std (a crafted 1e-45) would
 #: overflow to infinity; no attribute of a survey has a spread below 1e-20 or values beyond 1e30.
 MIN_STD = 1e-20
-MAX_NORMALIZATION = 1e30
+MAX_NORMALISATION = 1e30
 
 #: Child and feature index of a leaf (scikit-learn's ``TREE_LEAF``).
 LEAF = -1
 
 
 @dataclass(frozen=True)
-class Normalization:
+class Normalisation:
     """Per-attribute z-score: ``(x - mean) / std``, in float32 on every backend.
 
     The arithmetic is done in float32 with the same two correctly rounded IEEE operations
@@ -61,12 +61,12 @@ class Normalization:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Normalization:
+    def fit(cls, x: np.ndarray) -> Normalisation:
         """Mean and standard deviation per column (float64 sums); a constant column gets std 1.
 
         The same statistics as attribute selection's (:func:`facies.engine.selection.data.standardisation`),
         except that a column whose float32 std is below :data:`MIN_STD` counts as constant too (std 1),
-        so that every fitted normalization is one a stored model may hold.
+        so that every fitted normalisation is one a stored model may hold.
         """
         from facies.engine.selection.data import standardisation  # noqa: PLC0415 - selection loads only here
 
@@ -82,7 +82,7 @@ class Normalization:
         return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
 
     @classmethod
-    def from_json(cls, record: dict | None) -> Normalization | None:
+    def from_json(cls, record: dict | None) -> Normalisation | None:
         """The statistics of :meth:`to_json` (a stored model's are checked by :mod:`.model_io` first)."""
         if not record:
             return None
@@ -159,7 +159,7 @@ class ForestModel:
         Name of each class index of the forest's output.
     codes : list of int
         Facies code (1..255) of each class index; written into ``facies_<name>``.
-    normalization : Normalization or None
+    normalisation : Normalisation or None
         Applied to the attributes before the trees.
     trees, max_depth : int, int or None
         Tree count and the depth limit it was trained with.
@@ -176,7 +176,7 @@ class ForestModel:
     attributes: list[str]
     facies_names: list[str]
     codes: list[int]
-    normalization: Normalization | None = None
+    normalisation: Normalisation | None = None
     trees: int = 0
     max_depth: int | None = None
     cv: dict = field(default_factory=dict, repr=False)
@@ -224,7 +224,7 @@ class ForestModel:
             "format": FORMAT, "format_version": FORMAT_VERSION, "name": self.name,
             "attributes": list(self.attributes), "facies_names": list(self.facies_names),
             "codes": [int(c) for c in self.codes],
-            "normalization": self.normalization.to_json() if self.normalization is not None else None,
+            "normalisation": self.normalisation.to_json() if self.normalisation is not None else None,
             "trees": int(self.trees), "max_depth": self.max_depth, "cv": self.cv,
             "importances": {k: float(v) for k, v in self.importances.items()},
             "sha256": self.sha256, "provenance": self.provenance,

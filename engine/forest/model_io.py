@@ -10,7 +10,7 @@ A model file is untrusted input: stores are shared, copied and edited, and the c
 says the bytes are the ones its writer meant. So everything is checked here in plain Python and
 NumPy before treelite builds anything from it: types, sizes, index ranges, that the nodes form
 one tree (every node reached exactly once from the root), finite thresholds, leaf vectors of
-class probabilities, bounded tree and node counts, a normalization that cannot overflow, and
+class probabilities, bounded tree and node counts, a normalisation that cannot overflow, and
 attribute and facies names that give the prediction valid, distinct array names. Any damage is a
 one-line :class:`~facies.engine.errors.FaciesError`, never a crash of the native code. Format 1 (a
 raw treelite checkpoint, which treelite's native reader parses unchecked) is refused: retrain it.
@@ -29,8 +29,8 @@ import numpy as np
 import zarr
 
 from facies.engine.errors import FaciesError
-from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALIZATION, MAX_TOTAL_NODES,
-                                        MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalization, Tree)
+from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALISATION, MAX_TOTAL_NODES,
+                                        MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalisation, Tree)
 from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_array_name, check_name
@@ -120,7 +120,7 @@ def load_model(survey, name: str) -> ForestModel:
         format marker); it has an older format (a treelite checkpoint: retrain it) or a newer one
         (upgrade facies); or it is damaged: checksum mismatch, bad JSON, missing keys, wrong types,
         wrong sizes, indices out of range, nodes that do not form one tree, non-finite numbers,
-        bounds exceeded, a normalization that would overflow, attribute or facies names that give
+        bounds exceeded, a normalisation that would overflow, attribute or facies names that give
         prediction outputs invalid or clashing array names.
         A chunk missing or altered is damage too.
     DamagedArrayError
@@ -227,7 +227,7 @@ def check_metadata(meta: dict) -> dict:
         raise _Damaged(f"facies_names lists {len(facies)} facies; a forest separates at least 2")
     max_depth = meta.get("max_depth")
     return {"attributes": attributes, "facies_names": facies, "codes": _codes(meta.get("codes"), len(facies)),
-            "normalization": _normalization(meta.get("normalization"), len(attributes)),
+            "normalisation": _normalisation(meta.get("normalisation"), len(attributes)),
             "trees": _integer(meta.get("trees"), "trees", 1, MAX_TREES),
             "max_depth": None if max_depth is None else _integer(max_depth, "max_depth", 1, MAX_DEPTH),
             **{key: _mapping(meta.get(key, {}), key) for key in ("cv", "importances", "provenance")}}
@@ -258,29 +258,29 @@ def _codes(value, n: int) -> list[int]:
     return list(value)
 
 
-def _normalization(record, n: int) -> Normalization | None:
+def _normalisation(record, n: int) -> Normalisation | None:
     """None, or per-attribute means and standard deviations that cannot overflow the normalised values.
 
-    Means within +-:data:`~facies.engine.forest.model.MAX_NORMALIZATION`, standard deviations in
-    :data:`~facies.engine.forest.model.MIN_STD`..``MAX_NORMALIZATION`` (checked in float64, before the
+    Means within +-:data:`~facies.engine.forest.model.MAX_NORMALISATION`, standard deviations in
+    :data:`~facies.engine.forest.model.MIN_STD`..``MAX_NORMALISATION`` (checked in float64, before the
     float32 the prediction computes in): a crafted std of 1e-45 would turn every value into infinity.
     """
     if record is None:
         return None
     if not isinstance(record, dict) or set(record) != {"mean", "std"}:
-        raise _Damaged("normalization is not {'mean': [...], 'std': [...]}")
-    mean, std = (_numbers(record[key], f"normalization {key}", n) for key in ("mean", "std"))
+        raise _Damaged("normalisation is not {'mean': [...], 'std': [...]}")
+    mean, std = (_numbers(record[key], f"normalisation {key}", n) for key in ("mean", "std"))
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-        raise _Damaged("normalization holds a value that is not finite")
-    bad = np.flatnonzero(np.abs(mean) > MAX_NORMALIZATION)
+        raise _Damaged("normalisation holds a value that is not finite")
+    bad = np.flatnonzero(np.abs(mean) > MAX_NORMALISATION)
     if bad.size:
-        raise _Damaged(f"normalization mean of attribute {bad[0]} is {mean[bad[0]]:.3g}, beyond "
-                       f"+-{MAX_NORMALIZATION:g}")
-    bad = np.flatnonzero((std < MIN_STD) | (std > MAX_NORMALIZATION))
+        raise _Damaged(f"normalisation mean of attribute {bad[0]} is {mean[bad[0]]:.3g}, beyond "
+                       f"+-{MAX_NORMALISATION:g}")
+    bad = np.flatnonzero((std < MIN_STD) | (std > MAX_NORMALISATION))
     if bad.size:
-        raise _Damaged(f"normalization std of attribute {bad[0]} is {std[bad[0]]:.3g}, outside "
-                       f"{MIN_STD:g}..{MAX_NORMALIZATION:g}")
-    return Normalization(mean.astype(np.float32), std.astype(np.float32))
+        raise _Damaged(f"normalisation std of attribute {bad[0]} is {std[bad[0]]:.3g}, outside "
+                       f"{MIN_STD:g}..{MAX_NORMALISATION:g}")
+    return Normalisation(mean.astype(np.float32), std.astype(np.float32))
 
 
 def _mapping(value, what: str) -> dict:

@@ -95,4 +95,4 @@ class ForestOperator(Operator):
 
     def parameters(self) -> dict:
         return {"model": self.model.name, "sha256": self.model.sha256, "attributes": list(self.model.attributes),
-                "normalization": self.model.normalization.to_json() if self.model.normalization else None}
+                "normalisation": self.model.normalisation.to_json() if self.model.normalisation else None}

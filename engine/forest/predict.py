@@ -122,8 +122,8 @@ def classify_rows(x, live, predictor: ForestPredictor, xp=np) -> tuple:
     n = x.shape[0]
     valid = live & xp.isfinite(x).all(axis=1)
     rows = x[valid]
-    if model.normalization is not None:
-        rows = model.normalization.apply(rows, xp)
+    if model.normalisation is not None:
+        rows = model.normalisation.apply(rows, xp)
     proba = predictor.predict_proba(xp.ascontiguousarray(rows, dtype=xp.float32))
     # argmax on the engine's float64 probabilities, so ties break as scikit-learn's predict does.
     best = xp.argmax(proba, axis=1)

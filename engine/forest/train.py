@@ -29,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import (MAX_DEPTH, MAX_TOTAL_NODES, MAX_TREE_NODES, MAX_TREES, ForestModel,
-                                        Normalization, Tree, trees_from_sklearn)
+                                        Normalisation, Tree, trees_from_sklearn)
 
 log = logging.getLogger("facies")
 
@@ -156,7 +156,7 @@ def best_candidate(accuracy: dict[int, list[float]]) -> int:
 
 
 def train_forest(table, attributes: Sequence[str], *, name: str = "forest", trees: Sequence[int] = DEFAULT_TREES,
-                 max_depth: int | None = None, normalize: bool = False, seed: int = 0,
+                 max_depth: int | None = None, normalise: bool = False, seed: int = 0,
                  folds: int = DEFAULT_FOLDS, n_jobs: int | None = -1,
                  provenance: dict | None = None) -> TrainedForest:
     """Cross-validate tree counts, refit on every row and return the model with its report.
@@ -173,7 +173,7 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
         Candidate tree counts, 1..10 000.
     max_depth : int, optional
         Maximum tree depth, 1..64 (None: grow until leaves are pure).
-    normalize : bool
+    normalise : bool
         Z-score every attribute with the training rows' mean and standard deviation (stored with the model).
         A forest's splits do not change under such a scaling; it is offered for comparability of the
         stored thresholds and matches the AASPI workflow's option.
@@ -201,7 +201,7 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
                     dropped, ", ".join(attributes))
     codes, names = present_facies(table, y)
     folds = choose_folds(y, dict(zip(codes, names)), int(folds))
-    norm = Normalization.fit(x) if normalize else None
+    norm = Normalisation.fit(x) if normalise else None
     if norm is not None:
         x = norm.apply(x)
 
@@ -210,18 +210,18 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     forest = make_classifier(best, max_depth, seed, n_jobs).fit(x, y)
     importances = np.asarray(forest.feature_importances_, dtype=np.float64)
     importances = importances / importances.sum() if importances.sum() > 0 else importances
-    report = summarize_cv(cv, best, y, codes, names, attributes, importances, dropped=dropped)
+    report = summarise_cv(cv, best, y, codes, names, attributes, importances, dropped=dropped)
 
     arrays = trees_from_sklearn(forest)
     check_forest_size(arrays)
     model = ForestModel(name=name, forest=arrays, attributes=attributes, facies_names=names,
-                        codes=[int(c) for c in forest.classes_], normalization=norm, trees=best,
+                        codes=[int(c) for c in forest.classes_], normalisation=norm, trees=best,
                         max_depth=max_depth, cv=report,
                         importances=dict(zip(attributes, importances.tolist())), provenance=dict(provenance or {}))
     return TrainedForest(model=model, classifier=forest, report=report)
 
 
-def summarize_cv(cv: dict, best: int, y: np.ndarray, codes: list[int], names: list[str], attributes: list[str],
+def summarise_cv(cv: dict, best: int, y: np.ndarray, codes: list[int], names: list[str], attributes: list[str],
                  importances: np.ndarray, *, dropped: int = 0) -> dict:
     """The JSON report: per candidate and fold accuracy, confusion, precision/recall, importances."""
     predicted = cv["oof"][best]

@@ -32,7 +32,7 @@ def default_report_folder(survey, name: str) -> Path:
 
 
 def train_model(survey, name: str, *, training: str | None = None, csv: str | Path | None = None,
-                attributes=None, trees=DEFAULT_TREES, max_depth: int | None = None, normalize: bool = False,
+                attributes=None, trees=DEFAULT_TREES, max_depth: int | None = None, normalise: bool = False,
                 seed: int = 0, out_dir: str | Path | None = None, overwrite: bool = False,
                 n_jobs: int | None = -1, figure: bool = True) -> TrainingRun:
     """Train a forest on a stored or CSV training table, store it as ``models/<name>``, write its report.
@@ -49,7 +49,7 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
         Training table as CSV instead.
     attributes : sequence of str, optional
         Attributes to use; default: attribute selection's best combination, else all of the table's.
-    trees, max_depth, normalize, seed, n_jobs
+    trees, max_depth, normalise, seed, n_jobs
         See :func:`~facies.engine.forest.train.train_forest`.
     out_dir : path-like, optional
         Folder of the CSV and PNG report (default: beside the store).
@@ -70,9 +70,9 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     training_source = str(csv) if csv is not None else (training or "picks")
     parameters = {"training": training_source, "attributes": names,
                   "attribute_source": source, "trees": list(candidates), "max_depth": max_depth,
-                  "normalize": bool(normalize), "seed": int(seed)}
+                  "normalise": bool(normalise), "seed": int(seed)}
     provenance = make_provenance("facies rf train", parameters, inputs=[training_source])
-    trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalize=normalize,
+    trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalise=normalise,
                            seed=seed, n_jobs=n_jobs, provenance=provenance)
     save_model(survey, trained.model, overwrite=overwrite)
     folder = Path(out_dir) if out_dir is not None else default_report_folder(survey, name)

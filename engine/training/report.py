@@ -38,7 +38,7 @@ def _stats(x: np.ndarray) -> dict:
     return {"mean": float(x64.mean()), "std": float(x64.std()), "min": float(x.min()), "max": float(x.max())}
 
 
-def summarize(table: TrainingTable, clusters: int = DEFAULT_CLUSTERS) -> dict:
+def summarise(table: TrainingTable, clusters: int = DEFAULT_CLUSTERS) -> dict:
     """Voxels per facies and per polygon and attribute statistics per facies, JSON-serialisable."""
     counts = table.counts()
     needs = min_training_voxels(len(table.attribute_names), clusters)
