@@ -38,6 +38,24 @@ def nearest_existing(path: Path) -> Path:
     return Path.cwd()
 
 
+def check_input_file(path, what: str) -> Path:
+    """``path`` as a Path, after checking that it is a regular file a command can read.
+
+    Raises
+    ------
+    FaciesError
+        Saying whether it does not exist, is a folder, or is something else (a device, a pipe).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FaciesError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise FaciesError(f"{what} {path} is a folder; give the file's path")
+    if not path.is_file():
+        raise FaciesError(f"{what} {path} is not a regular file (a device or a pipe?); give a file's path")
+    return path
+
+
 def check_new_path(path, what: str, *, hint: str = "choose another path", parent_must_exist: bool = True) -> None:
     """Raise FaciesError unless ``path`` can be made: its nearest existing ancestor is a folder.
 

@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 from facies.cli.app import app
 from facies.engine.store import Survey
 from facies.engine.training import list_tables
-from tests.helpers import writable_copy
-from tests.helpers import one_line_error
+from tests.helpers import one_line_error, run_cli, writable_copy
 
 runner = CliRunner()
 HEADER = "facies,inline,crossline,time,amplitude,envelope"
@@ -161,3 +160,15 @@ def test_a_200000_vertex_polygon_is_accepted_and_one_crossing_itself_refused(tin
     # the edges into and out of either moved vertex; which pair is the point GEOS reports
     assert edges and {int(edges[1]), int(edges[2])} <= {999, 1000, 149999, 150000}, line
     assert list_tables(Survey.open(store, mode="r")) == ["big"]
+
+
+@pytest.mark.parametrize("target, words", [("/dev/null", "is not a regular file"), (".", "is a folder"),
+                                           ("absent.csv", "does not exist")])
+def test_an_input_that_is_not_a_file_says_what_it_is(tmp_path, monkeypatch, target, words):
+    from tests.helpers import tiny_store
+
+    monkeypatch.chdir(tmp_path)
+    store = tiny_store(tmp_path / "s.zarr").path
+    for command in (["training", "import", store, target, "--name", "x"],
+                    ["training", "extract", store, target, "--name", "x", "--all"]):
+        assert words in one_line_error(run_cli(*command))

@@ -27,6 +27,7 @@ import numpy as np
 
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry, exact
+from facies.engine.paths import check_input_file
 from facies.engine.training.rasterise import EDGE_TOLERANCE, crossing_edges
 
 #: Slice kinds and the two survey axes (0 inline, 1 crossline, 2 sample) their vertices give, as (u, v).
@@ -108,9 +109,7 @@ class PlacedPolygon:
 # ---------------------------------------------------------------------------------------------- reading
 def read_polygons(path: str | Path) -> PolygonFile:
     """Read a ``.json`` or ``.csv`` polygon file (chosen by its suffix)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FaciesError(f"polygon file {path} does not exist")
+    path = check_input_file(path, "polygon file")
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     try:

@@ -34,7 +34,7 @@ import zarr
 
 from facies.engine.errors import FaciesError
 from facies.engine.integrity import DamagedArrayError, damage_found
-from facies.engine.paths import check_new_path, exists, written_then_moved
+from facies.engine.paths import check_input_file, check_new_path, exists, written_then_moved
 from facies.engine.provenance import jsonable
 from facies.engine.schema import COMPLETE_FIELD, FACIES_KEY, TRAINING_GROUP, check_name
 from facies.engine.staging import member_locked, member_names, open_member, save_whole
@@ -295,9 +295,7 @@ def read_training_csv(path: str | Path, facies_names: list[str] | None = None) -
         value that is not a number, NaN or infinite (or beyond float64), a line number that is not whole
         or beyond int32, a time/depth or attribute value beyond float32.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FaciesError(f"training CSV {path} does not exist")
+    path = check_input_file(path, "training CSV")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
