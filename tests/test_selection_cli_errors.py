@@ -54,8 +54,10 @@ def previous_run(store, out):
     """What an earlier successful selection left: the store record and the three files in ``out``."""
     record_selection(Survey.open(store), PREVIOUS)
     out.mkdir(exist_ok=True)
-    for name in ("combinations.csv", "summary.json", "scores.png"):
-        (out / name).write_text("from the previous run")
+    (out / "combinations.csv").write_text("attributes,dimension,score,valid\namplitude,1,1.0,1\n")
+    (out / "summary.json").write_text(json.dumps({"attributes": ["amplitude"], "facies": ["salt"], "best": None,
+                                                  "best_per_dimension": {}}))
+    (out / "scores.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"Software Matplotlib version" + bytes(64))
 
 
 def select(store, training, out, *options):
@@ -126,3 +128,17 @@ def test_a_successful_run_after_a_failed_one_records_again(store, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert selected_attributes(Survey.open(store)) == summary["best"]["attributes"]
     assert sorted(p.name for p in out.iterdir()) == ["combinations.csv", "scores.png", "summary.json"]
+
+
+@pytest.mark.parametrize("name", ["summary.json", "combinations.csv", "scores.png"])
+def test_out_holding_a_file_select_did_not_write_is_refused_before_fitting(store, tmp_path, monkeypatch, name):
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("the fitting started")
+
+    monkeypatch.setattr(workflow, "run_selection", no_fitting)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_text("someone's own notes")
+    line = one_line_error(select(store, "few", out))
+    assert f"holds {name}, which facies select did not write" in line
+    assert (out / name).read_text() == "someone's own notes"

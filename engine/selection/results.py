@@ -109,7 +109,31 @@ def check_out_folder(out_dir) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if not os.access(out, os.W_OK | os.X_OK):
         raise FaciesError(f"cannot write into the --out folder {out}; check its permissions or choose another --out")
+    for role, path in output_paths(out).items():  # a run replaces (or, failing, removes) these names
+        if (path.exists() or path.is_symlink()) and not written_by_select(path, role):
+            raise FaciesError(f"--out {out} holds {path.name}, which facies select did not write; facies replaces "
+                              "only its own files: move it away or choose another --out")
     return out
+
+
+def written_by_select(path: Path, role: str) -> bool:
+    """Whether ``path`` (the file of ``role`` in :data:`OUTPUT_FILES`) looks like one facies select wrote."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if role == "summary":
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and {"attributes", "facies", "best", "best_per_dimension"} <= doc.keys()
+    if role == "combinations":
+        return head.startswith(b"attributes,dimension,score,valid")
+    return head.startswith(b"\x89PNG") and b"Matplotlib" in head  # the figure: matplotlib names itself in the PNG
 
 
 def discard_outputs(out_dir) -> list[Path]:
