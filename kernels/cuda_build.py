@@ -11,15 +11,23 @@ radii...) placed before the source, like cuCIM and ``cupyx.scipy.ndimage`` do. A
 GPU, :func:`nvrtc_compile` compiles the same text with NVRTC (from the ``cuda-bindings`` and
 ``nvidia-cuda-nvrtc`` wheels) for a given architecture with ``-Xptxas -v`` and returns the
 ptxas report, so CI can check that every kernel compiles for sm_80 and sm_90 and does not spill.
+
+The launch code asks this module for two things only: :func:`get_module` (the compiled module) and
+:func:`device_attributes` (SM count, shared memory per block, read once per device). Both go
+through one :class:`Backend`, CuPy by default; :func:`use_backend` swaps it, which is how the tests
+run the real ``.cu`` text on the CPU (``tests/cuda_harness``, docs/design.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol
 
 #: The ``kernels/`` folder (``facies.kernels``): source names are paths relative to it.
 KERNELS_DIR = Path(__file__).resolve().parent
@@ -53,24 +61,103 @@ def full_source(name: str, defines: Mapping[str, object] | None = None) -> str:
     return preamble(defines or {}) + read_source(name)
 
 
+@dataclass(frozen=True)
+class DeviceAttributes:
+    """The device figures the launch code needs, read once per device (:func:`device_attributes`)."""
+
+    #: Streaming multiprocessors (grid-stride kernels launch a multiple of this many blocks).
+    multiprocessor_count: int
+    #: Shared memory a block may use without opting in (48 KiB on every architecture so far).
+    shared_memory_per_block: int
+    #: Shared memory a block may use after opting in (``cudaFuncAttributeMaxDynamicSharedMemorySize``).
+    shared_memory_per_block_optin: int
+
+
+class Backend(Protocol):
+    """Where modules are compiled and device figures come from: CuPy on a GPU (:class:`CupyBackend`);
+    the tests' CPU execution harness (``tests/cuda_harness``) installs another with :func:`use_backend`."""
+
+    def device_id(self) -> int: ...
+
+    def compile(self, code: str, options: tuple[str, ...]) -> Any: ...
+
+    def attributes(self, device_id: int) -> DeviceAttributes: ...
+
+
+class CupyBackend:
+    """``cupy.RawModule`` on the current CuPy device."""
+
+    def device_id(self) -> int:
+        import cupy  # noqa: PLC0415 - GPU path only
+
+        return int(cupy.cuda.Device().id)
+
+    def compile(self, code: str, options: tuple[str, ...]) -> Any:
+        import cupy  # noqa: PLC0415
+
+        return cupy.RawModule(code=code, options=options)
+
+    def attributes(self, device_id: int) -> DeviceAttributes:
+        import cupy  # noqa: PLC0415
+
+        # CuPy's Device.attributes queries every attribute (~108 driver calls): done once per device here.
+        a = cupy.cuda.Device(device_id).attributes
+        return DeviceAttributes(multiprocessor_count=int(a["MultiProcessorCount"]),
+                                shared_memory_per_block=int(a["MaxSharedMemoryPerBlock"]),
+                                shared_memory_per_block_optin=int(a["MaxSharedMemoryPerBlockOptin"]))
+
+
+_backend: Backend = CupyBackend()
+#: (device, source name, defines, options) -> module; (device) -> attributes. Emptied when the backend changes.
+_modules: dict[tuple, Any] = {}
+_attributes: dict[int, DeviceAttributes] = {}
+_lock = threading.Lock()
+
+
+@contextmanager
+def use_backend(backend: Backend) -> Iterator[Backend]:
+    """Compile modules and read device figures with ``backend`` inside the ``with`` block (the caches
+    are emptied on the way in and out, so nothing compiled by one backend is launched by another)."""
+    global _backend  # noqa: PLW0603 - the one switch of this module
+    with _lock:
+        previous, _backend = _backend, backend
+        _modules.clear()
+        _attributes.clear()
+    try:
+        yield backend
+    finally:
+        with _lock:
+            _backend = previous
+            _modules.clear()
+            _attributes.clear()
+
+
+def device_attributes() -> DeviceAttributes:
+    """Figures of the current device (SM count, shared memory per block), read once per device."""
+    backend = _backend
+    device = backend.device_id()
+    found = _attributes.get(device)
+    if found is None:
+        found = _attributes[device] = backend.attributes(device)
+    return found
+
+
 def get_module(name: str, defines: Mapping[str, object] | None = None, *,
                options: tuple[str, ...] = ("--std=c++17",)):
-    """A compiled ``cupy.RawModule`` for ``name`` specialised by ``defines``, cached per device.
+    """A compiled module (a ``cupy.RawModule`` on a GPU) for ``name`` specialised by ``defines``, cached per device.
 
     CuPy itself caches compiled binaries on disk by source text; this in-process cache keeps one
     module object per (device, source, options) so kernels are looked up, not recompiled.
     """
-    import cupy  # noqa: PLC0415 - GPU path only
-
-    key = (cupy.cuda.Device().id, name, tuple(sorted((defines or {}).items())), options)
-    return _module_cache(key, full_source(name, defines), options)
-
-
-@lru_cache(maxsize=256)
-def _module_cache(key, code: str, options: tuple[str, ...]):
-    import cupy  # noqa: PLC0415
-
-    return cupy.RawModule(code=code, options=options)
+    backend = _backend
+    key = (backend.device_id(), name, tuple(sorted((defines or {}).items())), options)
+    module = _modules.get(key)
+    if module is None:
+        module = backend.compile(full_source(name, defines), options)
+        with _lock:
+            if backend is _backend:
+                module = _modules.setdefault(key, module)
+    return module
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facies.kernels.cuda_build import get_module
+from facies.kernels.cuda_build import device_attributes, get_module
 from facies.kernels.gmm._models import MAX_COMPONENTS
 from facies.kernels.gmm._ops import MixtureOps
 from facies.kernels.gmm._random import padded_length
@@ -36,9 +36,7 @@ def gmm_defines(k: int) -> dict[str, object]:
     return {"GMM_K": int(k)}
 
 def _grid(total: int) -> tuple[int]:
-    import cupy as cp  # noqa: PLC0415 - GPU path only
-
-    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    sms = device_attributes().multiprocessor_count
     return (max(1, min(-(-int(total) // BLOCK), 32 * sms)),)
 
 def cuda_available() -> tuple[bool, str]:

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from facies.kernels.cuda_build import get_module
+from facies.kernels.cuda_build import device_attributes, get_module
 from facies.kernels.kuwahara.windows import MODES, box_shape, normalise_region
 
 #: The ``.cu`` file beside this module, by its name under ``kernels/`` (:func:`~facies.kernels.cuda_build.read_source`).
@@ -145,7 +145,7 @@ def filter_volume(volume, radius: tuple[int, int, int], mode: str, stat: str, ma
     module.get_function("kuwahara_box_stats")(grid, STATS_BLOCK, (x, live, box_mean, box_var, *dims))
 
     result = out if out.flags.c_contiguous else cp.empty(shape, x.dtype)
-    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    sms = device_attributes().multiprocessor_count
     select_grid = (min(_blocks(math.prod(shape), SELECT_BLOCK), 32 * sms),)  # grid-stride loop covers the rest
     if stat == "mean":
         module.get_function("kuwahara_select_mean")(
