@@ -1,7 +1,8 @@
 """facies.engine: survey store, SEG-Y I/O, bricks and scheduling, and the workflows.
 
-Importing this package never imports CuPy: the GPU is touched only on the GPU path
-(see :mod:`facies.engine.backend`).
+No module of facies imports CuPy at its top level, and the package works where CuPy cannot be
+imported: the GPU is touched only on the GPU path (see :mod:`facies.engine.backend`). (Zarr itself
+imports CuPy when it is installed; that loads the library, it does not touch a GPU.)
 """
 
 from importlib.metadata import PackageNotFoundError, version

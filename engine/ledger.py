@@ -125,7 +125,8 @@ class Ledger:
 
     @classmethod
     def start(cls, survey, key: str, grid: tuple[int, ...], parameters: Mapping[str, Any], *,
-              resume: bool, locks: Sequence[str] | None = None, reads: Sequence[str] = ()) -> Ledger:
+              resume: bool, locks: Sequence[str] | None = None, reads: Sequence[str] = (),
+              restart: str = "run again without --resume to start over") -> Ledger:
         """Open the ledger of ``key`` for a run, creating or resetting it as needed.
 
         Parameters
@@ -147,6 +148,9 @@ class Ledger:
             They are kept in the ledger (``names``) and named by its messages.
         reads : sequence of str
             Arrays the run reads: held with shared locks, so nobody replaces them meanwhile.
+        restart : str
+            How to start over, for the message refusing ``resume`` with other parameters (ingest
+            says ``--overwrite``: without ``--resume`` it would stop at "already exists").
 
         Raises
         ------
@@ -167,7 +171,7 @@ class Ledger:
                 if old != params or tuple(existing.shape) != grid:
                     raise FaciesError(
                         f"cannot resume {describe_names(names)}: it was started with other parameters "
-                        f"({parameter_diff(old or {}, params)}); run again without --resume to start over")
+                        f"({parameter_diff(old or {}, params)}); {restart}")
                 array = existing
             else:
                 array = runs.create_array(folder, shape=grid, chunks=(1,) * len(grid), dtype="uint8",

@@ -117,16 +117,21 @@ def release_locks(lock_files) -> None:
 
 
 @contextmanager
-def read_locks(survey, names: Iterable[str]) -> Iterator[None]:
-    """Hold shared locks on the arrays ``names`` while the ``with`` block reads them.
+def held_locks(survey, names: Iterable[str], *, shared: bool = False, whole_store: bool = False) -> Iterator[None]:
+    """Hold the locks of :func:`acquire_locks` (same arguments) while the ``with`` block runs."""
+    held = acquire_locks(survey, names, shared=shared, whole_store=whole_store)
+    try:
+        yield
+    finally:
+        release_locks(held)
+
+
+def read_locks(survey, names: Iterable[str]):
+    """Shared locks on the arrays ``names`` while a ``with`` block reads them.
 
     Raises
     ------
     ArrayBusyError
         When a run is writing one of them right now (no lock stays taken).
     """
-    held = acquire_locks(survey, names, shared=True)
-    try:
-        yield
-    finally:
-        release_locks(held)
+    return held_locks(survey, names, shared=True)

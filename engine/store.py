@@ -38,8 +38,7 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -50,7 +49,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from facies.engine.errors import FaciesError
 from facies.engine.geometry import Geometry
 from facies.engine.integrity import CheckedStore, DamagedArrayError, damage_message, store_attributes
-from facies.engine.locks import acquire_locks, read_locks, release_locks
+from facies.engine.locks import held_locks, read_locks
 from facies.engine.provenance import jsonable
 from facies.engine.schema import (
     ALL_CHUNKS_FIELD, ATTRS_LOCK, CDP_X, CDP_Y, CHECKSUM, CHECKSUM_FIELD, CHUNKS_FIELD, COMPLETE_FIELD,
@@ -136,18 +135,8 @@ def remove_store(path) -> None:
     """
     path = Path(path)
     check_replaceable_store(path)
-    with _all_runs_idle(path):
+    with held_locks(path, [], whole_store=True):  # refused while any command holds a lock in the store
         shutil.rmtree(path)
-
-
-@contextmanager
-def _all_runs_idle(path: Path) -> Iterator[None]:
-    """Hold the store's lock exclusively (no command holds any lock in it), or raise ArrayBusyError."""
-    held = acquire_locks(path, [], whole_store=True)
-    try:
-        yield
-    finally:
-        release_locks(held)
 
 
 class Survey:

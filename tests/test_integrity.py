@@ -11,6 +11,7 @@ import zarr
 from facies.engine import Survey
 from facies.engine.errors import FaciesError
 from facies.engine.integrity import DamagedArrayError, checksum_ok, split_chunk_key
+from facies.engine.locks import held_locks
 from facies.engine.provenance import make_provenance
 from facies.engine.verify import verify_store
 from tests.helpers import tiny_store
@@ -189,16 +190,10 @@ def test_verify_reports_an_interrupted_run(store):
 
 # ---------------------------------------------------------------------- readers against writers
 def test_a_reader_is_refused_while_a_run_writes_the_array(store):
-    from facies.engine.ledger import acquire_locks, release_locks
-
-    survey = Survey.open(store)
-    held = acquire_locks(survey, ["amplitude"])
-    try:
+    with held_locks(store, ["amplitude"]):  # as a run writing it holds it
         assert_one_line_error(run("export", store, "amplitude", store.parent / "a.sgy"), "being written")
         assert not (store.parent / "a.sgy").exists()
         assert run("export", store, "envelope", store.parent / "e.sgy").exit_code == 0
-    finally:
-        release_locks(held)
     assert run("export", store, "amplitude", store.parent / "a.sgy").exit_code == 0
 
 
@@ -273,13 +268,8 @@ def test_zarr_reads_the_checksummed_store(store):
 
 
 def test_info_lists_an_array_being_replaced_without_its_statistics(store):
-    from facies.engine.ledger import acquire_locks, release_locks
-
-    held = acquire_locks(Survey.open(store), ["envelope"])
-    try:
+    with held_locks(store, ["envelope"]):
         result = run("info", store, "--json")
-    finally:
-        release_locks(held)
     assert result.exit_code == 0, result.output
     arrays = {a["name"]: a for a in json.loads(result.stdout)["arrays"]}
     assert arrays["envelope"].get("being_written") and "mean" not in arrays["envelope"]
@@ -303,13 +293,8 @@ def test_a_run_holds_its_inputs_against_writers(store):
 
 
 def test_verify_checks_the_rest_while_a_run_writes_one_array(store):
-    from facies.engine.ledger import acquire_locks, release_locks
-
-    held = acquire_locks(Survey.open(store), ["envelope"])
-    try:
+    with held_locks(store, ["envelope"]):
         result = run("verify", store, "--json")
-    finally:
-        release_locks(held)
     assert result.exit_code == 0, result.output
     states = {a["path"]: a["status"] for a in json.loads(result.stdout)["arrays"]}
     assert states["envelope"] == "being written" and states["amplitude"] == "ok"
@@ -317,16 +302,11 @@ def test_verify_checks_the_rest_while_a_run_writes_one_array(store):
 
 def test_a_store_is_not_replaced_while_a_new_lock_is_held_in_it(tmp_path):
     """The store's own lock covers arrays whose lock files did not exist when the replacement looked."""
-    from facies.engine.ledger import acquire_locks, release_locks
     from tests.helpers import tiny_geometry
 
     store = tiny_store(tmp_path / "s.zarr").path
-    held = acquire_locks(Survey.open(store), ["brand_new_output"])
-    try:
-        with pytest.raises(FaciesError, match="in use"):
-            Survey.create(store, tiny_geometry(), overwrite=True)
-    finally:
-        release_locks(held)
+    with held_locks(store, ["brand_new_output"]), pytest.raises(FaciesError, match="in use"):
+        Survey.create(store, tiny_geometry(), overwrite=True)
     assert Survey.open(store).volumes() == ["amplitude"]
 
 

@@ -142,3 +142,18 @@ def test_out_holding_a_file_select_did_not_write_is_refused_before_fitting(store
     line = one_line_error(select(store, "few", out))
     assert f"holds {name}, which facies select did not write" in line
     assert (out / name).read_text() == "someone's own notes"
+
+
+def test_discarding_a_failed_run_removes_only_files_select_wrote(tmp_path):
+    from facies.engine.selection.results import discard_outputs
+
+    out = tmp_path / "out"
+    mine = tmp_path / "notes.txt"
+    mine.write_text("someone's notes")
+    out.mkdir()
+    (out / "summary.json").symlink_to(mine)  # a link to a user's file: neither it nor its target is removed
+    (out / "combinations.csv").write_text("attributes,dimension,score,valid\n")
+    (out / "scores.png").write_text("not a figure of ours")
+    assert [p.name for p in discard_outputs(out)] == ["combinations.csv"]
+    assert mine.read_text() == "someone's notes" and (out / "summary.json").is_symlink()
+    assert (out / "scores.png").read_text() == "not a figure of ours"

@@ -32,7 +32,7 @@ from facies.engine.bricks.plan import BrickPlan
 from facies.engine.bricks.result import RunInterrupted
 from facies.engine.errors import FaciesError
 from facies.engine.paths import check_new_path
-from facies.engine.ledger import Ledger, find_ledger, parameter_diff, truncate_utf8
+from facies.engine.ledger import Ledger, parameter_diff, truncate_utf8
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import jsonable, make_provenance
 from facies.engine.schema import LONG_NAME_ATTR, MAX_NAME_BYTES, SEGY_ATTRS, TRACE_MASK, UNITS_ATTR, check_array_name
@@ -305,22 +305,6 @@ def _check_same_input(survey: Survey, name: str, parameters: dict) -> None:
                           "--name")
 
 
-def _check_resumable(survey: Survey, name: str, key: str, grid: tuple[int, ...], parameters: dict) -> None:
-    """Refuse ``--resume`` with other parameters than the interrupted run's, saying how to start over.
-
-    ``Ledger.start`` refuses it too, but advises running without ``--resume``, which for ingest
-    ends at "already exists": here the advice is ``--overwrite``.
-    """
-    record = find_ledger(survey, key)
-    if record is None:
-        return
-    new = jsonable(parameters)
-    if record.parameters != new or record.grid != tuple(grid):
-        raise FaciesError(f"cannot resume the ingest of {name!r}: it was started with other parameters "
-                          f"({parameter_diff(record.parameters, new)}); run the same command with --overwrite "
-                          "instead of --resume to start over")
-
-
 def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, resume: bool, overwrite: bool,
                  progress, workers: int, done: _Progress) -> None:
     layout = scanned.layout
@@ -342,9 +326,8 @@ def _ingest_file(survey: Survey, scanned: ScannedSegy, name: str, *, chunks, res
     array_chunks = clip_chunks(tuple(chunks or survey.chunks), survey.shape)
     plan = BrickPlan(survey.shape[:2], array_chunks[:2], array_chunks[:2])
     key = f"ingest-{name}"
-    if resume:
-        _check_resumable(survey, name, key, plan.grid, parameters)
-    ledger = Ledger.start(survey, key, plan.grid, parameters, resume=resume, locks=[name])
+    ledger = Ledger.start(survey, key, plan.grid, parameters, resume=resume, locks=[name],
+                          restart="run the same command with --overwrite instead of --resume to start over")
     removed = False
     try:
         # Under the run's lock from here: no other ingest writes this name while it is replaced or created.

@@ -140,14 +140,15 @@ def discard_outputs(out_dir) -> list[Path]:
     """Remove the selection files a previous run left in ``out_dir`` (``summary.json`` first); return those removed.
 
     For a run that ends without a result: a previous run's summary, figure or table beside its error
-    would read as this run's.
+    would read as this run's. Only files facies select wrote are removed (:func:`written_by_select`;
+    :func:`check_out_folder` refused the others before the run, and one put there since stays).
     """
     removed = []
     paths = output_paths(out_dir)
-    for path in (paths["summary"], paths["figure"], paths["combinations"]):  # stopped half-way: no summary left
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
+    for role in ("summary", "figure", "combinations"):  # stopped half-way: no summary left
+        if written_by_select(paths[role], role):
+            paths[role].unlink()
+            removed.append(paths[role])
     return removed
 
 

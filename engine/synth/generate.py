@@ -21,7 +21,7 @@ import numpy as np
 
 from facies.engine.bricks.plan import Brick, BrickPlan, clip, grow, region_slices
 from facies.engine.errors import FaciesError
-from facies.engine.locks import acquire_locks, release_locks
+from facies.engine.locks import held_locks
 from facies.engine.memory import host_memory
 from facies.engine.progress import WorkProgress
 from facies.engine.provenance import make_provenance
@@ -30,7 +30,7 @@ from facies.engine.store import DEFAULT_CHUNKS, Survey, clip_chunks
 from facies.engine.synth.attributes import ATTRIBUTE_NAMES, ATTRIBUTES, HALO, compute_attributes
 from facies.engine.synth.layout import SAMPLE_INTERVAL_MS, make_geometry, resolve_shape
 from facies.engine.synth.model import FACIES_NAMES, EarthModel
-from facies.engine.synth.polygons import make_polygons, polygons_path, write_polygons
+from facies.engine.synth.polygons import is_synth_polygons, make_polygons, polygons_path, write_polygons
 from facies.engine.synth.preflight import (check_chunk_count, check_polygons_target, check_store_target, memory_plan,
                                            segy_targets)
 from facies.engine.synth.seismic import region_labels_and_amplitude
@@ -190,10 +190,11 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
     survey = Survey.create(store_path, geometry, chunks=chunks, overwrite=overwrite,
                            provenance=make_provenance(_COMMAND, parameters))
     # Held while the arrays are written: a concurrent --overwrite of this store, or a reader, is refused.
-    locks = acquire_locks(survey, VOLUMES)
-    try:
-        # The old store is gone, so its polygons (checked to be facies synth's) must not outlive it.
-        polygon_file.unlink(missing_ok=True)
+    with held_locks(survey, VOLUMES):
+        # The old store is gone, so its polygons must not outlive it; checked again here, as the
+        # preflight did: only a polygon file facies synth wrote, unedited, is ever removed.
+        if is_synth_polygons(polygon_file):
+            polygon_file.unlink()
         model = EarthModel.build(shape, seed, geometry.trace_mask)
         arrays = _create_volumes(survey, parameters)
         counts = _write_bricks(model, arrays, survey.chunks, plan.workers, progress)
@@ -201,8 +202,6 @@ def make_synthetic(store_path, *, shape: Sequence[int] | None = None, size: str 
         written = write_polygons(polygon_file, polygons, made_by={"shape": list(shape), "seed": seed})
         for name in arrays:
             survey.mark_complete(name)
-    finally:
-        release_locks(locks)
     if on_polygons is not None:
         on_polygons(written, len(polygons["polygons"]))
     if segy_dir is not None:
