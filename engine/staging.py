@@ -185,7 +185,7 @@ def save_whole(survey, group: str, name: str, what: str, write: Callable[[zarr.G
             raise FaciesError(f"{what} {name!r} already exists in {survey.path}; "
                               "pass --overwrite or choose another --name")
         for leftover in (partial, replaced):  # from a save killed before it finished
-            shutil.rmtree(leftover, ignore_errors=True)
+            _remove_leftover(leftover)
         try:
             write(parent, partial.name)
         except BaseException:
@@ -199,6 +199,18 @@ def save_whole(survey, group: str, name: str, what: str, write: Callable[[zarr.G
             os.rename(final, replaced)
             os.rename(partial, final)
             shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _remove_leftover(path: Path) -> None:
+    """Remove a reserved staging name: a folder a killed save left, or a link or file put there.
+
+    A link is unlinked, never followed: writing the new member through a planted link would put it
+    in whatever folder the link points to.
+    """
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 #: ``renameat2`` flag swapping two paths atomically (Linux 3.15+, most local file systems).

@@ -386,3 +386,23 @@ def test_verify_advises_ingesting_an_ingested_array_again(store):
     assert seismic["status"] == "damaged"
     assert seismic["recover"] == (f"ingest it again: facies ingest '/data/line 1.sgy' --survey {store} "
                                   "--name seismic --overwrite")  # quoted: it can be pasted as it is
+
+
+def test_a_link_planted_at_the_staging_name_is_removed_not_followed(tmp_path):
+    """A save writes its new member under ``_partial-<name>``: a link there must not lead it elsewhere."""
+    from facies.engine.synth import make_synthetic, polygons_path
+    from facies.engine.training import extract_training
+
+    store = tmp_path / "s.zarr"
+    make_synthetic(store, size="tiny", seed=0, progress=False)
+    survey = Survey.open(store)
+    extract_training(survey, polygons_path(store), ["amplitude", "envelope"], "picks")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    (store / "training" / "_partial-picks").symlink_to(victim)
+    extract_training(Survey.open(store), polygons_path(store), ["amplitude", "envelope"], "picks", overwrite=True)
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    picks = store / "training" / "picks"
+    assert picks.is_dir() and not picks.is_symlink()
+    assert not (store / "training" / "_partial-picks").exists()
