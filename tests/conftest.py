@@ -1,4 +1,4 @@
-"""Shared fixtures: the real SEG-Y files in ../shared/data and the GPU marker."""
+"""Shared fixtures: the real SEG-Y files in ../shared/data, the GPU marker and the CUDA CPU harness."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+
+# The CUDA CPU harness's fixtures (harness, cuda_cpu) and its cuda_kernels marker check, for every test module.
+from tests.cuda_harness.plugin import check_marked_kernels_ran, cuda_cpu, harness  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACIES_TEST_DATA", REPO.parent / "shared" / "data"))

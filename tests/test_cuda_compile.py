@@ -12,32 +12,12 @@ never be compiled here, nor loaded at run time); nothing is filled in for it.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 
 import pytest
 
-import facies.kernels as kernels_pkg
 from facies.kernels.cuda_build import CHECK_ARCHS, KERNELS_DIR, full_source, nvrtc_compile, source_name, sources
-
-#: Sources that exist today: the discovery must find at least these (so it cannot pass on nothing).
-KNOWN_SOURCES = {"kuwahara/kuwahara.cu", "gmm/gmm.cu"}
-
-
-def cuda_modules() -> list:
-    """The ``_cuda`` module of every (sub)package of ``facies.kernels``."""
-    return [importlib.import_module(info.name)
-            for info in pkgutil.walk_packages(kernels_pkg.__path__, f"{kernels_pkg.__name__}.")
-            if info.name.rsplit(".", 1)[-1] == "_cuda"]
-
-
-def declared_specialisations() -> list[tuple[str, dict, tuple]]:
-    """Every specialisation the ``_cuda`` modules declare, and only those."""
-    return [(name, dict(defines), tuple(exprs))
-            for module in cuda_modules()
-            for name, defines, exprs in getattr(module, "CUDA_SPECIALISATIONS", [])]
-
+from tests.cuda_harness.declared import KNOWN_SOURCES, cuda_modules, declared_specialisations
 
 SPECS = declared_specialisations()
 

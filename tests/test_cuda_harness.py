@@ -18,23 +18,26 @@ s/n`` vs ``S/n``, an ulp). A region of the volume equals that region of the whol
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facies.kernels import cuda_build
-from facies.kernels.cuda_build import full_source
 from facies.kernels.kuwahara import _cuda, _numpy
 from facies.kernels.kuwahara.windows import MODES
 from tests.cuda_harness import H100, CompileError, HarnessBackend, cuda_on_cpu, kernel_names
+from tests.cuda_harness.broken import BREAKAGES, broken_source
 from tests.test_kuwahara_gpu import near_tie_values
 
-#: (defines, stat) of every declared specialisation, both statistics each.
-SPECS = [(defines, stat) for _, defines, _ in _cuda.CUDA_SPECIALISATIONS for stat in ("mean", "median")]
+
+def kernels(*names):
+    """The ``cuda_kernels`` marker of a test that launches these kernels of kuwahara.cu."""
+    return pytest.mark.cuda_kernels(_cuda.SOURCE, *names)
+
+
+#: (defines, stat) of every declared specialisation, both statistics each, marked with the kernels they launch.
+SPECS = [pytest.param((defines, stat), marks=kernels("kuwahara_box_stats", f"kuwahara_select_{stat}"))
+         for _, defines, _ in _cuda.CUDA_SPECIALISATIONS for stat in ("mean", "median")]
 
 
 def _spec_id(spec) -> str:
@@ -47,25 +50,6 @@ def _spec_args(defines):
     dtype = np.float64 if defines["KUW_T_IS_DOUBLE"] else np.float32
     mode = "octant" if defines["KUW_OCTANT"] else "shifted"
     return dtype, mode, (defines["KUW_R_IL"], defines["KUW_R_XL"], defines["KUW_R_T"])
-
-
-@pytest.fixture(scope="session")
-def harness(tmp_path_factory) -> HarnessBackend:
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not found: the CUDA CPU harness needs it")
-    cache = os.environ.get("FACIES_CUDA_HARNESS_CACHE")
-    backend = HarnessBackend(Path(cache) if cache else tmp_path_factory.mktemp("cuda_harness"))
-    t0 = time.perf_counter()
-    backend.prebuild(full_source(name, defines) for name, defines, _ in _cuda.CUDA_SPECIALISATIONS)
-    print(f"cuda harness: {len(_cuda.CUDA_SPECIALISATIONS)} kuwahara specialisations built in "
-          f"{time.perf_counter() - t0:.1f}s")
-    return backend
-
-
-@pytest.fixture
-def cuda_cpu(harness):
-    with cuda_on_cpu(harness):
-        yield harness
 
 
 def random_case(shape, seed, dtype, integers=False):
@@ -115,7 +99,7 @@ def test_kernel_names_are_parsed_from_the_sources():
         "gmm_philox_words", "gmm_posterior", "gmm_sstep", "gmm_classify"]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=[_spec_id(p.values[0]) for p in SPECS])
 def test_every_specialisation_matches_numpy(cuda_cpu, spec):
     defines, stat = spec
     dtype, mode, radius = _spec_args(defines)
@@ -155,7 +139,8 @@ def test_device_figures_come_from_the_harness_once(cuda_cpu, monkeypatch):
     assert calls == [0]
 
 
-@pytest.mark.parametrize("stat", ["mean", "median"])
+@pytest.mark.parametrize("stat", [pytest.param(s, marks=kernels("kuwahara_box_stats", f"kuwahara_select_{s}"))
+                                  for s in ("mean", "median")])
 def test_launch_geometry_several_blocks_and_a_wrapping_grid_stride_loop(harness, stat):
     """One SM: the select kernels get 32 blocks of 256 threads, fewer than the voxels, so the loop wraps."""
     small = HarnessBackend(harness.cache_dir, dataclasses.replace(H100, multiprocessor_count=1))
@@ -171,23 +156,13 @@ def test_launch_geometry_several_blocks_and_a_wrapping_grid_stride_loop(harness,
     assert_matches_numpy(got, numpy(x, radius, "octant", stat, mask), x, mask, radius, "octant", stat)
 
 
-BROKEN = {
-    "no-barrier": ("    __syncthreads();\n", "\n"),
-    "tile-shifted-by-one": ("s_t0 + c, n_il", "s_t0 + c + 1, n_il"),
-}
-
-
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("broken", sorted(BROKEN))
-def test_a_broken_kernel_is_caught(harness, monkeypatch, broken, mode):
-    """A kernel with its barrier removed, or its shared tile loaded one sample off, differs from NumPy."""
-    old, new = BROKEN[broken]
-    good = cuda_build.read_source(_cuda.SOURCE)
-    assert good.count(old) == 1
-    monkeypatch.setattr(cuda_build, "read_source",
-                        lambda name: good.replace(old, new) if name == _cuda.SOURCE else good)
+@pytest.mark.parametrize("broken", ["kuwahara-no-barrier", "kuwahara-tile-shifted", "kuwahara-tile-unloaded-cells"])
+def test_a_broken_kernel_is_caught(harness, broken, mode):
+    """A kernel with its barrier removed, its shared tile loaded one sample off, or tile cells left unloaded
+    (shared memory starts poisoned: NaN) differs from NumPy."""
     x, mask = random_case((5, 9, 37), seed=5, dtype=np.float32, integers=True)
-    with cuda_on_cpu(harness):
+    with broken_source(BREAKAGES[broken]), cuda_on_cpu(harness):
         got = cuda(x, (1, 1, 1), mode, "mean", mask)
     assert not np.array_equal(got, numpy(x, (1, 1, 1), mode, "mean", mask), equal_nan=True)
 

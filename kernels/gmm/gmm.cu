@@ -11,7 +11,8 @@
 //   gmm_posterior  responsibilities resp[b, g, k, i] and the per-voxel log-likelihood
 //   gmm_sstep      S-step: the head (first K-1 components, one-hot, float64) of a partition drawn
 //                  with the Philox4x64-10 stream of kernels/gmm/_random.py, and the log-likelihood
-//   gmm_classify   C-step: the head of the MAP partition (ties to the lowest index) and max_k lj
+//   gmm_classify   C-step: the head of the MAP partition (ties to the lowest index) and max_k lj, NaNs
+//                  taken as the reference takes them
 //   gmm_philox_words  the raw 32-bit words of one stream (tests compare them with NumPy's)
 // Per-voxel values are written to (B, G, n) arrays and summed by CuPy (deterministic order),
 // and the sufficient statistics are the cuBLAS product head @ Q, in float64.
@@ -157,12 +158,19 @@ extern "C" __global__ void gmm_classify(const double* __restrict__ lj, double* _
         const i64 bg = t / n, i = t - bg * n;
         double l[GMM_K];
         gmm_load(lj, bg, i, n, l);
+        // MAP component as the reference takes it: for K = 2 component 0 iff l1 <= l0 (a NaN gives 1), otherwise
+        // NumPy's argmax (the first NaN, else the first maximum); the maximum is NaN if any l_k is.
+#if GMM_K == 2
+        const int best = l[1] <= l[0] ? 0 : 1;
+        const double top = (isnan(l[0]) || isnan(l[1])) ? l[0] + l[1] : fmax(l[0], l[1]);
+#else
         int best = 0;
         double top = l[0];
 #pragma unroll
         for (int k = 1; k < GMM_K; ++k) {
-            if (l[k] > top) { best = k; top = l[k]; }
+            if ((l[k] > top || isnan(l[k])) && !isnan(top)) { best = k; top = l[k]; }
         }
+#endif
         max_voxel[t] = top;
 #if GMM_K > 1
         double* out = head + bg * (i64)(GMM_K - 1) * n + i;

@@ -6,8 +6,8 @@
 // next one does; a barrier round ends when every thread of the block has arrived. So:
 //   * __syncthreads() is a real barrier: no thread passes it before every thread of the block has reached it. A
 //     missing barrier shows deterministically (thread 0 runs to the end before thread 1 starts).
-//   * __shared__ is `static`: one copy for the block running now, correct because blocks run one after another
-//     (stale values of the previous block are what an unwritten shared cell holds, not zeros).
+//   * __shared__ is `static`: one copy for the block running now, correct because blocks run one after another,
+//     poisoned (every byte 0xFF) before each block, so a read of a cell the block never wrote gives NaN or -1.
 //   * barrier divergence (some threads of a block at a __syncthreads, others returned or at a different count)
 //     is an error reported to Python, not a hang.
 // Not modelled: warps (no __shfl*, no warp-synchronous code), timing, memory coalescing, atomics between blocks
@@ -16,15 +16,15 @@
 
 #include <ucontext.h>
 
+// Only light headers (no <string>, <vector>, <memory>): this one is compiled once per specialisation, and the
+// heavy ones tripled the time g++ takes.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
-#include <memory>
-#include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 // ---- CUDA keywords -------------------------------------------------------------------------------------------
 #define __global__
@@ -33,7 +33,10 @@
 #define __constant__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
-#define __shared__ static
+// Shared memory: one static copy, in a section of its own so that every block starts with it poisoned (all bytes
+// 0xFF: NaN as a float or double, -1 as an integer), as CUDA gives no initial value. A kernel that reads a cell no
+// thread of the block wrote gets NaN (or -1), which shows in its output. The linker names the section's bounds.
+#define __shared__ __attribute__((section("cuda_host_shared"))) static
 // __restrict__ is a g++ keyword already; `#pragma unroll` is ignored by g++ (unknown pragma, no warning by default).
 
 struct dim3 {
@@ -77,6 +80,17 @@ template <class T> inline T atomicExch(T* p, T v) { T old = *p; *p = v; return o
 template <class T> inline T atomicCAS(T* p, T compare, T v) { T old = *p; if (old == compare) *p = v; return old; }
 
 // ---- the launcher ----------------------------------------------------------------------------------------------
+#if defined(CUDA_HOST_SANITIZE)
+// Tell AddressSanitizer about every switch between the scheduler's stack and a fiber's, so that it checks each
+// stack as the one in use (without these it may report false positives on the fibers' stacks).
+#include <sanitizer/common_interface_defs.h>
+#define CUDA_HOST_LEAVE(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define CUDA_HOST_ARRIVE(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define CUDA_HOST_LEAVE(save, bottom, size) ((void)0)
+#define CUDA_HOST_ARRIVE(save, bottom, size) ((void)0)
+#endif
+
 namespace cuda_host {
 
 struct Fiber {
@@ -90,20 +104,38 @@ inline ucontext_t scheduler;
 inline Fiber* current = nullptr;
 inline void (*body_call)(void*) = nullptr;
 inline void* body_arg = nullptr;
-inline std::string error;
+inline char error[256];
 constexpr std::size_t kStackBytes = 256 * 1024;
 
-inline void fiber_main() {
-    body_call(body_arg);
-    current->done = true;  // returning resumes uc_link, the scheduler
+// Bounds of the shared-memory section (weak: a source without __shared__ has no such section).
+extern "C" char __start_cuda_host_shared[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_cuda_host_shared[] __attribute__((weak, visibility("hidden")));
+
+inline void poison_shared() {
+    if (__start_cuda_host_shared != nullptr)
+        std::memset(__start_cuda_host_shared, 0xFF, (std::size_t)(__stop_cuda_host_shared - __start_cuda_host_shared));
 }
+
+// The scheduler's stack, as the sanitizer needs it to switch back.
+inline const void* scheduler_stack = nullptr;
+inline std::size_t scheduler_stack_size = 0;
+
+inline void fiber_main() {
+    CUDA_HOST_ARRIVE(nullptr, &scheduler_stack, &scheduler_stack_size);
+    body_call(body_arg);
+    current->done = true;
+    CUDA_HOST_LEAVE(nullptr, scheduler_stack, scheduler_stack_size);  // this fiber's stack is done with
+}  // returning resumes uc_link, the scheduler
 
 }  // namespace cuda_host
 
 inline void __syncthreads() {
     cuda_host::Fiber* self = cuda_host::current;
     ++self->barriers;
+    void* save = nullptr;
+    CUDA_HOST_LEAVE(&save, cuda_host::scheduler_stack, cuda_host::scheduler_stack_size);
     swapcontext(&self->context, &cuda_host::scheduler);
+    CUDA_HOST_ARRIVE(save, &cuda_host::scheduler_stack, &cuda_host::scheduler_stack_size);
 }
 
 namespace cuda_host {
@@ -111,18 +143,24 @@ namespace cuda_host {
 // Run `body` for every thread of every block; 0, or 1 with `error` set.
 template <class F>
 int launch(dim3 grid, dim3 block, F& body) {
-    error.clear();
+    error[0] = 0;
     gridDim = grid;
     blockDim = block;
     const std::size_t n = (std::size_t)block.x * block.y * block.z;
-    std::vector<Fiber> fibers(n);
-    std::unique_ptr<char[]> stacks(new char[n * kStackBytes]);
+    struct Owned {  // freed on every return
+        Fiber* fibers;
+        char* stacks;
+        ~Owned() { delete[] fibers; delete[] stacks; }
+    } owned{new Fiber[n], new char[n * kStackBytes]};
+    Fiber* const fibers = owned.fibers;
+    char* const stacks = owned.stacks;
     body_call = [](void* p) { (*static_cast<F*>(p))(); };
     body_arg = &body;
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
                 blockIdx = dim3(bx, by, bz);
+                poison_shared();
                 std::size_t t = 0;
                 for (unsigned tz = 0; tz < block.z; ++tz)
                     for (unsigned ty = 0; ty < block.y; ++ty)
@@ -132,26 +170,29 @@ int launch(dim3 grid, dim3 block, F& body) {
                             f.done = false;
                             f.barriers = 0;
                             getcontext(&f.context);
-                            f.context.uc_stack.ss_sp = stacks.get() + t * kStackBytes;
+                            f.context.uc_stack.ss_sp = stacks + t * kStackBytes;
                             f.context.uc_stack.ss_size = kStackBytes;
                             f.context.uc_link = &scheduler;
                             makecontext(&f.context, fiber_main, 0);
                         }
                 for (unsigned long round = 1;; ++round) {
                     std::size_t finished = 0, waiting = 0;
-                    for (Fiber& f : fibers) {
+                    for (std::size_t t = 0; t < n; ++t) {
+                        Fiber& f = fibers[t];
                         if (f.done) continue;
                         threadIdx = f.index;
                         current = &f;
+                        void* save = nullptr;
+                        CUDA_HOST_LEAVE(&save, f.context.uc_stack.ss_sp, kStackBytes);
                         swapcontext(&scheduler, &f.context);
+                        CUDA_HOST_ARRIVE(save, nullptr, nullptr);
                         if (f.done) ++finished; else ++waiting;
                     }
                     if (waiting == 0) break;
                     if (finished != 0 || waiting != n) {
-                        error = "barrier divergence in block (" + std::to_string(bx) + "," + std::to_string(by) +
-                                "," + std::to_string(bz) + "): " + std::to_string(waiting) + " of " +
-                                std::to_string(n) + " threads wait at __syncthreads #" + std::to_string(round) +
-                                ", the others returned";
+                        std::snprintf(error, sizeof error,
+                                      "barrier divergence in block (%u,%u,%u): %zu of %zu threads wait at "
+                                      "__syncthreads #%lu, the others returned", bx, by, bz, waiting, n, round);
                         return 1;
                     }
                 }
@@ -161,31 +202,39 @@ int launch(dim3 grid, dim3 block, F& body) {
 
 // ---- marshalling: the parameter types of a kernel, as a signature string for Python ---------------------------
 template <class T>
-std::string type_code() {
+int type_code(char* out, std::size_t size) {
     using U = std::remove_cv_t<T>;
-    if constexpr (std::is_void_v<U>) return "v0";
-    else if constexpr (std::is_same_v<U, bool>) return "b1";
-    else if constexpr (std::is_floating_point_v<U>) return "f" + std::to_string(sizeof(U));
-    else if constexpr (std::is_integral_v<U> && std::is_signed_v<U>) return "i" + std::to_string(sizeof(U));
-    else if constexpr (std::is_integral_v<U>) return "u" + std::to_string(sizeof(U));
-    else return "?" + std::to_string(sizeof(U));
+    if constexpr (std::is_void_v<U>) return std::snprintf(out, size, "v0");
+    else {
+        const char* kind = std::is_same_v<U, bool> ? "b"
+                           : std::is_floating_point_v<U> ? "f"
+                           : std::is_integral_v<U> && std::is_signed_v<U> ? "i"
+                           : std::is_integral_v<U> ? "u" : "?";
+        return std::snprintf(out, size, "%s%zu", kind, sizeof(U));
+    }
 }
 
 template <class T>
-std::string param_code() {
+int param_code(char* out, std::size_t size) {
     using U = std::remove_cv_t<T>;
-    if constexpr (std::is_pointer_v<U>) return "p" + type_code<std::remove_pointer_t<U>>();
-    else return type_code<U>();
+    if constexpr (std::is_pointer_v<U>) {
+        const int head = std::snprintf(out, size, "p");
+        return head + type_code<std::remove_pointer_t<U>>(out + head, size - head);
+    } else {
+        return type_code<U>(out, size);
+    }
 }
 
+// "p f4,u8,..." without the spaces: one code per parameter, comma separated.
 template <class... A>
 const char* signature(void (*)(A...)) {
-    static const std::string s = [] {
-        std::string out;
-        ((out += (out.empty() ? "" : ",") + param_code<A>()), ...);
-        return out;
-    }();
-    return s.c_str();
+    static char text[1024] = {};
+    if (text[0] == 0) {
+        std::size_t at = 0;
+        ((at += (at ? std::snprintf(text + at, sizeof text - at, ",") : 0),
+          at += param_code<A>(text + at, sizeof text - at)), ...);
+    }
+    return text;
 }
 
 template <class... A, std::size_t... I>
@@ -208,4 +257,4 @@ int launch_kernel(void (*kernel)(A...), const unsigned* grid, const unsigned* bl
     CUDA_HOST_EXPORT int cuda_host_launch_##name(const unsigned* grid, const unsigned* block, void** args) { \
         return ::cuda_host::launch_kernel(&name, grid, block, args);                                        \
     }
-CUDA_HOST_EXPORT const char* cuda_host_error() { return ::cuda_host::error.c_str(); }
+CUDA_HOST_EXPORT const char* cuda_host_error() { return ::cuda_host::error; }
