@@ -33,6 +33,12 @@ from typing import Any, Protocol
 KERNELS_DIR = Path(__file__).resolve().parent
 #: Architectures every source must compile for (A100 and H100/H200).
 CHECK_ARCHS = ("sm_80", "sm_90")
+#: Options :func:`get_module` passes to ``cupy.RawModule``.
+MODULE_OPTIONS = ("--std=c++17",)
+#: Options CuPy appends to every NVRTC compilation itself (``_compile_with_cache_cuda`` adds ``-ftz=true``
+#: unconditionally): float32 subnormals are flushed to zero on the GPU (docs/kuwahara.md). The NVRTC check
+#: compiles with them too, so it checks the code that runs.
+CUPY_ADDED_OPTIONS = ("-ftz=true",)
 
 
 def sources() -> list[Path]:
@@ -143,7 +149,7 @@ def device_attributes() -> DeviceAttributes:
 
 
 def get_module(name: str, defines: Mapping[str, object] | None = None, *,
-               options: tuple[str, ...] = ("--std=c++17",)):
+               options: tuple[str, ...] = MODULE_OPTIONS):
     """A compiled module (a ``cupy.RawModule`` on a GPU) for ``name`` specialised by ``defines``, cached per device.
 
     CuPy itself caches compiled binaries on disk by source text; this in-process cache keeps one
@@ -195,7 +201,7 @@ def parse_ptxas(log: str, arch: str) -> PtxasReport:
 
 
 def nvrtc_compile(code: str, arch: str, *, name: str = "kernel.cu",
-                  options: tuple[str, ...] = ("--std=c++17",),
+                  options: tuple[str, ...] = MODULE_OPTIONS + CUPY_ADDED_OPTIONS,
                   name_expressions: tuple[str, ...] = ()) -> PtxasReport:
     """Compile CUDA C++ with NVRTC to a cubin for ``arch`` (no GPU needed) and parse ptxas's report.
 
@@ -205,6 +211,9 @@ def nvrtc_compile(code: str, arch: str, *, name: str = "kernel.cu",
         Full source (preamble included).
     arch : str
         ``"sm_80"``, ``"sm_90"``...
+    options : tuple of str
+        NVRTC options; by default exactly those the code gets at run time (:data:`MODULE_OPTIONS`, and
+        :data:`CUPY_ADDED_OPTIONS` that CuPy appends).
     name_expressions : tuple of str
         Template instantiations to compile (``"kernel<float>"``), as CuPy's ``name_expressions``.
 

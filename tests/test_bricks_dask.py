@@ -88,3 +88,62 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
         run_dask(survey, [LocalMean("amp", "m")], {"m": "out"}, RunOptions(dask="tcp://127.0.0.1:9"),
                  connect_timeout="1s")
     assert not survey.has("out")
+
+
+class ClientCupy:
+    """A stand-in CuPy for the GPU path without a GPU: arrays stay NumPy; making one on the client is an error."""
+
+    def __init__(self):
+        self.moved = 0
+
+    def asarray(self, block):
+        self.moved += 1
+        return np.asarray(block)
+
+    @staticmethod
+    def asnumpy(array):
+        return np.asarray(array)
+
+    @staticmethod
+    def empty(*args, **kwargs):
+        raise AssertionError("a CUDA array was made on the client")
+
+
+@pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")
+def test_dask_gpu_graph_is_built_without_cuda_on_the_client(tmp_path, dask_local_cluster, monkeypatch):  # noqa: F811
+    """--dask-gpu: the client builds a NumPy graph; only the tasks move blocks to the GPU (a stand-in here)."""
+    import sys
+
+    from facies.engine.bricks.dask_runner import run_dask
+
+    fake = ClientCupy()
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    outputs = {"m": "mean", "v": "var_of_mean", "n": "mean_n", "c": "classes"}
+    run_bricks(survey, _ops(), {k: f"local_{v}" for k, v in outputs.items()},
+               RunOptions(device="cpu", brick=(8, 8, 16), progress=False))
+    result = run_dask(survey, _ops(), outputs, RunOptions(dask=dask_local_cluster, dask_gpu=True))
+    assert result.device == "dask-gpu" and fake.moved > 0
+    survey = Survey.open(survey.path)
+    for name in outputs.values():
+        assert np.array_equal(survey.read(name), survey.read(f"local_{name}"), equal_nan=True), name
+
+
+def test_local_gpu_cluster_is_one_worker_per_gpu_when_dask_cuda_is_there(monkeypatch, caplog):
+    import sys
+    import types
+
+    from facies.engine.bricks.dask_runner import local_cluster
+
+    made = []
+    monkeypatch.setitem(sys.modules, "dask_cuda", types.SimpleNamespace(
+        LocalCUDACluster=lambda **kw: made.append(("cuda", kw)) or "cuda cluster"))
+    plain = lambda **kw: made.append(("plain", kw)) or "plain cluster"  # noqa: E731
+    gpu = RunOptions(dask="local", dask_gpu=True, dask_options={"threads_per_worker": 2})
+    assert local_cluster(gpu, plain) == "cuda cluster"
+    assert local_cluster(RunOptions(dask="local"), plain) == "plain cluster"
+    assert made == [("cuda", {"threads_per_worker": 2}), ("plain", {})]
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)  # not installed: import fails
+    with caplog.at_level("WARNING", logger="facies"):
+        assert local_cluster(gpu, plain) == "plain cluster"
+    assert "pip install dask-cuda" in caplog.text and "GPU 0" in caplog.text

@@ -81,3 +81,15 @@ def test_kuwahara_gpu_radius_limit_is_the_compilers(nvrtc, dtype, mode):
     with pytest.raises(RuntimeError, match=f"too much shared data \\({bigger:#x} bytes"):
         nvrtc_compile(full_source(SOURCE, kuwahara_defines(dtype, (r + 1,) * 3, mode)), "sm_90",
                       name="kuwahara.cu")
+
+
+def test_the_check_compiles_with_the_options_of_the_run():
+    """What NVRTC checks is what runs: get_module's options plus those CuPy appends itself (-ftz=true)."""
+    import inspect
+
+    from facies.kernels import cuda_build
+
+    run_time = inspect.signature(cuda_build.get_module).parameters["options"].default
+    check = inspect.signature(cuda_build.nvrtc_compile).parameters["options"].default
+    assert "-ftz=true" in cuda_build.CUPY_ADDED_OPTIONS
+    assert check == run_time + cuda_build.CUPY_ADDED_OPTIONS

@@ -87,6 +87,8 @@ def test_gpu_predictor_uses_nvforest_whatever_the_cpu_engine_choice(trained, mon
     loaded = []
     fake = types.SimpleNamespace(load_from_treelite_model=lambda model, device: loaded.append(device) or "forest")
     monkeypatch.setattr(predict, "_nvforest", lambda: fake)
+    sync = types.SimpleNamespace(deviceSynchronize=lambda: None)  # after the upload (test_forest_gpu_streams.py)
+    monkeypatch.setattr(predict, "_cupy", lambda: types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=sync)))
     assert ForestPredictor(trained.model, "gpu", engine="treelite").engine == "nvforest"
     assert loaded == ["gpu"]
     assert ForestPredictor(trained.model, "cpu", engine="treelite").engine == "treelite"

@@ -9,9 +9,12 @@ are marked complete after the whole graph has run. The run holds the output's le
 it cannot race a local run of the same output; it is not resumable brick by brick (re-run it).
 The output checks, locks and creation are the local runner's (:mod:`.outputs`).
 
-Clusters: any ``distributed`` scheduler address, or ``"local"`` for a ``LocalCluster`` on this
-machine. On GPUs, start one dask-cuda worker per GPU and pass ``gpu=True``: chunks are moved to
-CuPy on the workers and the operators compute with CuPy (see docs/engine.md).
+Clusters: any ``distributed`` scheduler address, or ``"local"`` for a cluster on this machine
+(dask-cuda's ``LocalCUDACluster``, one worker per GPU, with ``dask_gpu``; a plain ``LocalCluster``
+otherwise). On GPUs, start one dask-cuda worker per GPU and pass ``dask_gpu``: the graph stays NumPy
+(halos are cut on the host), and each task moves its overlapped blocks to its worker's GPU, computes
+with CuPy and brings the outputs back, so the client never touches CUDA: a login node without a GPU
+can submit to GPU workers (see docs/engine.md).
 """
 
 from __future__ import annotations
@@ -38,19 +41,26 @@ log = logging.getLogger("facies")
 _DASK_BOUNDARY = {"nan": np.nan, "reflect": "reflect", "nearest": "nearest"}
 
 
-def _apply(op: Operator, lateral: tuple[bool, ...], *blocks) -> dict:
-    """One operator on one overlapped Dask block (NumPy or CuPy): all its outputs.
+def _apply(op: Operator, lateral: tuple[bool, ...], gpu: bool, *blocks) -> dict:
+    """One operator on one overlapped Dask block: all its outputs, as NumPy arrays.
 
     Lateral inputs travel as ``(n_il, n_xl, 1)`` (see :func:`dask_chain`); the operator gets
-    them 2D, as on a brick.
+    them 2D, as on a brick. With ``gpu`` the blocks go to the worker's GPU here, inside the task
+    (CuPy is imported on the worker only), and the outputs come back to the host.
     """
-    xp = array_module(blocks[0])
     inputs = [b[:, :, 0] if flat else b for b, flat in zip(blocks, lateral)]
-    return op.compute(dict(zip(op.inputs, inputs)), xp)
+    if not gpu:
+        return op.compute(dict(zip(op.inputs, inputs)), array_module(blocks[0]))
+    import cupy  # noqa: PLC0415 - on a GPU worker, never on the client
+
+    on_device = [cupy.asarray(b) for b in inputs]
+    result = op.compute(dict(zip(op.inputs, on_device)), array_module(on_device[0]))
+    return {name: cupy.asnumpy(value) for name, value in result.items()}
 
 
-def dask_chain(chain: Chain, sources: Mapping[str, Any]) -> dict[str, Any]:
-    """Lazy Dask arrays of every output of ``chain`` from Dask arrays of its inputs."""
+def dask_chain(chain: Chain, sources: Mapping[str, Any], *, gpu: bool = False) -> dict[str, Any]:
+    """Lazy Dask arrays of every output of ``chain`` from Dask arrays of its inputs (NumPy-typed; with ``gpu``
+    each task computes on its worker's GPU)."""
     have = dict(sources)
     for op in chain.operators:
         args, lateral = [], []
@@ -63,11 +73,11 @@ def dask_chain(chain: Chain, sources: Mapping[str, Any]) -> dict[str, Any]:
             lateral.append(array.ndim == 2)
             args.append(array[:, :, None] if array.ndim == 2 else array)
         depth = [{axis: 0 if flat and axis == 2 else int(h) for axis, h in enumerate(op.halo)} for flat in lateral]
-        have.update(_map_operator(op, args, depth, tuple(lateral)))
+        have.update(_map_operator(op, args, depth, tuple(lateral), gpu))
     return have
 
 
-def _map_operator(op: Operator, args, depth, lateral) -> dict[str, Any]:
+def _map_operator(op: Operator, args, depth, lateral, gpu: bool) -> dict[str, Any]:
     """The outputs of ``op`` from one ``map_overlap``: each block is computed once for all outputs.
 
     With several outputs, each block returns them stacked on a new trailing axis in their common
@@ -80,7 +90,7 @@ def _map_operator(op: Operator, args, depth, lateral) -> dict[str, Any]:
     first = op.outputs[0]
 
     def first_output(*blocks):
-        return _apply(op, lateral, *blocks)[first.name]
+        return _apply(op, lateral, gpu, *blocks)[first.name]
 
     single = da.map_overlap(first_output, *args, depth=depth, boundary=boundary, trim=False,
                             dtype=np.dtype(first.dtype), meta=args[0]._meta.astype(first.dtype))
@@ -89,9 +99,8 @@ def _map_operator(op: Operator, args, depth, lateral) -> dict[str, Any]:
     common = np.result_type(*(out.dtype for out in op.outputs))
 
     def stacked_outputs(*blocks):
-        result = _apply(op, lateral, *blocks)
-        xp = array_module(result[first.name])
-        return xp.stack([result[out.name].astype(common, copy=False) for out in op.outputs], axis=-1)
+        result = _apply(op, lateral, gpu, *blocks)
+        return np.stack([result[out.name].astype(common, copy=False) for out in op.outputs], axis=-1)
 
     # map_overlap cannot infer the chunks of a result with a new axis: they are those of the
     # single-output graph above (built, never computed), plus the stacking axis.
@@ -99,6 +108,25 @@ def _map_operator(op: Operator, args, depth, lateral) -> dict[str, Any]:
                              meta=args[0]._meta.astype(common)[..., None], new_axis=3,
                              chunks=(*single.chunks, (len(op.outputs),)))
     return {out.name: stacked[..., k].astype(out.dtype) for k, out in enumerate(op.outputs)}
+
+
+def local_cluster(options: RunOptions, plain_cluster):
+    """The cluster of ``--dask local``: dask-cuda's ``LocalCUDACluster`` (one worker per GPU) for ``dask_gpu``
+    when dask-cuda imports, else ``plain_cluster`` (``distributed.LocalCluster``), with ``dask_options``.
+
+    A plain ``LocalCluster`` puts every worker on GPU 0, so with ``dask_gpu`` and no dask-cuda the log
+    says so and how to get one worker per GPU.
+    """
+    kwargs = dict(options.dask_options or {})
+    if options.dask_gpu:
+        try:
+            from dask_cuda import LocalCUDACluster  # type: ignore[import-not-found]  # noqa: PLC0415 - optional
+        except ImportError:
+            log.warning("dask-cuda is not installed: --dask local starts a plain LocalCluster, whose workers all use "
+                        "GPU 0; pip install dask-cuda for one worker per GPU")
+        else:
+            return LocalCUDACluster(**kwargs)
+    return plain_cluster(**kwargs)
 
 
 def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None,
@@ -147,7 +175,7 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
     cluster = None
     try:
         if scheduler == "local":
-            cluster = LocalCluster(**dict(options.dask_options or {}))
+            cluster = local_cluster(options, LocalCluster)
             client = Client(cluster)
         else:
             try:
@@ -157,19 +185,12 @@ def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] |
                                   "start it with 'dask scheduler' or use --dask local") from None
         with client:
             sources = {name: da.from_zarr(survey.array(name)) for name in chain.sources}
-            if gpu:
-                import cupy  # noqa: PLC0415 - only on GPU workers' path
-
-                sources = {n: a.map_blocks(cupy.asarray, meta=cupy.empty((0, 0, 0), a.dtype))
-                           for n, a in sources.items()}
-            results = dask_chain(chain, sources)
+            results = dask_chain(chain, sources, gpu=gpu)
             provenance = make_provenance(command, parameters, inputs=chain.sources)
             targets = create_outputs(survey, chain, outputs, kind=kind, provenance=provenance)
             stores = []
             for name, store_name in outputs.items():
                 result = results[name]
-                if gpu:
-                    result = result.map_blocks(lambda b: b.get(), meta=np.empty((0, 0, 0), result.dtype))
                 # to_zarr rechunks to multiples of the target's chunks itself: every chunk has one writer.
                 stores.append(da.to_zarr(result, targets[store_name], compute=False))
             log.info("dask: %s, %d workers", client.scheduler.address if client.scheduler else scheduler,

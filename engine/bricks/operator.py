@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Operator:
     halo: tuple[int, int, int] = (0, 0, 0)
     boundary: str = "nan"
     #: Extra bytes of scratch per voxel of the grown input while computing (accumulators).
-    scratch_bytes_per_voxel: ClassVar[int] = 0
+    scratch_bytes_per_voxel: int = 0
 
     def compute(self, inputs: Mapping[str, Any], xp) -> dict[str, Any]:
         """Compute the outputs of one brick.

@@ -66,6 +66,13 @@ class ForestOperator(Operator):
         self.outputs = (Output(names["classes"], "uint8"),
                         *(Output(p, "float32") for p in names["probabilities"]),
                         Output(names["confidence"], "float32"))
+        # Working memory per voxel beyond inputs and outputs, counted on the GPU path (the larger): the
+        # stacked rows (4d), their finiteness (d), the valid rows (4d) and nvForest's float64 copy (8d),
+        # its float64 probabilities (8C), the argmax (8) and masks (1). Brick sizing relies on it rather
+        # than on splitting bricks after an out-of-memory error. tests/test_forest_gpu_streams.py
+        # measures the CPU path against it.
+        d, c = len(model.attributes), len(model.codes)
+        self.scratch_bytes_per_voxel = 17 * d + 8 * c + 9
         self._predictors: dict[str, ForestPredictor] = {}
         self._lock = threading.Lock()
 
@@ -83,10 +90,8 @@ class ForestOperator(Operator):
         # The lateral mask arrives 2D (the brick's traces): broadcast over the samples here, on the
         # device, so only one flag per trace is read and copied per brick.
         live = xp.broadcast_to(inputs[LIVE].astype(bool, copy=False)[:, :, None], shape).reshape(-1)
+        # On the GPU, the predictor orders nvForest's stream against this lane's (predict._predict_on_gpu).
         on_gpu = xp.__name__ == "cupy"
-        if on_gpu:
-            # nvForest runs on its own CUDA stream: the brick's copies on the lane's stream must land first.
-            xp.cuda.get_current_stream().synchronize()
         codes, proba, confidence = classify_rows(x, live, self.predictor("gpu" if on_gpu else "cpu"), xp)
         out = {self.outputs[0].name: codes.reshape(shape), self.outputs[-1].name: confidence.reshape(shape)}
         for k, spec in enumerate(self.outputs[1:-1]):

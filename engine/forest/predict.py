@@ -67,6 +67,10 @@ class ForestPredictor:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*newer Treelite version.*")
                 self._forest = nvforest.load_from_treelite_model(tl_model, device=device)
+            if device == "gpu":
+                # The upload ran on this thread's per-thread default stream; the lanes that predict run on
+                # their own non-blocking streams, which do not wait for it.
+                _cupy().cuda.runtime.deviceSynchronize()
         else:
             self._forest = tl_model
 
@@ -79,6 +83,8 @@ class ForestPredictor:
         # brick scheduler's lanes would otherwise share one model object from several threads.
         if self.engine == "nvforest":
             with self._lock:
+                if self.device == "gpu":
+                    return _predict_on_gpu(self._forest, x)
                 return self._forest.predict_proba(x)
         import treelite.gtil  # noqa: PLC0415
 
@@ -94,6 +100,24 @@ def _cupy():
     import cupy  # noqa: PLC0415 - GPU path only
 
     return cupy
+
+
+def _predict_on_gpu(forest, x):
+    """nvForest's probabilities of the CuPy rows ``x``, ordered against the caller's stream.
+
+    The brick scheduler computes on a non-blocking CuPy stream per lane, while nvForest launches on
+    pylibraft's default handle stream (the per-thread default stream), which does not wait for
+    non-blocking streams, and converts its input with ``cupy.asarray`` on the *current* stream.
+    So the rows are converted to float64 (the dtype of the thresholds nvForest loads from our
+    forests) here, on the lane's stream, which is then synchronised before nvForest reads them;
+    and nvForest's stream is synchronised before the lane's kernels read the probabilities.
+    """
+    cp = _cupy()
+    rows = cp.ascontiguousarray(x, dtype=cp.float64)
+    cp.cuda.get_current_stream().synchronize()
+    proba = forest.predict_proba(rows)
+    cp.cuda.Stream.ptds.synchronize()
+    return proba
 
 
 def classify_rows(x, live, predictor: ForestPredictor, xp=np) -> tuple:
