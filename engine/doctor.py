@@ -14,9 +14,13 @@ PACKAGES = ("facies", "numpy", "scipy", "zarr", "segyio", "typer", "rich", "scik
             "matplotlib", "xarray", "dask", "distributed", "cupy", "cuda-bindings", "nvforest")
 
 
+#: Packages published under one distribution name per CUDA major version: any of them answers for the package.
+CUDA_VARIANTS = {"cupy": ("cupy-cuda13x", "cupy-cuda12x"), "nvforest": ("nvforest-cu13", "nvforest-cu12")}
+
+
 def _version(dist: str) -> str | None:
-    candidates = [dist] + ([f"cupy-cuda{v}" for v in ("13x", "12x")] if dist == "cupy" else [])
-    for name in candidates:
+    """Installed version of ``dist`` (or of one of its CUDA variants, :data:`CUDA_VARIANTS`), else None."""
+    for name in (dist, *CUDA_VARIANTS.get(dist, ())):
         try:
             return version(name)
         except PackageNotFoundError:
