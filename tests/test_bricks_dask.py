@@ -147,3 +147,18 @@ def test_local_gpu_cluster_is_one_worker_per_gpu_when_dask_cuda_is_there(monkeyp
     with caplog.at_level("WARNING", logger="facies"):
         assert local_cluster(gpu, plain) == "plain cluster"
     assert "pip install dask-cuda" in caplog.text and "GPU 0" in caplog.text
+
+
+@pytest.mark.gpu
+@pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")
+def test_dask_gpu_equals_the_local_cpu_run(tmp_path, dask_local_cluster):  # noqa: F811
+    from facies.engine.bricks.dask_runner import run_dask
+
+    survey, _ = make_survey(tmp_path / "s.zarr")
+    outputs = {"m": "mean", "v": "var_of_mean", "n": "mean_n", "c": "classes"}
+    run_bricks(survey, _ops(), {k: f"local_{v}" for k, v in outputs.items()},
+               RunOptions(device="cpu", brick=(8, 8, 16), progress=False))
+    run_dask(survey, _ops(), outputs, RunOptions(dask=dask_local_cluster, dask_gpu=True))
+    survey = Survey.open(survey.path)
+    for name in outputs.values():  # float64 local means: the GPU's sums may differ in the last bits
+        np.testing.assert_allclose(survey.read(name), survey.read(f"local_{name}"), rtol=1e-6, equal_nan=True)
