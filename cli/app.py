@@ -15,7 +15,7 @@ from typing import NoReturn
 import typer
 from typer.core import TyperGroup
 
-from facies.cli import doctor, info, rf, segy, synth, training, verify
+from facies.cli import doctor, gtm, info, rf, segy, synth, training, verify
 from facies.cli import filter as filter_cli
 from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
@@ -95,6 +95,7 @@ app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")
 app.add_typer(select_cmd.app)
 app.add_typer(rf.app, name="rf")
+app.add_typer(gtm.app, name="gtm")
 
 
 def main() -> None:

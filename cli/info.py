@@ -43,5 +43,8 @@ def info(store: Path = STORE,
                       human_rate(a["disk_bytes"], "B"), *(fmt_number(a.get(k)) for k in ("min", "max", "mean")),
                       a["provenance"] or "")
     console.print(table)
+    for m in rep["gtm_models"]:
+        console.print(f"GTM model {m['name']}: {m['grid']} x {m['grid']} nodes on {', '.join(m['attributes'] or [])}; "
+                      f"facies {', '.join(m['facies'] or [])} (training {m['training']}, sample {m['sample_size']})")
     for name, reason in rep["unreadable"].items():
         console.print(f"[bold red]{name}: metadata unreadable ({reason}); run 'facies verify {rep['path']}'[/]")

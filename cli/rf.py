@@ -96,9 +96,14 @@ def evaluate(store: Path = STORE,
 
     score = evaluate_model(Survey.open(store, mode="r"), model, labels=labels, training=training,
                            min_distance=min_distance)
+    print_evaluation(score, f"facies_{model}", labels, as_json=as_json)
+
+
+def print_evaluation(score: dict, classes: str, labels: str, *, as_json: bool) -> None:
+    """Print a held-out score (``rf evaluate``, ``gtm evaluate``): JSON, or one line with the recall per facies."""
     if as_json:
         print_json(score)
         return
     recall = ", ".join(f"{name} {value:.3f}" for name, value in score["recall"].items())
-    console.print(f"facies_{model} vs {labels}: accuracy {score['accuracy']:.3f} on {score['voxels']} voxels farther "
+    console.print(f"{classes} vs {labels}: accuracy {score['accuracy']:.3f} on {score['voxels']} voxels farther "
                   f"than {score['min_distance']:g} voxels from the training voxels; recall: {recall}")

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from facies.engine.locks import ArrayBusyError
-from facies.engine.schema import FORMAT_VERSION_FIELD
+from facies.engine.gtm.model_io import list_gtms
+from facies.engine.schema import FACIES_KEY, FORMAT_VERSION_FIELD, GTM_MODELS_GROUP
 from facies.engine.store import Survey
 
 
@@ -67,10 +68,26 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
         "arrays": [],
         # Members whose metadata cannot be read: listed so the damage is seen, never read (facies verify).
         "unreadable": survey.unreadable(),
+        # GTM models by name (read from their metadata; facies verify checks them whole).
+        "gtm_models": _gtm_models(survey),
     }
     for name in survey.volumes(include_incomplete=True):
         out["arrays"].append(_describe_array(survey, name, stats=stats))
     return out
+
+
+def _gtm_models(survey: Survey) -> list[dict]:
+    """Name, attributes, grid and facies of every GTM model whose metadata reads (damaged ones: facies verify)."""
+    models = []
+    for name in list_gtms(survey):
+        meta = survey.node(f"{GTM_MODELS_GROUP}/{name}").attrs.get(FACIES_KEY)
+        meta = meta if isinstance(meta, dict) else {}
+        settings = meta.get("settings")
+        settings = settings if isinstance(settings, dict) else {}
+        models.append({"name": name, "attributes": meta.get("attributes"), "grid": settings.get("grid"),
+                       "facies": meta.get("facies_names"), "training": meta.get("training"),
+                       "sample_size": meta.get("sample_size")})
+    return models
 
 
 def _describe_array(survey: Survey, name: str, *, stats: bool) -> dict:

@@ -8,6 +8,7 @@ One Zarr v3 group per survey, with MDIO's names (README, "The survey store")::
       amplitude, <attributes>, truth, <filtered>, facies_<model>, prob_<model>_<facies> (n_il, n_xl, n_s)
       training/<name>   training tables (groups of 1D columns)
       models/<name>     random forests (uint8 arrays holding the trees as JSON)
+      gtm_models/<name> generative topographic maps (uint8 arrays holding the model as JSON)
       _runs/            run ledgers (<key>), lock files (<name>.run.lock, _store.run.lock, group.lock)
 
 The root's ``facies`` attribute (:data:`FACIES_KEY`) holds the store's record: format version, sample
@@ -37,8 +38,10 @@ RUNS_GROUP = "_runs"
 TRAINING_GROUP = "training"
 #: Random forests, one uint8 array each.
 MODELS_GROUP = "models"
+#: Generative topographic maps (GTM), one uint8 array each (:mod:`facies.engine.gtm.model_io`).
+GTM_MODELS_GROUP = "gtm_models"
 #: Groups whose members (tables, models) are saved whole through the staging folders.
-MEMBER_GROUPS = (TRAINING_GROUP, MODELS_GROUP)
+MEMBER_GROUPS = (TRAINING_GROUP, MODELS_GROUP, GTM_MODELS_GROUP)
 #: Group names no array may take.
 GROUP_NAMES = frozenset(MEMBER_GROUPS)
 #: Groups whose arrays legitimately miss chunks (a run ledger's flags are written one by one).

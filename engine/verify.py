@@ -1,6 +1,6 @@
 """``facies verify``: check every array of a store, chunk by chunk, and say how to recover what is damaged.
 
-For each array (3D volumes, coordinates, the columns of training tables, models) it checks that the
+For each array (3D volumes, coordinates, the columns of training tables, models and GTMs) it checks that the
 metadata reads, that every chunk a complete array must have is there (stores that record all chunks:
 :mod:`facies.engine.integrity`), and that every chunk's bytes match their crc32c checksum. Arrays
 without checksums (stores made before facies wrote them) are decoded instead, which finds codec
@@ -8,7 +8,8 @@ errors but not every altered byte. Metadata that is gone is damage too: an array
 provenance index without its ``zarr.json``, and any folder holding chunk files (``c/``) but no
 ``zarr.json``. Every training table and model is then read through its own validated reader
 (:meth:`~facies.engine.training.table.TrainingTable.load`,
-:func:`~facies.engine.forest.model_io.load_model`): a table missing a column, or a model that fails
+:func:`~facies.engine.forest.model_io.load_model`, :func:`~facies.engine.gtm.model_io.load_gtm`): a table
+missing a column, or a model that fails
 its checks, is damaged, with the reader's reason. Incomplete arrays, the ledgers of interrupted runs
 and the leftovers of killed table or model saves are reported, not judged: ``--resume`` or a new
 run (or save) finishes or removes them.
@@ -32,12 +33,14 @@ from facies.engine.errors import FaciesError
 from facies.engine.integrity import CheckedStore, chunk_label, checksum_ok
 from facies.engine.locks import ArrayBusyError
 from facies.engine.progress import WorkProgress
-from facies.engine.schema import (COORDINATES, FACIES_KEY, MODELS_GROUP, PROVENANCE_FIELD, RUNS_GROUP, SPARSE_GROUPS,
-                                  STAGED_PREFIXES, TRAINING_GROUP, check_name)
+from facies.engine.schema import (COORDINATES, FACIES_KEY, GTM_MODELS_GROUP, MODELS_GROUP, PROVENANCE_FIELD,
+                                  RUNS_GROUP, SPARSE_GROUPS, STAGED_PREFIXES, TRAINING_GROUP, check_name)
 from facies.engine.store import Survey, is_store
 
 #: Groups of the store whose members are read through their own validated readers.
-TRAINING, MODELS = TRAINING_GROUP, MODELS_GROUP
+TRAINING, MODELS, GTM_MODELS = TRAINING_GROUP, MODELS_GROUP, GTM_MODELS_GROUP
+#: Every group of members saved whole (tables, forests, GTMs).
+MEMBERS = (TRAINING, MODELS, GTM_MODELS)
 
 #: Damaged chunks named in a report line; the count says how many more there are.
 SHOWN_CHUNKS = 5
@@ -153,7 +156,7 @@ def verify_store(path, *, progress: bool | None = None) -> StoreCheck:
     survey = Survey.open(path, mode="r")
     arrays = _array_paths(path)
     lost = sorted((set(_indexed_without_metadata(survey)) | set(_folders_without_metadata(path))) - set(arrays))
-    members = [(group, name) for group in (TRAINING, MODELS) for name in _member_folders(path, group)]
+    members = [(group, name) for group in MEMBERS for name in _member_folders(path, group)]
     checks = {}
     with WorkProgress(f"verify {path.name}", len(arrays) + len(lost) + len(members), unit="chunks",
                       enabled=progress) as bar:
@@ -171,7 +174,7 @@ def verify_store(path, *, progress: bool | None = None) -> StoreCheck:
     runs = path / RUNS_GROUP
     interrupted = sorted(p.name for p in runs.iterdir() if (p / "zarr.json").is_file()) if runs.is_dir() else []
     leftovers = sum(1 for _ in path.rglob("*.partial"))
-    saves = [f"{group}/{p.name}" for group in (TRAINING, MODELS) if (path / group).is_dir()
+    saves = [f"{group}/{p.name}" for group in MEMBERS if (path / group).is_dir()
              for p in sorted((path / group).iterdir()) if p.name.startswith(STAGED_PREFIXES)]
     return StoreCheck(str(path), [checks[key] for key in sorted(checks)], interrupted, store.records_all_chunks(),
                       leftovers, saves)
@@ -266,6 +269,7 @@ def _check_member(survey: Survey, checks: dict, group: str, name: str) -> None:
     (when the chunks are whole). A table is a group: its check is a new entry.
     """
     from facies.engine.forest.model_io import load_model  # noqa: PLC0415 - loaded only to verify
+    from facies.engine.gtm.model_io import load_gtm  # noqa: PLC0415
     from facies.engine.training.table import TrainingTable  # noqa: PLC0415
 
     path = f"{group}/{name}"
@@ -277,6 +281,8 @@ def _check_member(survey: Survey, checks: dict, group: str, name: str) -> None:
     try:
         if group == TRAINING:
             TrainingTable.load(survey, name)
+        elif group == GTM_MODELS:
+            load_gtm(survey, name)
         else:
             load_model(survey, name)
     except ArrayBusyError:
@@ -359,7 +365,7 @@ def _recovery(survey: Survey, array: str) -> str:
     top = parts[0]
     if top in COORDINATES:
         return "the store's geometry is damaged: make the store again (facies ingest or facies synth into a new path)"
-    if top in (TRAINING, MODELS) and len(parts) == 1:
+    if top in MEMBERS and len(parts) == 1:
         return (f"its zarr.json holds no data: delete {survey.path / top / 'zarr.json'} "
                 "(the next table or model saved writes it again)")
     if top == TRAINING:
@@ -370,6 +376,10 @@ def _recovery(survey: Survey, array: str) -> str:
         from facies.engine.forest.model_io import retrain_hint  # noqa: PLC0415
 
         return retrain_hint(survey, parts[1])
+    if top == GTM_MODELS:
+        from facies.engine.gtm.model_io import refit_hint  # noqa: PLC0415
+
+        return refit_hint(survey, parts[1])
     # Any: JSON of unknown shape; attributes that are not mappings raise AttributeError, caught below or not.
     provenance: Any
     try:

@@ -22,7 +22,8 @@ from tests.cuda_harness.broken import BREAKAGES, GMM, KUWAHARA
 from tests.cuda_harness.build import libasan, sanitizer_environment, sanitizing
 
 REPO = Path(__file__).resolve().parents[1]
-HARNESS_TESTS = ["tests/test_cuda_harness.py", "tests/test_cuda_harness_gmm.py", "tests/test_cuda_harness_guard.py"]
+HARNESS_TESTS = ["tests/test_cuda_harness.py", "tests/test_cuda_harness_gmm.py", "tests/test_cuda_harness_gtm.py",
+                 "tests/test_cuda_harness_guard.py"]
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or libasan() is None or sanitizing(),
                                 reason="needs g++ with libasan (and not already inside the sanitizer mode)")

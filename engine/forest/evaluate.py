@@ -77,6 +77,28 @@ def evaluate_model(survey, model: str, *, labels: str = "truth", training: str =
         Store holding ``facies_<model>``, the label volume and the training table.
     model : str
         Model name (its classes are ``facies_<model>``).
+    labels, training, min_distance
+        See :func:`evaluate_classes`.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``voxels`` counted, ``labelled`` voxels in all, ``min_distance``, ``recall`` by facies name.
+    """
+    return evaluate_classes(survey, f"facies_{model}", labels=labels, training=training, min_distance=min_distance)
+
+
+def evaluate_classes(survey, classes: str, *, labels: str = "truth", training: str = "picks",
+                     min_distance: float = 3.0) -> dict:
+    """Accuracy of any facies-code volume (a forest's or a GTM's ``facies_<model>``) against a label volume.
+
+    Parameters
+    ----------
+    survey : Survey
+        Store holding ``classes``, the label volume and the training table.
+    classes : str
+        Volume of facies codes (uint8, 0 = no data), coded as the training table's facies (code ``i + 1`` is
+        its facies ``i``).
     labels : str
         Label volume with the true facies codes (kind "label"; ``truth`` on the synthetic survey).
     training : str
@@ -100,7 +122,6 @@ def evaluate_model(survey, model: str, *, labels: str = "truth", training: str =
         raise FaciesError(f"the survey has {np.prod(survey.shape):.3g} voxels; "
                           "evaluation holds whole volumes in memory "
                           f"and is limited to {MAX_EVALUATE_VOXELS:.0e}: evaluate a subvolume")
-    classes = f"facies_{model}"
     if labels not in survey.volumes(kind="label"):
         raise FaciesError(f"survey {survey.path} has no label volume {labels!r} to compare with; "
                           "known facies are needed everywhere (the synthetic survey has 'truth')")

@@ -51,6 +51,11 @@ BREAKAGES = {
                                              "the second responsibility written one voxel on"),
     "gmm-sstep-wrong-model-stream": Breakage(GMM, "model_ids[g] * n8 + i", "model_ids[b % n_models] * n8 + i",
                                              "the S-step draws taken from another model's stream"),
+    "gtm-no-barrier": Breakage("gtm/gtm.cu", "    __syncthreads();\n", "\n",
+                               "the barrier after the shared load of the model removed"),
+    "gtm-no-rescale": Breakage("gtm/gtm.cu", "            sum *= scale;\n            su0 *= scale;\n",
+                               "            su0 *= scale;\n",
+                               "the sum of the exponentials not rescaled when the running maximum grows"),
 }
 
 
