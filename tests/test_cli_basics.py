@@ -21,12 +21,43 @@ def test_doctor_without_gpu_says_so_and_exits_0(monkeypatch):
     assert len(gpu_lines) == 1 and "none (FACIES_DEVICE=cpu forces the CPU)" in gpu_lines[0]
 
 
-def test_doctor_json(monkeypatch):
-    monkeypatch.setenv("FACIES_DEVICE", "cpu")
+@pytest.mark.parametrize("why", ["forced", "no_cupy"])
+def test_doctor_json(monkeypatch, why):
+    """The JSON report's schema (keys and types), and what a machine without a usable GPU must report: no GPU,
+    the CPU backend, tier none, and the reason (FACIES_DEVICE=cpu, or CuPy that does not import)."""
+    import platform
+
+    import numpy
+
+    from facies.engine import backend, doctor, memory
+
+    if why == "forced":
+        monkeypatch.setenv("FACIES_DEVICE", "cpu")
+        reason = "FACIES_DEVICE=cpu forces the CPU"
+    else:
+        monkeypatch.delenv("FACIES_DEVICE", raising=False)
+        reason = "CuPy does not import (ImportError: No module named 'cupy')"
+        monkeypatch.setattr(backend, "probe_cupy", lambda: (None, reason))
     result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
     rep = json.loads(result.stdout)
-    assert rep["tier"] == "none" and rep["device"] == "cpu"
-    assert rep["packages"]["numpy"] and rep["host"]["total_bytes"] > 0
+    assert set(rep) == {"python", "platform", "packages", "cupy_imports", "host", "gpu", "device", "tier"}
+    assert rep["python"] == sys.version.split()[0] and rep["platform"] == platform.platform()
+    # every package named, each with its version or null; facies and its requirements are installed
+    assert list(rep["packages"]) == list(doctor.PACKAGES)
+    assert all(v is None or isinstance(v, str) for v in rep["packages"].values())
+    assert rep["packages"]["numpy"] == numpy.__version__ and isinstance(rep["packages"]["facies"], str)
+    assert isinstance(rep["cupy_imports"], bool)
+    if why == "no_cupy":
+        assert rep["cupy_imports"] is False
+    host = rep["host"]
+    assert set(host) == {"cpus", "total_bytes", "available_bytes", "brick_budget_bytes"}
+    assert all(isinstance(v, int) and not isinstance(v, bool) for v in host.values())
+    assert host["cpus"] >= 1 and host["total_bytes"] >= host["available_bytes"] > 0
+    assert host["brick_budget_bytes"] == memory.brick_budget(host["available_bytes"])
+    # no GPU: nothing but these three keys, whatever this machine has
+    assert rep["gpu"] == {"available": False, "reason": reason, "tier": "none"}
+    assert rep["device"] == "cpu" and rep["tier"] == "none"
 
 
 def test_info_reports_arrays_and_stats(tmp_path):

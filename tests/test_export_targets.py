@@ -22,7 +22,7 @@ from facies.engine.synth import polygons_path
 from facies.engine.synth.preflight import is_synth_segy
 from tests.helpers import writable_copy
 from tests.helpers import run_cli as run, one_line_error as refused
-from tests.test_segy_support import grid, make_segy
+from tests.segy_support import grid, make_segy
 
 
 def ok(*args):

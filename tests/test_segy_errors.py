@@ -12,7 +12,7 @@ from facies.cli.app import USER_ERROR, app
 from facies.engine.errors import FaciesError
 from facies.engine.segy import ingest_segy
 from facies.engine.store import Survey
-from tests.test_segy_support import grid, make_segy
+from tests.segy_support import grid, make_segy
 
 
 def _patched(src, dst, offset, value: bytes):

@@ -19,7 +19,7 @@ from facies.engine.provenance import make_provenance
 from facies.engine.segy import export, ingest, ingest_segy
 from facies.engine import store as store_module
 from facies.engine.store import Survey
-from tests.test_segy_support import grid, make_segy, trace_values
+from tests.segy_support import grid, make_segy, trace_values
 
 IL, XL = [10, 12, 14], [5, 6, 7, 8]
 

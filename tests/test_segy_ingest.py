@@ -15,7 +15,7 @@ from facies.engine.segy import ingest, ingest_segy
 from facies.engine.segy.axis import decide_sample_axis
 from facies.engine.segy.formats import float_to_ibm, ibm_to_float32
 from facies.engine.store import Survey
-from tests.test_segy_support import grid, make_segy, trace_values
+from tests.segy_support import grid, make_segy, trace_values
 
 SHARED_FILES = ["f3.sgy", "small.sgy", "f3-withdead.sgy", "volve10-migvel-depth-sub3d.sgy",
                 "ex2_complete_3d_75x71x26.segy"]

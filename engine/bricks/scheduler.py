@@ -146,9 +146,13 @@ class LocalScheduler:
                     break
                 finished, _ = wait(alive, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    brick = alive.pop(future)
+                    brick = alive[future]
                     future.result()  # re-raises a stage's error here
+                    # Forgotten only once recorded: a Ctrl-C that lands while the ledger writes the flag leaves
+                    # the brick in `alive`, so the handler below records it (marking done twice is harmless)
+                    # and the interruption message counts every brick whose flag is on disk.
                     self._written(brick, io)
+                    del alive[future]
         except BaseException:
             self._stop.set()
             for future in alive:
