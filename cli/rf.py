@@ -31,6 +31,9 @@ def train(store: Path = STORE,
           normalise: bool = typer.Option(False, "--normalise", "--normalize",
                                          help="Z-score every attribute (stats stored with the model)."),
           seed: int = typer.Option(0, "--seed", help="Seed of the folds and the forests."),
+          split: str = typer.Option("auto", "--split",
+                                    help="Cross-validation folds: polygons (whole polygons held out), random, or "
+                                         "auto (polygons when every facies has two or more)."),
           out: Path = typer.Option(None, "--out", help="Folder of the CSV and PNG report (default: beside the store)."),
           overwrite: bool = OVERWRITE) -> None:
     """Cross-validate tree counts, refit on all training voxels, store the forest; print CV and importances."""
@@ -39,17 +42,22 @@ def train(store: Path = STORE,
     survey = Survey.open(store)
     run = train_model(survey, name, training=training, csv=csv, attributes=name_list(attributes),
                       trees=list(int_tuple(trees, "--trees", example="50,100,200")), max_depth=max_depth,
-                      normalise=normalise, seed=seed, out_dir=out, overwrite=overwrite)
+                      normalise=normalise, seed=seed, out_dir=out, overwrite=overwrite, split=split)
     report, model = run.trained.report, run.trained.model
     console.print(f"[bold]model {name}[/]: {report['rows']} training voxels, {len(model.attributes)} attributes "
                   f"({run.attribute_source}): {', '.join(model.attributes)}")
+    grouped = report.get("cv_split") == "polygons"
     cv = Table("trees", *(f"fold {k + 1}" for k in range(report["folds"])), "mean", "std",
-               title="cross-validation accuracy")
+               *(("mean, polygons held out", "mean, random voxels") if grouped else ()),
+               title=f"cross-validation accuracy ({'whole polygons held out' if grouped else 'random voxels'})")
     for c in report["candidates"]:
         mark = " *" if c["trees"] == report["best_trees"] else ""
+        both = (f"{c['mean_accuracy_polygons']:.4f}", f"{c['mean_accuracy_random']:.4f}") if grouped else ()
         cv.add_row(f"{c['trees']}{mark}", *(f"{a:.4f}" for a in c["fold_accuracy"]),
-                   f"{c['mean_accuracy']:.4f}", f"{c['std_accuracy']:.4f}")
+                   f"{c['mean_accuracy']:.4f}", f"{c['std_accuracy']:.4f}", *both)
     console.print(cv)
+    if report.get("cv_note"):
+        console.print(f"cross-validation: {report['cv_note']}")
     per_facies = Table("facies", "voxels", "precision", "recall", *report["confusion"]["labels"],
                        title=f"out-of-fold scores at {report['best_trees']} trees (rows: true, columns: predicted)")
     for f, row in zip(report["facies"], report["confusion"]["rows_true_columns_predicted"]):

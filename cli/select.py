@@ -29,6 +29,24 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
            seed: int = typer.Option(0, "--seed", help="Seed of the counter-based generator."),
            device: str = DEVICE,
            select_by: str = typer.Option("score", "--select-by", help="score|validation"),
+           score: str = typer.Option("aaspi", "--score",
+                                     help="aaspi (the notes' eq. 8: all cluster pairs, same facies included, "
+                                          "over M^2 J^2) | between-facies (clusters of different facies, per "
+                                          "facies pair over K_a K_b)."),
+           choose: str = typer.Option("argmax", "--choose",
+                                      help="Overall best by score: argmax (eq. 9) | parsimony (smallest dimension "
+                                           "within --tolerance of the top)."),
+           tolerance: float = typer.Option(0.01, "--tolerance",
+                                           help="Fraction of the top score for --choose parsimony."),
+           bic: str = typer.Option("classification", "--bic",
+                                   help="classification (eq. 6 with the CEM log-likelihood, eq. 5) | "
+                                        "observed (mclust)."),
+           init: str = typer.Option("pca2", "--init",
+                                    help="k-means start: pca2 (300 iterations on the first two principal axes) | "
+                                         "full (20 iterations on all attributes)."),
+           split: str = typer.Option("auto", "--split",
+                                     help="Held-out voxels: auto (whole polygons when every facies has 2 or more, "
+                                          "else random) | polygons | random."),
            holdout: float = typer.Option(0.3, "--holdout", help="Held-out fraction per facies for validation."),
            workers: int = typer.Option(0, "--workers", help="CPU worker processes (0: one per core when the run is "
                                                             "longer than a few seconds, else 1)."),
@@ -44,8 +62,8 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
     from facies.engine.selection.settings import parse_models  # noqa: PLC0415
 
     settings = SelectionSettings(models=parse_models(models), max_clusters=max_clusters, sem_iter=sem_iter,
-                                 seed=seed, select_by=select_by, holdout=holdout,
-                                 workers=workers)
+                                 seed=seed, select_by=select_by, holdout=holdout, score=score, choose=choose,
+                                 score_tolerance=tolerance, bic=bic, init=init, split=split, workers=workers)
     try:
         run = select_attributes(survey=store, training=training, csv=csv, attributes=name_list(attributes),
                                 settings=settings, dims=dims, device=device, out=out)
@@ -55,9 +73,21 @@ def select(store: Path = typer.Argument(None, help="Survey store holding the tra
                    err=True)
         raise typer.Exit(INTERRUPTED) from None
     # a run without a valid combination is a FaciesError (one line, exit 2): here there is a best
-    best = run.result.best
-    console.print(f"best: {', '.join(best.attributes)} (score {best.score:.4g})")
+    result = run.result
+    best = result.best
+    console.print(f"best: {', '.join(best.attributes)} (score {best.score:.4g}, --score {result.settings.score})")
+    if result.validation:
+        console.print(f"held-out accuracy per dimension ({result.split_note}):")
+        console.print("  n  score       polygons  random")
+        for dim, top in result.best_per_dimension.items():
+            console.print(f"  {dim:<2} {top.score:<11.4g} {_pct(result.validation_grouped.get(dim)):<9} "
+                          f"{_pct(result.validation_random.get(dim))}")
     if run.record is not None:
         console.print(f"recorded in {store} (the forest trains on these attributes by default)")
     for p in run.files.values():
         console.print(f"wrote {p}")
+
+
+def _pct(value) -> str:
+    """An accuracy as a percentage, or "-" when there is none (no such split)."""
+    return "-" if value is None or value != value else f"{100 * value:.1f}%"

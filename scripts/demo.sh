@@ -32,9 +32,11 @@ $facies training extract "$store" "$polygons" --attributes "$filtered" --name pi
 $facies training export "$store" "$demo/picks.csv" --name picks --overwrite
 
 step "5/10 attribute selection over every combination of 1 and 2 filtered attributes"
-# The full search (every dimension, 200 SEM iterations) takes minutes on two CPU cores (about 4 for 9 attributes
+# The full search (every dimension, 200 SEM iterations) takes minutes on two CPU cores (about 6 for 9 attributes
 # and 3 x 10 000 voxels, bench/results/selection_cpu.json; 10 attributes double the combinations); the demo looks
-# at pairs only. The figure to look at is selection/scores.png.
+# at pairs only. Its table shows each dimension's held-out accuracy twice: whole polygons held out (the honest
+# one, used to choose) and random voxels (optimistic: they sit next to training voxels). The figure to look at
+# is selection/scores.png.
 $facies select "$store" --training picks --dims 1-2 --sem-iter 50 --select-by validation --out "$demo/selection"
 
 step "6/10 GTM on the selection's best combination: fit on a sample, project every voxel, show the map"
@@ -49,7 +51,8 @@ $facies gtm show "$store" --model gtm --out "$demo/gtm" --overwrite
 
 step "7/10 random forest on all ten filtered attributes (cross-validated tree count)"
 # A forest weighs its inputs itself, so the demo gives it every candidate; without --attributes,
-# rf train would use the best combination of the selection above.
+# rf train would use the best combination of the selection above. Its cross-validation holds out whole
+# polygons (--split auto) and prints the random-voxel accuracy beside it: compare both with step 9.
 $facies rf train "$store" --training picks --attributes "$filtered" --name rf --trees 25,50 --max-depth 12 \
     --out "$demo/rf_report" --overwrite
 

@@ -3,11 +3,14 @@
 Steps (docs/forest.md):
 
 1. take the chosen attribute columns, drop rows with a NaN or infinite value, optionally z-score them;
-2. stratified k-fold cross-validation (seeded, shuffled): per fold, one forest of the largest
+2. k-fold cross-validation, stratified by facies: by whole polygons (:func:`polygon_folds`) when every facies
+   has two or more polygons (``split="auto"``), else by random voxels (seeded, shuffled) with a note saying so;
+   with polygons the random folds are run too, so that both accuracies are reported. Per fold, one forest of the largest
    candidate tree count is fitted; the forest of the first ``k`` trees *is* scikit-learn's
    ``k``-tree forest with the same seed (tree seeds are drawn in order from it), so every
    candidate is scored from one fit by averaging the first ``k`` trees' probabilities;
-3. the candidate with the best mean accuracy is adopted (ties: fewer trees, cheaper to apply);
+3. the candidate with the best mean accuracy (grouped by polygons when available) is adopted (ties: fewer trees,
+   cheaper to apply);
 4. the forest is refitted on all rows; its normalised Gini importances, the out-of-fold confusion
    matrix and per-facies precision and recall of the adopted count go into the report;
 5. the forest's trees are kept as plain arrays (:class:`~facies.engine.forest.model.Tree`), stored as JSON.
@@ -89,6 +92,72 @@ def training_rows(table, attributes: Sequence[str]) -> tuple[np.ndarray, np.ndar
     return np.ascontiguousarray(x[finite]), table.codes[finite].astype(np.int64), int((~finite).sum())
 
 
+def training_polygons(table, attributes: Sequence[str]) -> np.ndarray:
+    """Polygon id (-1: unknown) of each row :func:`training_rows` keeps."""
+    finite = np.isfinite(table.matrix(list(attributes))).all(axis=1)
+    return np.asarray(table.polygon, dtype=np.int64)[finite]
+
+
+#: How cross-validation folds are made (``split``): the first is the default.
+CV_SPLITS = ("auto", "polygons", "random")
+
+
+def cv_split_kind(y: np.ndarray, polygons: np.ndarray | None, names_by_code: dict[int, str], split: str,
+                  folds: int) -> tuple[str, int, str]:
+    """``("polygons" | "random", folds, note)``: whole polygons when every facies has 2 or more (folds then at
+    most the fewest polygons of a facies, so that every fold holds every facies), else random voxels.
+
+    ``split="polygons"`` without two polygons per facies is a FaciesError naming them; ``"random"`` never groups.
+    """
+    if split not in CV_SPLITS:
+        raise FaciesError(f"--split must be {' or '.join(map(repr, CV_SPLITS))}, not {split!r}")
+    if split == "random":
+        return "random", folds, ("random voxels per fold (--split random); neighbours of validation voxels were "
+                                 "trained on")
+    counts = {}
+    for code, name in names_by_code.items():
+        ids = polygons[y == code] if polygons is not None else np.array([-1])
+        counts[name] = 0 if (ids < 0).any() else len(np.unique(ids))
+    few = {name: n for name, n in counts.items() if n < 2}
+    if not few:
+        used = min(folds, min(counts.values()))
+        note = "whole polygons per fold"
+        if used < folds:
+            note += f" ({used} folds: a facies has only {used} polygons)"
+        return "polygons", used, note
+    why = ("the table has no polygon ids (imported from CSV)" if polygons is None or (polygons < 0).all()
+           else ", ".join(f"{name} has {n} polygon{'s' if n != 1 else ''}" for name, n in few.items()))
+    if split == "polygons":
+        raise FaciesError(f"--split polygons needs at least 2 polygons per facies: {why}")
+    return "random", folds, (f"random voxels per fold, not whole polygons ({why}; polygons need 2 per facies): "
+                             "the accuracy is optimistic, validation voxels sit next to training voxels")
+
+
+def polygon_folds(y: np.ndarray, polygons: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified group k-fold: every polygon in one fold, every facies in every fold (given ``folds`` polygons).
+
+    Per facies, its polygons in a seeded random order, largest first (stable), each to the fold holding the
+    fewest of this facies' voxels so far (ties: the lowest fold): the first ``folds`` polygons go to distinct
+    folds. scikit-learn's StratifiedGroupKFold balances the class shares too, but does not promise a fold for
+    every class. Returns ``[(train rows, validation rows)]`` like a scikit-learn splitter.
+    """
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(y.size, dtype=np.int64)
+    for code in np.unique(y):
+        rows = np.flatnonzero(y == code)
+        ids, inverse, sizes = np.unique(polygons[rows], return_inverse=True, return_counts=True)
+        order = rng.permutation(len(ids))
+        order = order[np.argsort(-sizes[order], kind="stable")]
+        load = np.zeros(folds, dtype=np.int64)
+        assigned = np.empty(len(ids), dtype=np.int64)
+        for i in order:
+            f = int(np.argmin(load))
+            assigned[i] = f
+            load[f] += sizes[i]
+        fold_of[rows] = assigned[inverse.reshape(-1)]
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(folds)]
+
+
 def present_facies(table, codes: np.ndarray) -> tuple[list[int], list[str]]:
     """Codes with rows and their names; refuse tables a classifier cannot learn from."""
     counts = np.bincount(codes, minlength=len(table.facies_names) + 1)[1:]
@@ -130,18 +199,24 @@ def cumulative_tree_proba(forest: RandomForestClassifier, x: np.ndarray,
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, candidates: Sequence[int], *, max_depth: int | None,
-                   seed: int, folds: int, n_jobs: int | None) -> dict:
+                   seed: int, folds: int, n_jobs: int | None, polygons: np.ndarray | None = None) -> dict:
     """Per-fold accuracy of every candidate tree count, and out-of-fold predictions of each.
+
+    With ``polygons`` (one id per row) the folds hold whole polygons (:func:`polygon_folds`); else
+    scikit-learn's StratifiedKFold over voxels.
 
     Returns
     -------
     dict
         ``{"folds": k, "accuracy": {trees: [per fold]}, "oof": {trees: predicted facies code per row}}``.
     """
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if polygons is not None:
+        splits = polygon_folds(y, polygons, folds, seed)
+    else:
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y))
     accuracy: dict[int, list[float]] = {t: [] for t in candidates}
     oof = {t: np.zeros(y.size, dtype=np.int64) for t in candidates}
-    for train, valid in splitter.split(x, y):
+    for train, valid in splits:
         forest = make_classifier(max(candidates), max_depth, seed, n_jobs).fit(x[train], y[train])
         for trees, proba in cumulative_tree_proba(forest, x[valid], candidates).items():
             predicted = forest.classes_[np.argmax(proba, axis=1)]
@@ -158,7 +233,7 @@ def best_candidate(accuracy: dict[int, list[float]]) -> int:
 def train_forest(table, attributes: Sequence[str], *, name: str = "forest", trees: Sequence[int] = DEFAULT_TREES,
                  max_depth: int | None = None, normalise: bool = False, seed: int = 0,
                  folds: int = DEFAULT_FOLDS, n_jobs: int | None = -1,
-                 provenance: dict | None = None) -> TrainedForest:
+                 provenance: dict | None = None, split: str = "auto") -> TrainedForest:
     """Cross-validate tree counts, refit on every row and return the model with its report.
 
     Parameters
@@ -180,7 +255,10 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
     seed : int
         Seeds the fold split and the forests.
     folds : int
-        Stratified folds (fewer when a facies has fewer rows).
+        Stratified folds (fewer when a facies has fewer rows, or, by polygons, fewer polygons).
+    split : {"auto", "polygons", "random"}
+        Folds of whole polygons (``auto``: when every facies has two or more; then the random folds run too and
+        both accuracies are reported, and the tree count is chosen by the polygon folds), or of random voxels.
     n_jobs : int, optional
         Threads of scikit-learn (-1: all cores).
     provenance : dict, optional
@@ -201,16 +279,30 @@ def train_forest(table, attributes: Sequence[str], *, name: str = "forest", tree
                     dropped, ", ".join(attributes))
     codes, names = present_facies(table, y)
     folds = choose_folds(y, dict(zip(codes, names)), int(folds))
+    polygons = training_polygons(table, attributes)
+    kind, group_folds, note = cv_split_kind(y, polygons, dict(zip(codes, names)), split, folds)
+    if kind == "random" and split == "auto":
+        log.warning("cross-validation: %s", note)
     norm = Normalisation.fit(x) if normalise else None
     if norm is not None:
         x = norm.apply(x)
 
-    cv = cross_validate(x, y, candidates, max_depth=max_depth, seed=seed, folds=folds, n_jobs=n_jobs)
+    random_cv = cross_validate(x, y, candidates, max_depth=max_depth, seed=seed, folds=folds, n_jobs=n_jobs)
+    cv = random_cv
+    if kind == "polygons":
+        cv = cross_validate(x, y, candidates, max_depth=max_depth, seed=seed, folds=group_folds, n_jobs=n_jobs,
+                            polygons=polygons)
     best = best_candidate(cv["accuracy"])
     forest = make_classifier(best, max_depth, seed, n_jobs).fit(x, y)
     importances = np.asarray(forest.feature_importances_, dtype=np.float64)
     importances = importances / importances.sum() if importances.sum() > 0 else importances
     report = summarise_cv(cv, best, y, codes, names, attributes, importances, dropped=dropped)
+    report.update(cv_split=kind, cv_note=note, folds_random=int(random_cv["folds"]))
+    for c in report["candidates"]:
+        acc = random_cv["accuracy"][c["trees"]]
+        c["mean_accuracy_polygons"] = c["mean_accuracy"] if kind == "polygons" else None
+        c["mean_accuracy_random"] = float(np.mean(acc))
+        c["fold_accuracy_random"] = [float(a) for a in acc]
 
     arrays = trees_from_sklearn(forest)
     check_forest_size(arrays)

@@ -10,7 +10,8 @@ from facies.engine.forest.attributes import choose_attributes
 from facies.engine.forest.figures import plot_training
 from facies.engine.forest.model_io import list_models, save_model
 from facies.engine.forest.report import write_report_csv
-from facies.engine.forest.train import DEFAULT_TREES, TrainedForest, check_candidates, check_max_depth, train_forest
+from facies.engine.forest.train import (CV_SPLITS, DEFAULT_TREES, TrainedForest, check_candidates, check_max_depth,
+                                        train_forest)
 from facies.engine.provenance import make_provenance
 from facies.engine.schema import check_name
 from facies.engine.training import TrainingTable
@@ -34,7 +35,7 @@ def default_report_folder(survey, name: str) -> Path:
 def train_model(survey, name: str, *, training: str | None = None, csv: str | Path | None = None,
                 attributes=None, trees=DEFAULT_TREES, max_depth: int | None = None, normalise: bool = False,
                 seed: int = 0, out_dir: str | Path | None = None, overwrite: bool = False,
-                n_jobs: int | None = -1, figure: bool = True) -> TrainingRun:
+                n_jobs: int | None = -1, figure: bool = True, split: str = "auto") -> TrainingRun:
     """Train a forest on a stored or CSV training table, store it as ``models/<name>``, write its report.
 
     Parameters
@@ -49,8 +50,9 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
         Training table as CSV instead.
     attributes : sequence of str, optional
         Attributes to use; default: attribute selection's best combination, else all of the table's.
-    trees, max_depth, normalise, seed, n_jobs
-        See :func:`~facies.engine.forest.train.train_forest`.
+    trees, max_depth, normalise, seed, n_jobs, split
+        See :func:`~facies.engine.forest.train.train_forest` (``split``: cross-validation folds of whole polygons
+        when every facies has two or more, ``auto``; or ``polygons``, ``random``).
     out_dir : path-like, optional
         Folder of the CSV and PNG report (default: beside the store).
     overwrite : bool
@@ -61,6 +63,8 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     check_name(name, "model")
     # Bounds first: a bad option is reported before the table is read.
     candidates, max_depth = check_candidates(trees), check_max_depth(max_depth)
+    if split not in CV_SPLITS:
+        raise FaciesError(f"--split must be {' or '.join(map(repr, CV_SPLITS))}, not {split!r}")
     if name in list_models(survey) and not overwrite:
         raise FaciesError(f"model {name!r} already exists in {survey.path}; pass --overwrite or choose another --name")
     if training is not None and csv is not None:
@@ -70,10 +74,10 @@ def train_model(survey, name: str, *, training: str | None = None, csv: str | Pa
     training_source = str(csv) if csv is not None else (training or "picks")
     parameters = {"training": training_source, "attributes": names,
                   "attribute_source": source, "trees": list(candidates), "max_depth": max_depth,
-                  "normalise": bool(normalise), "seed": int(seed)}
+                  "normalise": bool(normalise), "seed": int(seed), "split": split}
     provenance = make_provenance("facies rf train", parameters, inputs=[training_source])
     trained = train_forest(table, names, name=name, trees=trees, max_depth=max_depth, normalise=normalise,
-                           seed=seed, n_jobs=n_jobs, provenance=provenance)
+                           seed=seed, n_jobs=n_jobs, provenance=provenance, split=split)
     save_model(survey, trained.model, overwrite=overwrite)
     folder = Path(out_dir) if out_dir is not None else default_report_folder(survey, name)
     files = write_report_csv(trained.report, folder, name)

@@ -16,7 +16,12 @@ from facies.kernels.gmm import (MODEL_ID, FitResult, PhiloxDraws, feature_column
 
 @dataclass
 class FacieFit:
-    """Best fit (by BIC) of one facies for one combination; ``model is None`` when no fit is valid."""
+    """Best fit (by BIC) of one facies for one combination; ``model is None`` when no fit is valid.
+
+    ``loglik`` is the observed log-likelihood and ``bic`` the criterion the fit was chosen by
+    (``SelectionSettings.bic``); ``classification_loglik``, ``bic_observed`` and ``bic_classification``
+    are the chosen fit's classification log-likelihood (eq. 5) and both BICs, whichever rule chose it.
+    """
 
     model: str | None
     k: int
@@ -26,10 +31,14 @@ class FacieFit:
     weights: np.ndarray | None = None
     means: np.ndarray | None = None
     covariances: np.ndarray | None = None
+    classification_loglik: float = -np.inf
+    bic_observed: float = -np.inf
+    bic_classification: float = -np.inf
 
 
 def bic(loglik, n_params, n):
-    """mclust's BIC: ``2 logL - k ln n`` (higher is better); element-wise on arrays."""
+    """``2 logL - k ln n`` (mclust's sign: higher is better); element-wise on arrays. ``logL`` is the
+    observed log-likelihood (mclust) or the classification log-likelihood (the AASPI notes' eq. 6 with eq. 5)."""
     return 2.0 * loglik - n_params * math.log(n)
 
 
@@ -66,7 +75,7 @@ def _to_host(res):
     if isinstance(res.loglik, np.ndarray):
         return res
     conv = [a.get() for a in (res.mixture.weights, res.mixture.means, res.mixture.covariances)]
-    return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get())
+    return type(res)(type(res.mixture)(*conv), res.loglik.get(), res.valid.get(), res.classification_loglik.get())
 
 
 def run_job(data: FacieData, job) -> FitResult:
@@ -78,7 +87,8 @@ def run_job(data: FacieData, job) -> FitResult:
                         model_ids=[MODEL_ID[m] for m in settings.models], n=len(data.x))
     res = fit_mixtures(data.batch(job.combos), job.k, tuple(settings.models), draws, sem_iter=settings.sem_iter,
                        kmeans_starts=settings.kmeans_starts, kmeans_iter=settings.kmeans_iter,
-                       cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter, rcond=settings.rcond)
+                       kmeans_init=settings.init, cem_tol=settings.cem_tol, cem_max_iter=settings.cem_max_iter,
+                       rcond=settings.rcond)
     return _to_host(res)
 
 
@@ -119,7 +129,9 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_b
                 continue
             sl = slice(start, stop)
             counts = np.array([free_parameters(m, d, k) for m in models])
-            scores = np.where(res.valid, bic(res.loglik, counts, n), -np.inf)
+            # eq. 6 of the AASPI notes with the classification log-likelihood (eq. 5), or mclust's observed one
+            criterion = res.classification_loglik if settings.bic == "classification" else res.loglik
+            scores = np.where(res.valid, bic(criterion, counts, n), -np.inf)
             invalid[sl] += (~res.valid).sum(axis=1)
             for i, c in enumerate(range(sl.start, sl.stop)):
                 j = int(np.argmax(scores[i]))
@@ -132,6 +144,9 @@ def fit_dimension(facies: list[FacieData], combos: np.ndarray, settings, *, on_b
                 continue
             k, j, res, i = where
             mix = res.mixture
-            fits[c][f] = FacieFit(models[j], k, float(res.loglik[i, j]), float(score), int(invalid[c]),
-                                  mix.weights[i, j].copy(), mix.means[i, j].copy(), mix.covariances[i, j].copy())
+            n_params = free_parameters(models[j], d, k)
+            ll, cl = float(res.loglik[i, j]), float(res.classification_loglik[i, j])
+            fits[c][f] = FacieFit(models[j], k, ll, float(score), int(invalid[c]),
+                                  mix.weights[i, j].copy(), mix.means[i, j].copy(), mix.covariances[i, j].copy(),
+                                  cl, bic(ll, n_params, n), bic(cl, n_params, n))
     return fits

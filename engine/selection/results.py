@@ -26,20 +26,30 @@ def _num(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
+def _g(v) -> str:
+    return f"{v:.10g}" if v is not None and math.isfinite(v) else ""
+
+
 def write_combinations(result, path: Path) -> None:
-    """One row per combination: attributes, dimension, score, validity, and per facies model, K, logL, BIC."""
-    header = ["attributes", "dimension", "score", "valid"]
+    """One row per combination: attributes, dimension, score (the one chosen by ``--score``), validity, both
+    scores (``score_aaspi``, ``score_between_facies``), and per facies the chosen model, K, observed
+    log-likelihood, the BIC it was chosen by, invalid fits, then its classification log-likelihood and both BICs."""
+    header = ["attributes", "dimension", "score", "valid", "score_aaspi", "score_between_facies"]
     for name in result.facies_names:
-        header += [f"{name}:model", f"{name}:K", f"{name}:loglik", f"{name}:bic", f"{name}:invalid_fits"]
+        header += [f"{name}:model", f"{name}:K", f"{name}:loglik", f"{name}:bic", f"{name}:invalid_fits",
+                   f"{name}:classification_loglik", f"{name}:bic_observed", f"{name}:bic_classification"]
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for r in result.combinations:
-            row = ["+".join(r.attributes), r.dimension, f"{r.score:.10g}" if r.valid else "", int(r.valid)]
+            row = ["+".join(r.attributes), r.dimension, f"{r.score:.10g}" if r.valid else "", int(r.valid),
+                   _g(r.scores.get("aaspi")), _g(r.scores.get("between-facies"))]
             for f in r.fits:
                 ok = f.model is not None
                 row += [f.model or "", f.k if ok else "", f"{f.loglik:.10g}" if ok else "",
                         f"{f.bic:.10g}" if ok else "", f.invalid_fits]
+                row += [_g(f.classification_loglik), _g(f.bic_observed), _g(f.bic_classification)] if ok else \
+                    ["", "", ""]
             w.writerow(row)
 
 
@@ -51,9 +61,18 @@ def summary(result) -> dict:
         "best": None if result.best is None else {"attributes": list(result.best.attributes),
                                                   "dimension": result.best.dimension, "score": result.best.score},
         "best_per_dimension": {str(k): {"attributes": list(v.attributes), "score": v.score,
-                                        "validation_accuracy": _num(result.validation.get(k))}
+                                        "score_aaspi": _num(v.scores.get("aaspi")),
+                                        "score_between_facies": _num(v.scores.get("between-facies")),
+                                        "mean_score": _num(result.mean_scores.get(k)),
+                                        "validation_accuracy": _num(result.validation.get(k)),
+                                        "validation_accuracy_polygons": _num(result.validation_grouped.get(k)),
+                                        "validation_accuracy_random": _num(result.validation_random.get(k))}
                                for k, v in result.best_per_dimension.items()},
         "select_by": result.settings.select_by,
+        "score": result.settings.score,
+        "choose": result.settings.choose,
+        "validation_split": result.split,
+        "validation_note": result.split_note,
         "counts": result.counts,
         "timings_s": result.timings,
         "device": result.device,
@@ -78,7 +97,7 @@ def plot_scores(result, path: Path) -> None:
         ax2 = ax.twinx()
         vd = sorted(result.validation)
         ax2.plot(vd, [result.validation[d] for d in vd], "s--", color="C1", label="held-out accuracy")
-        ax2.set_ylabel("held-out accuracy", color="C1")
+        ax2.set_ylabel(f"held-out accuracy ({result.split})", color="C1")
     if result.best is not None:
         ax.set_title("best: " + ", ".join(result.best.attributes), fontsize=9)
         ax.axvline(result.best.dimension, color="0.7", lw=1)

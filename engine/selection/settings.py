@@ -8,6 +8,14 @@ from facies.engine.errors import FaciesError
 from facies.kernels.gmm import MAX_COMPONENTS, MODELS
 
 
+#: The choices of docs/selection.md; the first of each is the default (the AASPI notes' definition).
+SCORES = ("aaspi", "between-facies")
+CHOOSE_RULES = ("argmax", "parsimony")
+BIC_RULES = ("classification", "observed")
+INITS = ("pca2", "full")
+SPLITS = ("auto", "polygons", "random")
+
+
 @dataclass(frozen=True)
 class SelectionSettings:
     """What to fit and how.
@@ -15,7 +23,13 @@ class SelectionSettings:
     ``models``: mclust names; ``max_clusters``: J, 1..8 (the GPU kernels' limit); ``sem_iter``: SEM
     iterations; ``kmeans_starts``: seeded starts; ``cem_tol``/``cem_max_iter``: CEM stopping rule;
     ``holdout``: held-out fraction per facies (0 disables validation); ``select_by``: ``"score"`` or
-    ``"validation"``; ``rcond``: smallest eigenvalue ratio of a usable covariance; ``chunk_bytes``:
+    ``"validation"``; ``score``: ``"aaspi"`` (the notes' eq. 8) or ``"between-facies"`` (facies' earlier
+    score); ``choose``: overall best by score, ``"argmax"`` (eq. 9) or ``"parsimony"`` (the smallest
+    dimension within ``score_tolerance`` of the top); ``bic``: ``"classification"`` (eq. 6 with eq. 5) or
+    ``"observed"`` (mclust); ``init``: k-means ``"pca2"`` (first two principal axes, ``kmeans_iter``
+    default 300) or ``"full"`` (all attributes, default 20 iterations); ``split``: held-out voxels by
+    ``"auto"`` (whole polygons when every facies has two or more, else random), ``"polygons"`` or
+    ``"random"``; ``rcond``: smallest eigenvalue ratio of a usable covariance; ``chunk_bytes``:
     memory bound of one batch on the CPU (small enough for a batch's work arrays to stay in cache);
     ``gpu_chunk_bytes``: the same on a GPU (large batches keep the device busy); ``workers``: CPU
     worker processes (0: one per core for runs long enough to pay their start-up, else this process;
@@ -26,19 +40,36 @@ class SelectionSettings:
     max_clusters: int = 2
     sem_iter: int = 200
     kmeans_starts: int = 3
-    kmeans_iter: int = 20
+    kmeans_iter: int | None = None
     cem_tol: float = 1e-8
     cem_max_iter: int = 100
     holdout: float = 0.3
     seed: int = 0
     select_by: str = "score"
+    score: str = "aaspi"
+    choose: str = "argmax"
     score_tolerance: float = 0.01
+    bic: str = "classification"
+    init: str = "pca2"
+    split: str = "auto"
     rcond: float = 1e-10
     chunk_bytes: int = 256 * 2**20
     gpu_chunk_bytes: int = 4 * 2**30
     workers: int = 0
 
     def __post_init__(self):
+        for option, value, allowed in (("--score", self.score, SCORES), ("--choose", self.choose, CHOOSE_RULES),
+                                       ("--bic", self.bic, BIC_RULES), ("--init", self.init, INITS),
+                                       ("--split", self.split, SPLITS)):
+            if value not in allowed:
+                raise FaciesError(f"{option} must be {' or '.join(map(repr, allowed))}, not {value!r}")
+        if not 0 <= self.score_tolerance < 1:
+            raise FaciesError(f"--tolerance must be in [0, 1) (a fraction of the top score), "
+                              f"not {self.score_tolerance}")
+        if self.kmeans_iter is None:  # the notes' 300 iterations in the 2-D space; 20 (earlier default) in full space
+            object.__setattr__(self, "kmeans_iter", 300 if self.init == "pca2" else 20)
+        if self.kmeans_iter < 1:
+            raise FaciesError(f"k-means iterations must be 1 or more, not {self.kmeans_iter}")
         bad = [m for m in self.models if m not in MODELS]
         if bad or not self.models:
             raise FaciesError(f"unknown covariance model(s) {', '.join(bad) or '(none)'}; "

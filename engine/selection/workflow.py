@@ -16,23 +16,28 @@ import numpy as np
 
 from facies.engine.errors import FaciesError
 from facies.engine.selection.combinations import combinations_from_names, combinations_of, parse_dims
-from facies.engine.selection.data import check_inputs, check_split, holdout_split, standardisation
+from facies.engine.selection.data import (check_inputs, check_split, holdout_split, polygon_split, split_kind,
+                                          standardisation)
 from facies.engine.selection.device import fitting_device
 from facies.engine.selection.fitting import FacieData, fit_dimension
 from facies.engine.selection.record import clear_selection, record_selection
 from facies.engine.selection.results import check_out_folder, discard_outputs, write_failed_outputs, write_outputs
 from facies.engine.selection.runner import estimated_work, fit_runner
-from facies.engine.selection.scoring import average_cumulative_distance, validation_accuracy
+from facies.engine.selection.scoring import combination_scores, validation_accuracy
 from facies.engine.selection.settings import SelectionSettings
 
 
 @dataclass
 class CombinationResult:
+    """One combination: ``score`` is the score chosen by ``SelectionSettings.score``; ``scores`` holds both
+    (``"aaspi"``, ``"between-facies"``)."""
+
     attributes: tuple
     dimension: int
     score: float
     valid: bool
     fits: list
+    scores: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -52,11 +57,20 @@ class SelectionResult:
     counts: dict = field(default_factory=dict)
     #: processes that ran the fits (1: this process)
     workers: int = 1
+    #: how ``validation`` held out voxels: "polygons" (whole polygons), "random", or "none" (holdout 0), and why
+    split: str = "random"
+    split_note: str = ""
+    #: held-out accuracy of each dimension's best combination with whole polygons held out (empty when the
+    #: table cannot be split so) and with random voxels held out (refitted on that split when it is not the main one)
+    validation_grouped: dict = field(default_factory=dict)
+    validation_random: dict = field(default_factory=dict)
+    #: mean score over the valid combinations of each dimension (the notes' eq. 8 averaged over combinations)
+    mean_scores: dict = field(default_factory=dict)
 
 
 def run_selection(per_facies, attribute_names, facies_names=None, settings: SelectionSettings | None = None, *,
                   dims=None, combinations=None, backend=None, require_gpu: bool = False,
-                  progress=None) -> SelectionResult:
+                  progress=None, polygons=None) -> SelectionResult:
     """Select attributes from training voxels.
 
     Parameters
@@ -78,6 +92,10 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     require_gpu : bool
         The user asked for the GPU explicitly: FaciesError instead of a CPU fallback.
     progress : callable(n_batches_total) -> object with ``.advance(tasks, work)``, optional
+    polygons : list of (n_m,) int arrays, optional
+        Polygon id of each training voxel, per facies (-1: unknown). With ``settings.split`` "auto" (default)
+        whole polygons are held out when every facies has two or more, and each dimension's best combination
+        is also refitted and validated on the random split, so both accuracies are reported.
 
     Returns
     -------
@@ -99,7 +117,17 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     else:
         batches = {dim: combinations_of(len(names), dim) for dim in (dims or range(1, len(names) + 1))}
     t0 = time.perf_counter()
-    fit_x, held_x = holdout_split([np.asarray(x, np.float64) for x in per_facies], settings.holdout, settings.seed)
+    xs = [np.asarray(x, np.float64) for x in per_facies]
+    if polygons is not None and [len(p) for p in polygons] != [len(x) for x in xs]:
+        raise FaciesError("give one polygon id per training voxel of each facies (polygons has other lengths)")
+    if settings.holdout > 0:
+        split, split_note = split_kind(polygons, settings.split, facies_names)
+    else:
+        split, split_note = "none", "no voxels held out (--holdout 0)"
+    if split == "polygons":
+        fit_x, held_x = polygon_split(xs, polygons, settings.holdout, settings.seed)
+    else:
+        fit_x, held_x = holdout_split(xs, settings.holdout, settings.seed)
     check_split(fit_x, held_x, settings.holdout, facies_names)
     mean, std = standardisation(fit_x)
     device = fitting_device(backend, require_gpu=require_gpu)
@@ -107,7 +135,7 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
     held = [(x - mean) / std for x in held_x]
     priors = np.array([len(x) for x in per_facies], float)
     priors /= priors.sum()
-    results, best_per_dim, validation = [], {}, {}
+    results, best_per_dim, validation, mean_scores = [], {}, {}, {}
     n_fits = sum(len(c) for c in batches.values()) * len(facies) * len(settings.models) * settings.max_clusters
     bar = progress(n_fits) if progress else None
     fit_time = 0.0
@@ -123,34 +151,72 @@ def run_selection(per_facies, attribute_names, facies_names=None, settings: Sele
         fits = fitted[dim]
         rows = []
         for combo, per in zip(combos, fits):
-            score = average_cumulative_distance(per)
-            rows.append(CombinationResult(tuple(names[i] for i in combo), dim, score, bool(np.isfinite(score)), per))
+            scores = combination_scores(per, settings.max_clusters)
+            score = scores[settings.score]
+            rows.append(CombinationResult(tuple(names[i] for i in combo), dim, score, bool(np.isfinite(score)), per,
+                                          scores))
         results.extend(rows)
         valid = [r for r in rows if r.valid]
         if not valid:
             continue
+        mean_scores[dim] = float(np.mean([r.score for r in valid]))
         top = max(valid, key=lambda r: r.score)
         best_per_dim[dim] = top
         if settings.holdout > 0:
             cols = [names.index(a) for a in top.attributes]
             validation[dim] = validation_accuracy([h[:, cols] for h in held], top.fits, priors)
-    if settings.select_by == "validation" and validation:
-        # ties go to the smaller dimension (parsimony)
-        dim = max(validation, key=lambda k: (validation[k], -k))
-        best = best_per_dim[dim]
-    elif best_per_dim:
-        # parsimony (scores tend to grow with dimension): the smallest dimension within score_tolerance of the top
-        top_score = max(r.score for r in best_per_dim.values())
-        dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top_score)
-        best = best_per_dim[dim]
-    else:
-        best = None
+    grouped = validation if split == "polygons" else {}
+    randomly = validation if split == "random" else {}
+    if split == "polygons" and best_per_dim:
+        t = time.perf_counter()
+        randomly = _random_split_accuracy(xs, names, best_per_dim, settings, priors)
+        fit_time += time.perf_counter() - t
+    best = choose_best(best_per_dim, validation, settings)
     counts = {"combinations": len(results), "invalid_combinations": sum(not r.valid for r in results),
               "fits": n_fits, "invalid_fits": sum(f.invalid_fits for r in results for f in r.fits),
               "training_voxels": [len(x) for x in fit_x], "heldout_voxels": [len(x) for x in held_x]}
     return SelectionResult(names, facies_names, results, best_per_dim, validation, best, settings,
                            {"fit_s": fit_time, "total_s": time.perf_counter() - t0},
-                           device, counts, runner.workers)
+                           device, counts, runner.workers, split, split_note, grouped, randomly, mean_scores)
+
+
+def choose_best(best_per_dim: dict, validation: dict, settings: SelectionSettings):
+    """The overall best among the best combinations per dimension (None when there is none).
+
+    ``select_by="validation"``: the highest held-out accuracy, ties to the smaller dimension. By score:
+    ``choose="argmax"`` (the notes' eq. 9) the highest score, ties to the smaller dimension;
+    ``choose="parsimony"`` the smallest dimension whose best score is within ``score_tolerance`` of the top.
+    """
+    if not best_per_dim:
+        return None
+    if settings.select_by == "validation" and validation:
+        dim = max(validation, key=lambda k: (validation[k], -k))
+    elif settings.choose == "argmax":
+        dim = max(best_per_dim, key=lambda k: (best_per_dim[k].score, -k))
+    else:
+        top_score = max(r.score for r in best_per_dim.values())
+        dim = min(k for k, r in best_per_dim.items() if r.score >= (1 - settings.score_tolerance) * top_score)
+    return best_per_dim[dim]
+
+
+def _random_split_accuracy(xs, names, best_per_dim, settings, priors) -> dict:
+    """Held-out accuracy of each dimension's best combination on the random voxel split: its mixtures refitted
+    (same settings, this process, the CPU) on that split's fitting voxels. Empty when the random split leaves
+    a facies without fitting or held-out voxels."""
+    fit_x, held_x = holdout_split(xs, settings.holdout, settings.seed)
+    try:
+        check_split(fit_x, held_x, settings.holdout, [str(i) for i in range(len(xs))])
+    except FaciesError:
+        return {}
+    mean, std = standardisation(fit_x)
+    data = [FacieData((x - mean) / std) for x in fit_x]
+    held = [(x - mean) / std for x in held_x]
+    out = {}
+    for dim, top in best_per_dim.items():
+        cols = np.array([[names.index(a) for a in top.attributes]], dtype=np.intp)
+        fits = fit_dimension(data, cols, settings)[0]
+        out[dim] = validation_accuracy([h[:, cols[0]] for h in held], fits, priors)
+    return out
 
 
 @dataclass
@@ -221,6 +287,7 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
         table = TrainingTable.load(survey, training)
     names = list(attributes) if attributes else table.attribute_names
     per_facies = table.by_facies(names)  # FaciesError naming an attribute the table lacks
+    polygons = [table.polygon[table.codes == code] for code in range(1, len(table.facies_names) + 1)]
     dims = parse_dims(dims, len(names)) if dims is None or isinstance(dims, str) else list(dims)
     settings = settings or SelectionSettings()
     backend, require_gpu = get_backend(device), str(device).lower() == "gpu"
@@ -236,7 +303,7 @@ def select_attributes(*, survey=None, training: str | None = None, csv: str | Pa
                 return bars.enter_context(WorkProgress("select", total, unit="fits", enabled=progress))
 
             result = run_selection(per_facies, names, list(table.facies_names), settings, dims=dims,
-                                   backend=backend, require_gpu=require_gpu, progress=bar)
+                                   backend=backend, require_gpu=require_gpu, progress=bar, polygons=polygons)
     except Exception:
         # (Ctrl-C is not an Exception: an interrupted run leaves the previous result, as the CLI says.)
         _forget_previous(out, survey)

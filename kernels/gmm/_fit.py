@@ -45,12 +45,15 @@ class Mixture:
 class FitResult:
     """Outcome of :func:`fit_mixtures` for a batch.
 
-    ``loglik`` is the observed log-likelihood (B, G), ``-inf`` for invalid fits; ``valid`` (B, G).
+    ``loglik`` is the observed log-likelihood (B, G), ``-inf`` for invalid fits; ``valid`` (B, G);
+    ``classification_loglik`` the classification log-likelihood ``sum_i max_k log(pi_k f_k(x_i))`` of the
+    same parameters (the CEM objective; ``-inf`` for invalid fits).
     """
 
     mixture: Mixture
     loglik: Any
     valid: Any
+    classification_loglik: Any = None
 
 
 def coefficients(mix: Mixture, rcond: float = DEFAULT_RCOND, ok=None):
@@ -129,18 +132,44 @@ def em(q, mix: Mixture, models, n_iter: int, *, rcond: float = DEFAULT_RCOND, op
     return mix, xp.stack(history)
 
 
-def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
+def principal_projection(lin, dims: int = 2):
+    """The linear features ``[1, x]`` (B, n, 1 + d) projected on each item's first ``min(dims, d)`` principal
+    axes (eigenvectors of its sample covariance with the largest eigenvalues): ``[1, y]`` (B, n, 1 + dims').
+
+    The scores are centred on each item's mean. Eigenvector signs do not matter to k-means.
+    """
+    xp = array_module(lin)
+    b, n, p = lin.shape
+    d = p - 1
+    x = lin[..., 1:]
+    centred = x - x.mean(axis=1, keepdims=True)
+    cov = xp.swapaxes(centred, 1, 2) @ centred / max(n - 1, 1)  # (B, d, d)
+    _, vectors = xp.linalg.eigh(cov)  # ascending eigenvalues
+    m = min(dims, d)
+    axes = vectors[..., ::-1][..., :m]  # (B, d, m), the largest first
+    scores = centred @ axes  # (B, n, m)
+    return xp.ascontiguousarray(xp.concatenate([lin[..., :1], scores], axis=-1))
+
+
+def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20, init: str = "full"):
     """Lloyd's k-means on the linear features, several seeded starts, best inertia among usable starts.
 
+    ``init="full"`` clusters in the space of all ``d`` attributes; ``init="pca2"`` (AASPI) in the space of
+    each item's first two principal axes (:func:`principal_projection`). A start stops early once its
+    labels no longer change (a fixed point of Lloyd's iteration, so the result is the same as running on).
     Returns one-hot labels (B, K, n) and a mask (B,) of items with a start whose clusters all hold
-    more than ``d`` voxels. Distances are the products ``[|c|^2, -2c] . [1, x]`` (``|x - c|^2``
-    less ``|x|^2``), laid out (B, K, n) so that every pass runs along the voxels; ties go to the
-    lowest centre.
+    more than ``d`` voxels (``d`` the data's dimension, whatever space the clustering ran in).
+    Distances are the products ``[|c|^2, -2c] . [1, x]`` (``|x - c|^2`` less ``|x|^2``), laid out
+    (B, K, n) so that every pass runs along the voxels; ties go to the lowest centre.
     """
+    if init not in ("full", "pca2"):
+        raise ValueError(f"k-means init must be 'full' or 'pca2', not {init!r}")
     xp = array_module(q)
     b, n, _ = q.shape
     d = feature_dimension(q.shape[-1])
     lin = xp.ascontiguousarray(q[..., :1 + d])  # [1, x], (B, n, 1 + d)
+    if init == "pca2":
+        lin = principal_projection(lin, 2)
     lin_t = xp.ascontiguousarray(xp.swapaxes(lin, 1, 2))
     rows = xp.arange(b)[:, None]
     components = xp.arange(k)[:, None]
@@ -150,6 +179,7 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
         u = xp.asarray(draws.kmeans(s, k))
         idx = xp.minimum((u * n).astype(xp.int64), n - 1)
         centres = lin[rows, idx, 1:]  # (B, K, d)
+        previous = None
         for _ in range(n_iter):
             coef = xp.concatenate([(centres ** 2).sum(-1)[..., None], -2 * centres], axis=-1)  # (B, K, 1 + d)
             score = coef @ lin_t  # (B, K, n)
@@ -158,6 +188,9 @@ def kmeans(q, k: int, draws, *, starts: int = 3, n_iter: int = 20):
                 onehot = xp.stack([~second, second], axis=1).astype(q.dtype)
             else:
                 onehot = (score.argmin(axis=1)[:, None, :] == components).astype(q.dtype)
+            if previous is not None and bool((onehot == previous).all()):
+                break  # every item at a fixed point: the centres below would be recomputed unchanged
+            previous = onehot
             stats = onehot @ lin  # (B, K, 1 + d)
             counts = stats[..., 0]
             new = stats[..., 1:] / xp.maximum(counts, 1)[..., None]
@@ -250,11 +283,12 @@ def cem(q, mix: Mixture, alive, models, *, ok=None, tol: float = 1e-8, max_iter:
 
 
 def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts: int = 3, kmeans_iter: int = 20,
-                 cem_tol: float = 1e-8, cem_max_iter: int = 100, rcond: float = DEFAULT_RCOND,
-                 ops=None) -> FitResult:
+                 kmeans_init: str = "full", cem_tol: float = 1e-8, cem_max_iter: int = 100,
+                 rcond: float = DEFAULT_RCOND, ops=None) -> FitResult:
     """Fit ``K``-component mixtures of every model to every item of the batch.
 
-    ``K = 1`` is closed form (one M-step). Otherwise: k-means partition (shared by all models),
+    ``K = 1`` is closed form (one M-step). Otherwise: k-means partition (shared by all models; in the
+    full space or that of the first two principal axes, ``kmeans_init``, see :func:`kmeans`),
     each model's M-step on it, SEM for ``sem_iter`` iterations keeping its best iterate, then CEM.
     Invalid fits come back with ``valid = False`` and ``loglik = -inf``, never NaN. The hot steps
     are ``ops_for(q)`` (NumPy or CUDA, by the array module of ``q``) unless ``ops`` is given.
@@ -269,7 +303,7 @@ def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts
         labels = xp.ones((b, 1, n), dtype=q.dtype)
         alive = xp.full(b, n >= d + 1)
     else:
-        labels, alive = kmeans(q, k, draws, starts=kmeans_starts, n_iter=kmeans_iter)
+        labels, alive = kmeans(q, k, draws, starts=kmeans_starts, n_iter=kmeans_iter, init=kmeans_init)
     # One partition for every model: its statistics once, broadcast to the G models.
     start = ops.hard_statistics(q, labels[:, None, :k - 1], total, d)
     nk, sk, s2k = (xp.broadcast_to(a, (b, g) + a.shape[2:]) for a in start)
@@ -282,6 +316,6 @@ def fit_mixtures(q, k: int, models, draws, *, sem_iter: int = 200, kmeans_starts
                       ok=ok, tol=cem_tol, max_iter=cem_max_iter, rcond=rcond, ops=ops, total=total)
     coef, _ = coefficients(mix, rcond, ok)
     ll = ops.observed_loglik(q, coef, k, total)
-    _, (nk, sk, s2k) = ops.c_step(q, coef, k, total)
-    valid = alive & usable(nk, scatter(nk, sk, s2k)[1], ok, rcond) & xp.isfinite(ll)
-    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid)
+    cl, (nk, sk, s2k) = ops.c_step(q, coef, k, total)
+    valid = alive & usable(nk, scatter(nk, sk, s2k)[1], ok, rcond) & xp.isfinite(ll) & xp.isfinite(cl)
+    return FitResult(mix, xp.where(valid, ll, -xp.inf), valid, xp.where(valid, cl, -xp.inf))
