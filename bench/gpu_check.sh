@@ -65,7 +65,8 @@ run_step() {
     > "$out/step_$name.log" 2>&1
   status=$?
   end=$(date +%s)
-  cp bench/results/*.json "$out/" 2>/dev/null
+  # Only the reports this step wrote: a committed result of the same name must not come back as fresh output.
+  find bench/results -name '*.json' -newermt "@$start" -exec cp {} "$out/" \; 2>/dev/null
   python3 - "$name" "$status" "$((end - start))" "$out/step_$name.log" > "$out/step_$name.json" <<'PY'
 import json, sys
 name, status, seconds, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

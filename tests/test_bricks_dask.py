@@ -148,6 +148,13 @@ def test_local_gpu_cluster_is_one_worker_per_gpu_when_dask_cuda_is_there(monkeyp
         assert local_cluster(gpu, plain) == "plain cluster"
     assert "pip install dask-cuda" in caplog.text and "GPU 0" in caplog.text
 
+    def no_gpu(**kwargs):
+        raise RuntimeError("NVML: driver not loaded")
+
+    monkeypatch.setitem(sys.modules, "dask_cuda", types.SimpleNamespace(LocalCUDACluster=no_gpu))
+    with pytest.raises(FaciesError, match=r"could not start dask-cuda's LocalCUDACluster \(NVML: driver not loaded\)"):
+        local_cluster(gpu, plain)
+
 
 @pytest.mark.gpu
 @pytest.mark.filterwarnings("ignore:The input Dask array will be rechunked")

@@ -188,3 +188,18 @@ def test_an_incomplete_attribute_is_refused(fitted):
     one_line_error(run_cli("gtm", "fit", fitted, "--attributes", "half", *SMALL, "--name", "x"),
                    "'half'", "incomplete")
     assert "x" not in list_gtms(Survey.open(fitted))
+
+
+def test_show_skips_a_slice_projected_with_another_fit_of_the_model(fitted, tmp_path):
+    """After gtm fit --overwrite, the stored u1/u2 are the old map's: show says so instead of colouring them."""
+    assert run_cli("gtm", "fit", fitted, "--attributes", ATTRIBUTES, "--name", "stale", *SMALL).exit_code == 0
+    assert run_cli("gtm", "project", fitted, "--model", "stale", "--device", "cpu").exit_code == 0
+    shown = run_cli("gtm", "show", fitted, "--model", "stale", "--out", tmp_path / "a")
+    assert shown.exit_code == 0 and (tmp_path / "a" / "stale_time_slice.png").exists(), shown.output
+    refit = run_cli("gtm", "fit", fitted, "--attributes", ATTRIBUTES, "--name", "stale", "--seed", "5",
+                    "--overwrite", *SMALL)
+    assert refit.exit_code == 0, refit.output
+    shown = run_cli("gtm", "show", fitted, "--model", "stale", "--out", tmp_path / "b")
+    assert shown.exit_code == 0, shown.output
+    assert "were not projected with this model" in " ".join(shown.output.split())
+    assert not (tmp_path / "b" / "stale_time_slice.png").exists()

@@ -148,10 +148,14 @@ def _edit_metadata(store, change) -> None:
     (lambda m: m.update(codes=[1, 1, 2]), "code twice"),
     (lambda m: m.update(iterations=True), "iterations is True"),
     (lambda m: m.update(format_version="1"), "format_version"),
+    (lambda m: m.update(beta=10 ** 400), "beta is too large a number"),  # JSON integers have no bound
+    (lambda m: m["settings"].update(width=10 ** 400), "settings are not valid"),
+    (lambda m: m["settings"].update(width=1e-200), "basis matrix is not the one"),  # and no warnings
 ])
 def test_a_damaged_model_is_one_line(store, change, reason):
     _edit_metadata(store, change)
     result = run_cli("gtm", "project", store)
+    assert "Warning" not in result.output
     one_line_error(result, "GTM model 'gtm'", "is damaged", reason, "facies gtm fit")
     assert Survey.open(store).volumes(include_incomplete=True) == ["a", "b"]  # no output was created
     check = run_cli("verify", store)
@@ -169,6 +173,31 @@ def test_damaged_document_bytes_and_foreign_arrays(store):
     _edit_metadata(store, lambda m: m.update(format="something-else"))
     one_line_error(run_cli("gtm", "show", store, "--out", store.parent / "out"), "is not a facies GTM")
     assert not (store.parent / "out").exists()
+
+
+def test_a_document_larger_than_any_model_is_refused_before_it_is_read(store):
+    path = store / "gtm_models" / "gtm" / "zarr.json"
+    doc = json.loads(path.read_text())
+    doc["shape"] = [10 ** 12]  # a terabyte of fill value, were it read
+    path.write_text(json.dumps(doc))
+    one_line_error(run_cli("gtm", "project", store), "GTM model 'gtm'", "is damaged", "at most")
+
+
+def test_a_model_the_gpu_kernel_cannot_hold_is_refused_before_any_output(store, monkeypatch):
+    import types
+
+    from facies.engine.bricks.options import RunOptions
+    from facies.engine.gtm import project as project_module
+
+    survey = Survey.open(store)
+    model = load_gtm(survey, "gtm")
+    big = replace(model, latent=np.zeros((2000, 2)))  # more nodes than any specialisation's shared memory holds
+    monkeypatch.setattr(project_module, "get_backend", lambda device: types.SimpleNamespace(is_gpu=True))
+    with pytest.raises(FaciesError, match="GTM model 'gtm': the GPU projection holds at most .* not 2000"):
+        project_module._check_fits_the_gpu(big, RunOptions(device="gpu"))
+    project_module._check_fits_the_gpu(model, RunOptions(device="gpu"))  # the tiny model fits
+    monkeypatch.setattr(project_module, "get_backend", lambda device: types.SimpleNamespace(is_gpu=False))
+    project_module._check_fits_the_gpu(big, RunOptions(device="cpu"))  # the CPU holds any model
 
 
 def test_a_model_that_cannot_be_read_back_is_not_stored(store):

@@ -125,7 +125,12 @@ def local_cluster(options: RunOptions, plain_cluster):
             log.warning("dask-cuda is not installed: --dask local starts a plain LocalCluster, whose workers all use "
                         "GPU 0; pip install dask-cuda for one worker per GPU")
         else:
-            return LocalCUDACluster(**kwargs)
+            try:
+                return LocalCUDACluster(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - no GPU, NVML or driver errors: said in one line
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise FaciesError(f"--dask local --dask-gpu could not start dask-cuda's LocalCUDACluster "
+                                  f"({first}); check the GPUs with 'facies doctor' or run without --dask-gpu") from None
     return plain_cluster(**kwargs)
 
 

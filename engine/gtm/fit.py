@@ -22,7 +22,7 @@ from facies.engine.gtm.sample import DEFAULT_SAMPLE, MAX_SAMPLE, VoxelSample, sa
 from facies.engine.provenance import make_provenance
 from facies.engine.schema import check_name
 from facies.engine.training import TrainingTable
-from facies.kernels.gtm import GtmSettings, facies_pdf, fit_gtm, responsibilities
+from facies.kernels.gtm import GtmSettings, facies_pdf, fit_gtm
 
 log = logging.getLogger("facies")
 
@@ -149,8 +149,8 @@ def fit_model(survey, name: str = "gtm", *, attributes=None, selection=None, tra
         fit = fit_gtm(on_device, settings, progress=on_iteration)
     except ValueError as exc:  # the data cannot be mapped (no variance...): the user's to fix
         raise FaciesError(f"the GTM cannot be fitted on this sample: {exc}") from None
-    density = np.asarray(backend.to_host(responsibilities(on_device, fit.nodes, fit.beta)[0].mean(axis=0)),
-                         dtype=np.float64)
+    # The mean responsibility of the sample, chunk by chunk (the n x K matrix would be GBs at the largest samples).
+    density = np.asarray(backend.to_host(facies_pdf(on_device, fit)), dtype=np.float64)
     density = density / density.sum()
     x = (table.matrix(choice.names).astype(np.float64) - mean) / scale
     finite = np.isfinite(x).all(axis=1)

@@ -36,6 +36,9 @@ from facies.kernels.gtm import GtmSettings, basis_matrix, latent_grid
 MAX_GRID = 100
 MAX_BASIS = 30
 MAX_ATTRIBUTES = 64
+#: Largest JSON document a GTM may be: the biggest one the bounds allow (a 100 x 100 grid with 30 x 30 basis
+#: functions holds about 12 million numbers, each under 25 characters) fits with room to spare.
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 #: Node coordinates (standardised units) and inverse variances beyond these would overflow the
 #: projection's squared distances in float64; a fitted map lies within a few units of the origin.
 MAX_NODE = 1e6
@@ -137,6 +140,9 @@ def load_gtm(survey, name: str) -> GtmModel:
 
 
 def _read_bytes(array) -> bytes:
+    # The length comes from zarr.json, which anyone can edit: refuse before allocating it.
+    if len(array.shape) != 1 or array.shape[0] > MAX_DOCUMENT_BYTES:
+        raise _Damaged(f"its document would be {array.shape} bytes; at most {MAX_DOCUMENT_BYTES}")
     try:
         return np.asarray(array[...], dtype=np.uint8).tobytes()
     except (OSError, MemoryError):
@@ -198,8 +204,9 @@ def check_model(model: GtmModel) -> None:
     if not np.allclose(model.latent, latent_grid(settings.grid), rtol=0, atol=1e-12):
         raise _Damaged("its latent nodes are not the grid its settings make")
     _shape(model.phi, (k, settings.basis ** 2 + 1), "phi")
-    if not np.allclose(model.phi, basis_matrix(model.latent, settings.basis, settings.width), rtol=0,
-                       atol=PHI_TOLERANCE):
+    with np.errstate(all="ignore"):  # a crafted width (1e-200) is damage, said once, not warnings
+        expected_phi = basis_matrix(model.latent, settings.basis, settings.width)
+    if not np.allclose(model.phi, expected_phi, rtol=0, atol=PHI_TOLERANCE):
         raise _Damaged("its basis matrix is not the one its settings make")
     _shape(model.W, (settings.basis ** 2 + 1, d), "W")
     if not np.isfinite(model.W).all():
@@ -259,7 +266,7 @@ def _settings(record: dict) -> GtmSettings:
         raise _Damaged(f"settings holds an unknown key {unknown[0][:40]!r}")
     try:
         settings = GtmSettings(**record)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _Damaged(f"settings are not valid ({str(exc)[:80]})") from None
     if settings.grid > MAX_GRID or settings.basis > MAX_BASIS:
         raise _Damaged(f"settings ask for a {settings.grid} x {settings.grid} grid and {settings.basis} x "
@@ -304,7 +311,10 @@ def _floats(value, what: str, ndim: int, *, finite: bool = True) -> np.ndarray:
 def _number(value, what: str) -> float:
     if type(value) not in (int, float):
         raise _Damaged(f"{what} is not a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        raise _Damaged(f"{what} is too large a number") from None
 
 
 def _integer(value, what: str, low: int, high: int) -> int:

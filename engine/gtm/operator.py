@@ -9,7 +9,6 @@ latent coordinates, NaN where there is no data), all float32 but the codes. The 
 
 from __future__ import annotations
 
-import threading
 from typing import Any, TypedDict, cast
 
 import numpy as np
@@ -74,18 +73,7 @@ class GtmOperator(Operator):
                       "weights": np.ascontiguousarray(weights, dtype=np.float64),
                       "codes": np.asarray(model.codes, dtype=np.uint8)}
         self.sqrt_weights = bool(sqrt_weights)
-        self._device: dict[int, dict] = {}
-        self._lock = threading.Lock()
 
-    def _constants(self, xp) -> dict:
-        """The model's arrays on ``xp``'s device, copied once per device."""
-        if xp is np:
-            return self._host
-        device = int(xp.cuda.Device().id)
-        with self._lock:
-            if device not in self._device:
-                self._device[device] = {k: xp.asarray(v) for k, v in self._host.items()}
-            return self._device[device]
 
     def compute(self, inputs, xp):
         attributes = self.model.attributes
@@ -99,7 +87,9 @@ class GtmOperator(Operator):
         code = xp.empty(n, dtype=xp.uint8)
         conf = xp.empty(n, dtype=xp.float32)
         u = xp.empty((2, n), dtype=xp.float32)
-        k = self._constants(xp)
+        # The model's small arrays stay NumPy: the CUDA wrapper checks them on the host and uploads them packed
+        # on this lane's stream (a copy made once on another lane's stream would be read here unsynchronised).
+        k = self._host
         project(x, live, k["mean"], k["scale"], k["nodes"], float(self.model.beta), k["latent"], k["weights"],
                 self.sqrt_weights, k["codes"], prob, code, conf, u)
         out = {self.names["classes"]: code.reshape(shape), self.names["confidence"]: conf.reshape(shape)}

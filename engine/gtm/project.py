@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facies.engine.backend import get_backend
 from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.result import RunResult
 from facies.engine.bricks.run import run_bricks
@@ -69,6 +70,7 @@ def project_survey(survey, model_name: str = "gtm", *, method: str = "bhattachar
         raise FaciesError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     model = load_gtm(survey, model_name)
     check_model_attributes(survey, model)
+    _check_fits_the_gpu(model, options or RunOptions())
     operator = GtmOperator(model, method=method)
     # The NumPy projection is many small products per brick (tiles of a few hundred rows): threaded BLAS
     # only pays for its threads there (4-5x slower with 2 threads than 1, bench/results/gtm_project_cpu.json),
@@ -79,6 +81,18 @@ def project_survey(survey, model_name: str = "gtm", *, method: str = "bhattachar
         run = run_bricks(survey, [operator], options=options, command="facies gtm project")
     _describe_outputs(survey, model, method, operator.names)
     return ProjectionResult(model, method, operator.names, run)
+
+
+def _check_fits_the_gpu(model: GtmModel, options: RunOptions) -> None:
+    """Refuse, before any output exists, a model the GPU kernel cannot hold (nodes, attributes or facies)."""
+    if options.dask is not None or not get_backend(options.device).is_gpu:
+        return
+    from facies.kernels.gtm._cuda import specialisation  # noqa: PLC0415 - GPU path only
+
+    try:
+        specialisation(len(model.attributes), len(model.codes), int(model.latent.shape[0]))
+    except ValueError as exc:
+        raise FaciesError(f"GTM model {model.name!r}: {exc}") from None
 
 
 def _describe_outputs(survey, model: GtmModel, method: str, names: OutputNames) -> None:

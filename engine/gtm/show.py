@@ -140,7 +140,12 @@ def show_model(survey, model_name: str, out_dir, *, overwrite: bool = False, sam
     u_names = output_names(model)["latent"]
     classes = output_names(model)["classes"]
     complete = set(survey.volumes())
-    if all(n in complete for n in (*u_names, classes)):
+    stale = [n for n in (*u_names, classes) if n in complete and _projected_by(survey, n) != model.sha256]
+    if stale:
+        result.skipped["slice"] = (f"{', '.join(stale)} were not projected with this model (refitted since, or "
+                                   f"made by another command): run facies gtm project {survey.path} --model "
+                                   f"{model.name} --overwrite first")
+    elif all(n in complete for n in (*u_names, classes)):
         index = survey.shape[2] // 2 if sample is None else int(np.argmin(np.abs(g.samples - sample)))
         with survey.reading(*u_names, classes):
             u1, u2 = (survey.read(n, sample=index) for n in u_names)
@@ -152,6 +157,13 @@ def show_model(survey, model_name: str, out_dir, *, overwrite: bool = False, sam
         result.skipped["slice"] = (f"no complete {', '.join(u_names)} and {classes} yet: run facies gtm project "
                                    f"{survey.path} --model {model.name} first")
     return result
+
+
+def _projected_by(survey, name: str) -> str | None:
+    """The sha256 of the GTM model whose projection wrote ``name`` (from its provenance), or None."""
+    operators = survey.provenance(name).get("parameters", {}).get("operators") or [{}]
+    first = operators[0] if isinstance(operators[0], dict) else {}
+    return first.get("sha256") if first.get("operator") == "GtmOperator" else None
 
 
 # -- drawing ---------------------------------------------------------------------------------------------------

@@ -160,7 +160,9 @@ def initialise_from_moments(mean: np.ndarray, covariance: np.ndarray, phi: np.nd
     nodes = phi @ w
     # Bishop et al. (1998): beta^-1 is the larger of the third eigenvalue (the variance the plane
     # leaves out) and the square of half the node spacing in data space (mean nearest-neighbour distance).
-    d2 = ((nodes[:, None, :] - nodes[None, :, :]) ** 2).sum(axis=2)
+    # |a - b|^2 expanded (K x K, not K x K x D: a 100 x 100 grid of 64 attributes would need 51 GB), clamped at 0.
+    sq = (nodes * nodes).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (nodes @ nodes.T), 0.0)
     np.fill_diagonal(d2, np.inf)
     half_spacing = 0.5 * float(np.mean(np.sqrt(d2.min(axis=1))))
     third = float(values[2]) if d > 2 else 0.0
