@@ -32,8 +32,9 @@ from facies.engine.errors import FaciesError
 from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALISATION, MAX_TOTAL_NODES,
                                         MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalisation, Tree)
 from facies.engine.integrity import DamagedArrayError, damage_found
+from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
-from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_array_name, check_name
+from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_name
 from facies.engine.staging import member_locked, member_names, open_member, save_whole
 from facies.engine.store import compressors
 
@@ -164,24 +165,9 @@ def _check_outputs(model: ForestModel) -> None:
 
     names = output_names(model)
     outputs = [names["classes"], *names["probabilities"], names["confidence"]]
-    for output in outputs:
-        try:
-            check_array_name(output)
-        except FaciesError as exc:
-            raise _Damaged(f"its prediction would write an invalid array name ({str(exc).split(';')[0]})") from None
-    for k, prob in enumerate(names["probabilities"]):
-        if prob in names["probabilities"][:k]:
-            other = model.facies_names[names["probabilities"].index(prob)]
-            raise _Damaged(f"facies {other[:40]!r} and {model.facies_names[k][:40]!r} would both be written "
-                           f"to the array {prob!r}")
-    for attribute in model.attributes:
-        try:
-            check_array_name(attribute)
-        except FaciesError:
-            raise _Damaged(f"attribute {attribute[:40]!r} is not the name of an array the prediction may read") \
-                from None
-        if attribute in outputs:
-            raise _Damaged(f"attribute {attribute!r} is also an array its prediction writes")
+    problem = output_names_problem(outputs, names["probabilities"], model.facies_names, model.attributes, "prediction")
+    if problem:
+        raise _Damaged(problem)
 
 
 def _read_bytes(array) -> bytes:

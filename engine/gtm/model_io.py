@@ -25,8 +25,9 @@ from facies.engine.errors import FaciesError
 from facies.engine.forest.model import MAX_NORMALISATION, MIN_STD
 from facies.engine.gtm.model import DOCUMENT_KEYS, FORMAT, FORMAT_VERSION, GtmModel
 from facies.engine.integrity import DamagedArrayError, damage_found
+from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
-from facies.engine.schema import FACIES_KEY, GTM_MODELS_GROUP, check_array_name, check_name
+from facies.engine.schema import FACIES_KEY, GTM_MODELS_GROUP, check_name
 from facies.engine.staging import member_locked, member_names, open_member, save_whole
 from facies.engine.store import compressors
 from facies.kernels.gtm import GtmSettings, basis_matrix, latent_grid
@@ -236,24 +237,9 @@ def _check_outputs(model: GtmModel) -> None:
 
     names = output_names(model)
     outputs = [names["classes"], *names["probabilities"], names["confidence"], *names["latent"]]
-    for output in outputs:
-        try:
-            check_array_name(output)
-        except FaciesError as exc:
-            raise _Damaged(f"its projection would write an invalid array name ({str(exc).split(';')[0]})") from None
-    for i, prob in enumerate(names["probabilities"]):
-        if prob in names["probabilities"][:i]:
-            other = model.facies_names[names["probabilities"].index(prob)]
-            raise _Damaged(f"facies {other[:40]!r} and {model.facies_names[i][:40]!r} would both be written "
-                           f"to the array {prob!r}")
-    for attribute in model.attributes:
-        try:
-            check_array_name(attribute)
-        except FaciesError:
-            raise _Damaged(f"attribute {attribute[:40]!r} is not the name of an array the projection may read") \
-                from None
-        if attribute in outputs:
-            raise _Damaged(f"attribute {attribute!r} is also an array its projection writes")
+    problem = output_names_problem(outputs, names["probabilities"], model.facies_names, model.attributes, "projection")
+    if problem:
+        raise _Damaged(problem)
 
 
 # -- field checks --------------------------------------------------------------------------------------------------
