@@ -15,23 +15,23 @@ filtered=${filtered%,}
 mkdir -p "$demo"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "1/10 what this machine offers"
+step "1/11 what this machine offers"
 $facies doctor
 
-step "2/10 synthetic survey ($size) with known facies, 10 attributes and interpreter polygons"
+step "2/11 synthetic survey ($size) with known facies, 10 attributes and interpreter polygons"
 $facies synth "$store" --size "$size" --overwrite
 $facies info "$store"
 
-step "3/10 condition every attribute with the 3D Kuwahara filter (brick engine, resumable)"
+step "3/11 condition every attribute with the 3D Kuwahara filter (brick engine, resumable)"
 inputs=()
 for name in "${candidates[@]}"; do inputs+=(--input "$name"); done
 $facies filter kuwahara "$store" "${inputs[@]}" --radius 2 --overwrite
 
-step "4/10 training voxels from the polygons"
+step "4/11 training voxels from the polygons"
 $facies training extract "$store" "$polygons" --attributes "$filtered" --name picks
 $facies training export "$store" "$demo/picks.csv" --name picks --overwrite
 
-step "5/10 attribute selection over every combination of 1 and 2 filtered attributes"
+step "5/11 attribute selection over every combination of 1 and 2 filtered attributes"
 # The full search (every dimension, 200 SEM iterations) takes minutes on two CPU cores (about 6 for 9 attributes
 # and 3 x 10 000 voxels, bench/results/selection_cpu.json; 10 attributes double the combinations); the demo looks
 # at pairs only. Its table shows each dimension's held-out accuracy twice: whole polygons held out (the honest
@@ -39,7 +39,7 @@ step "5/10 attribute selection over every combination of 1 and 2 filtered attrib
 # is selection/scores.png.
 $facies select "$store" --training picks --dims 1-2 --sem-iter 50 --select-by validation --out "$demo/selection"
 
-step "6/10 GTM on the selection's best combination: fit on a sample, project every voxel, show the map"
+step "6/11 GTM on the selection's best combination: fit on a sample, project every voxel, show the map"
 # A stratified sample of 40 000 live voxels, a 10 x 10 map and at most 50 EM iterations keep this step to about
 # 25 s of CPU at size small on two cores (fit 8 s, projecting 3.6 Mvox 15 s, pictures 4 s; the defaults, 200 000
 # voxels and a 20 x 20 map over 200 iterations, take several times longer) for the same held-out accuracy as a
@@ -49,27 +49,31 @@ $facies gtm fit "$store" --selection "$demo/selection" --training picks --grid 1
 $facies gtm project "$store" --model gtm --overwrite
 $facies gtm show "$store" --model gtm --out "$demo/gtm" --overwrite
 
-step "7/10 random forest on all ten filtered attributes (cross-validated tree count)"
+step "7/11 random forest on all ten filtered attributes (cross-validated tree count)"
 # A forest weighs its inputs itself, so the demo gives it every candidate; without --attributes,
 # rf train would use the best combination of the selection above. Its cross-validation holds out whole
 # polygons (--split auto) and prints the random-voxel accuracy beside it: compare both with step 9.
 $facies rf train "$store" --training picks --attributes "$filtered" --name rf --trees 25,50 --max-depth 12 \
     --out "$demo/rf_report" --overwrite
 
-step "8/10 classify every voxel of the survey"
+step "8/11 classify every voxel of the survey"
 $facies rf predict "$store" --model rf --overwrite
 
-step "9/10 accuracy against the synthetic truth, away from the polygons: random forest, then GTM"
+step "9/11 accuracy against the synthetic truth, away from the polygons: random forest, then GTM"
 $facies rf evaluate "$store" --model rf --labels truth --training picks
 $facies gtm evaluate "$store" --model gtm --labels truth --training picks
 
-step "10/10 SEG-Y for the interpretation system"
+step "10/11 SEG-Y for the interpretation system"
 $facies export "$store" facies_rf "$demo/facies_rf.sgy"
 $facies export "$store" confidence_rf "$demo/confidence_rf.sgy"
+
+step "11/11 one HTML page of the results (about 1.7 MB at size small: every picture embedded)"
+$facies report "$store" --out "$demo/report.html" --overwrite
 
 cat <<EOF
 
 Done. What to look at:
+  $demo/report.html             everything below on one self-contained page (open it in a browser)
   $store                        the survey store (facies info $store; xarray.open_zarr(..., consolidated=False))
   $demo/selection/scores.png    attribute-selection scores and held-out accuracy against dimension
   $demo/selection/summary.json  best combination per dimension and overall

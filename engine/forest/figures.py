@@ -9,11 +9,35 @@ import numpy as np
 
 def plot_training(report: dict, path: Path, title: str = "") -> Path:
     """Draw the three panels of a training report into ``path`` (matplotlib, Agg backend)."""
+    fig = training_figure(report, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def _pyplot():
     import matplotlib  # noqa: PLC0415 - only when a figure is asked for
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
+    return plt
+
+
+def training_figure(report: dict, title: str = ""):
+    """The three panels of a training report as a matplotlib figure (closing it is the caller's).
+
+    Parameters
+    ----------
+    report : dict
+        A forest's training report (:attr:`~facies.engine.forest.model.ForestModel.cv`): ``candidates``,
+        ``best_trees``, ``folds``, ``confusion``, ``importances``.
+    title : str
+        The figure's title (default: the adopted tree count).
+    """
+    plt = _pyplot()
     fig, (ax_cv, ax_cm, ax_imp) = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
     trees = [c["trees"] for c in report["candidates"]]
     for k, c in enumerate(report["candidates"]):
@@ -43,8 +67,4 @@ def plot_training(report: dict, path: Path, title: str = "") -> Path:
     ax_imp.barh([i["attribute"] for i in items], [i["importance"] for i in items], color="C2")
     ax_imp.set_xlabel("normalised Gini importance")
     fig.suptitle(title or f"random forest: {report['best_trees']} trees adopted")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig

@@ -19,6 +19,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -132,15 +133,15 @@ def show_model(survey, model_name: str, out_dir, *, overwrite: bool = False, sam
     paths = check_out_folder(out_dir, model.name, overwrite=overwrite)
     result = ShowResult()
     grid = model.grid
-    written_then_moved(paths["density"], lambda p: _draw_density(model, p, grid))
-    written_then_moved(paths["pdfs"], lambda p: _draw_pdfs(model, p, grid))
-    written_then_moved(paths["key"], lambda p: _draw_key(model, p))
+    written_then_moved(paths["density"], lambda p: draw_density(model, p, grid))
+    written_then_moved(paths["pdfs"], lambda p: draw_pdfs(model, p, grid))
+    written_then_moved(paths["key"], lambda p: draw_key(model, p))
     written_then_moved(paths["csv"], lambda p: _write_csv(model, p))
     result.files = {k: v for k, v in paths.items() if k != "slice"}
     u_names = output_names(model)["latent"]
     classes = output_names(model)["classes"]
     complete = set(survey.volumes())
-    stale = [n for n in (*u_names, classes) if n in complete and _projected_by(survey, n) != model.sha256]
+    stale = [n for n in (*u_names, classes) if n in complete and projected_by(survey, n) != model.sha256]
     if stale:
         result.skipped["slice"] = (f"{', '.join(stale)} were not projected with this model (refitted since, or "
                                    f"made by another command): run facies gtm project {survey.path} --model "
@@ -151,7 +152,7 @@ def show_model(survey, model_name: str, out_dir, *, overwrite: bool = False, sam
             u1, u2 = (survey.read(n, sample=index) for n in u_names)
             codes = survey.read(classes, sample=index)
         title = f"{g.sample_axis} {g.samples[index]:g} {g.sample_unit}"
-        written_then_moved(paths["slice"], lambda p: _draw_slice(model, p, u1, u2, codes, title, g))
+        written_then_moved(paths["slice"], lambda p: draw_slice(model, p, u1, u2, codes, title, g))
         result.files["slice"] = paths["slice"]
     else:
         result.skipped["slice"] = (f"no complete {', '.join(u_names)} and {classes} yet: run facies gtm project "
@@ -159,14 +160,14 @@ def show_model(survey, model_name: str, out_dir, *, overwrite: bool = False, sam
     return result
 
 
-def _projected_by(survey, name: str) -> str | None:
+def projected_by(survey, name: str) -> str | None:
     """The sha256 of the GTM model whose projection wrote ``name`` (from its provenance), or None."""
     operators = survey.provenance(name).get("parameters", {}).get("operators") or [{}]
     first = operators[0] if isinstance(operators[0], dict) else {}
     return first.get("sha256") if first.get("operator") == "GtmOperator" else None
 
 
-# -- drawing ---------------------------------------------------------------------------------------------------
+# -- drawing (also used by facies report, engine/report/) --------------------------------------------------------
 
 
 def _pyplot():
@@ -183,12 +184,16 @@ def _image(values: np.ndarray, grid: int) -> np.ndarray:
     return np.asarray(values).reshape(grid, grid).T
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path | BinaryIO) -> None:
     fig.savefig(path, dpi=100, format="png", metadata={"Title": MARK})  # the temporary name has no .png suffix
     _pyplot().close(fig)
 
 
-def _draw_density(model: GtmModel, path: Path, grid: int) -> None:
+def draw_density(model: GtmModel, path: Path | BinaryIO, grid: int) -> None:
+    """The latent square coloured by the sample's density.
+
+    ``path``: a file name, or a binary stream (``facies report`` embeds the PNG).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.8), constrained_layout=True)
     image = ax.imshow(_image(model.density, grid), origin="lower", extent=(-1, 1, -1, 1), cmap="viridis")
@@ -199,7 +204,11 @@ def _draw_density(model: GtmModel, path: Path, grid: int) -> None:
     _save(fig, path)
 
 
-def _draw_pdfs(model: GtmModel, path: Path, grid: int) -> None:
+def draw_pdfs(model: GtmModel, path: Path | BinaryIO, grid: int) -> None:
+    """Each facies' distribution on the latent square.
+
+    ``path``: a file name, or a binary stream (``facies report`` embeds the PNG).
+    """
     plt = _pyplot()
     c = len(model.facies_names)
     fig, axes = plt.subplots(1, c, figsize=(3.6 * c, 3.6), constrained_layout=True, squeeze=False)
@@ -213,7 +222,11 @@ def _draw_pdfs(model: GtmModel, path: Path, grid: int) -> None:
     _save(fig, path)
 
 
-def _draw_key(model: GtmModel, path: Path) -> None:
+def draw_key(model: GtmModel, path: Path | BinaryIO) -> None:
+    """The 2D colour key of (u1, u2), each facies' peak marked.
+
+    ``path``: a file name, or a binary stream (``facies report`` embeds the PNG).
+    """
     plt = _pyplot()
     u = np.linspace(-1, 1, 129)
     uu1, uu2 = np.meshgrid(u, u, indexing="xy")
@@ -229,7 +242,11 @@ def _draw_key(model: GtmModel, path: Path) -> None:
     _save(fig, path)
 
 
-def _draw_slice(model: GtmModel, path: Path, u1, u2, codes, title: str, g) -> None:
+def draw_slice(model: GtmModel, path: Path | BinaryIO, u1, u2, codes, title: str, g) -> None:
+    """A slice coloured by (u1, u2) through the key, beside the facies codes.
+
+    ``path``: a file name, or a binary stream (``facies report`` embeds the PNG).
+    """
     plt = _pyplot()
     fig, (ax_u, ax_c) = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
     extent = (float(g.crosslines[0]), float(g.crosslines[-1]), float(g.inlines[0]), float(g.inlines[-1]))
