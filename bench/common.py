@@ -7,10 +7,9 @@ import ``from common import ...``.
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
+from facies.engine.benchmark.timing import time_cpu
 from facies.engine.provenance import jsonable
 
 
@@ -20,29 +19,19 @@ def best_time(fn, repeat: int, warmup: bool = True) -> float:
     The warm-up call takes what only the first call pays (thread pools, page faults, kernel
     compilation); the minimum is the run least disturbed by other processes.
     """
-    if warmup:
-        fn()
-    times = []
-    for _ in range(max(1, int(repeat))):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return time_cpu(fn, repeat, warmup=warmup).best
 
 
 def machine() -> dict:
-    """Where the numbers were measured: ``facies doctor``'s fields and the load average now.
+    """Where the numbers were measured: ``facies doctor``'s fields, the CPU model and the load average now
+    (the same description as ``facies bench``'s reports).
 
     The load average matters on shared machines: a benchmark competing with other processes
     measures less than the code can do.
     """
-    from facies.engine.doctor import report  # noqa: PLC0415 - probes CuPy; only when a result is written
+    from facies.engine.benchmark.machine import describe_machine  # noqa: PLC0415 - probes CuPy; only when needed
 
-    r = report()
-    gpu = r["gpu"]
-    return {"platform": r["platform"], "python": r["python"], "cpus": r["host"]["cpus"],
-            "memory_bytes": r["host"]["total_bytes"], "numpy": r["packages"].get("numpy"),
-            "gpu": gpu.get("name") if gpu.get("available") else None, "load_average": list(os.getloadavg())}
+    return describe_machine()
 
 
 def write_result(path, obj) -> Path:

@@ -12,6 +12,7 @@
 # Steps, in the order of their value (run `setup parity` first; `all` runs every step in this order):
 #   setup      install the carried wheels, check the imports, write gpu_device.json
 #   parity     pytest -m gpu: every CUDA path against NumPy (the evidence that matters most)
+#   bench      facies bench --device gpu: every stage's throughput and the survey projection, one JSON
 #   kuwahara   bench_kuwahara.py (CPU shape + GPU shape)
 #   gtm        bench_gtm_project.py (the fused projection kernel, K = 400, D = 4 and 9)
 #   selection  bench_selection.py on the GPU at N = 9 attributes only (N = 12, 14: their own calls, GPU_ATTRIBUTES)
@@ -50,6 +51,9 @@ PY
   python3 -c "import pytest, zarr, facies.engine" || { echo "error: pytest, zarr or facies does not import"; return 1; }
 }
 step_parity() { python3 -m pytest -q -m gpu -p no:cacheprovider tests --junitxml="$out/pytest_gpu.xml"; }
+step_bench() {
+  python3 -m facies.cli.app bench --device gpu --json --overwrite --out "$out/facies_bench_gpu.json"
+}
 step_kuwahara() { python3 bench/bench_kuwahara.py --shape 32 96 256 --gpu-shape 256 256 512; }
 step_gtm() { python3 bench/bench_gtm_project.py; }
 step_selection() {
@@ -78,8 +82,8 @@ PY
 }
 
 steps=("$@")
-[ "${#steps[@]}" -eq 0 ] && { sed -n '2,21p' "$0"; exit 2; }
-[ "${steps[0]}" = all ] && steps=(setup parity kuwahara gtm selection forest bricks)
+[ "${#steps[@]}" -eq 0 ] && { sed -n '2,22p' "$0"; exit 2; }
+[ "${steps[0]}" = all ] && steps=(setup parity bench kuwahara gtm selection forest bricks)
 failed=0
 for name in "${steps[@]}"; do
   declare -F "step_$name" > /dev/null || { echo "error: unknown step $name"; exit 2; }
