@@ -117,6 +117,19 @@ def open_member(survey, group: str, name: str, what: str, remedy: str):
                                 f"{remedy}") from None
 
 
+def missing_chunks(survey, group: str, name: str, array) -> int:
+    """How many of the chunks ``array`` (the member ``group/name``) claims have no file on disk.
+
+    Its ``zarr.json`` may have been edited to claim any length; reading it whole would first allocate that
+    length. Counting the chunk files under ``c/`` is cheap and needs no allocation (zarr's own
+    ``nchunks_initialized`` asks the store about every claimed chunk, which takes minutes for a huge claim).
+    """
+    folder = Path(survey.path) / group / name / "c"
+    stored = sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".partial")) \
+        if folder.is_dir() else 0
+    return max(0, int(array.nchunks) - stored)
+
+
 def writable_group(survey, group: str) -> zarr.Group:
     """The store's group ``group`` to save a member into, made when it has no ``zarr.json``.
 

@@ -224,6 +224,20 @@ def test_bytes_changed_without_the_checksum_are_refused(tmp_path, trained):
         load_model(survey, "m")
 
 
+def test_a_length_claimed_in_zarr_json_is_not_allocated_before_the_chunks_are_counted(tmp_path, trained):
+    """A model's zarr.json edited to claim a terabyte: refused as damaged at once, not read into memory."""
+    import json
+
+    survey = tiny_store(tmp_path / "s.zarr")
+    save_model(survey, trained.model)
+    path = tmp_path / "s.zarr" / "models" / "m" / "zarr.json"
+    doc = json.loads(path.read_text())
+    doc["shape"] = [10 ** 12]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FaciesError, match=r"model 'm' in .* is damaged \(\d+ of its \d+ chunks are missing\)"):
+        load_model(survey, "m")
+
+
 @pytest.mark.parametrize("classes, max_depth", [(2, 5), (3, None), (5, 12)])
 def test_stored_trees_predict_exactly_like_sklearn(tmp_path, classes, max_depth):
     """2 facies, trees grown until pure, 5 facies: treelite and nvForest from the stored JSON == predict_proba."""

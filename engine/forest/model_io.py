@@ -35,7 +35,7 @@ from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, open_member, save_whole
+from facies.engine.staging import member_locked, member_names, missing_chunks, open_member, save_whole
 from facies.engine.store import compressors
 
 #: Keys of one tree in the JSON document, all required.
@@ -138,6 +138,10 @@ def load_model(survey, name: str) -> ForestModel:
                               "train one with 'facies rf train'")
         meta = _checked_marker(array, survey, name)
         try:
+            # zarr.json's shape is anyone's to edit: count the chunk files before zarr allocates the claimed length.
+            missing = missing_chunks(survey, MODELS_GROUP, name, array)
+            if missing:
+                raise _Damaged(f"{missing} of its {array.nchunks} chunks are missing")
             raw = _read_bytes(array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")

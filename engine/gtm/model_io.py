@@ -28,7 +28,7 @@ from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, GTM_MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, open_member, save_whole
+from facies.engine.staging import member_locked, member_names, missing_chunks, open_member, save_whole
 from facies.engine.store import compressors
 from facies.kernels.gtm import GtmSettings, basis_matrix, latent_grid
 
@@ -129,6 +129,12 @@ def load_gtm(survey, name: str) -> GtmModel:
         try:
             if version != FORMAT_VERSION:
                 raise _Damaged(f"format_version {repr(version)[:40]} is not {FORMAT_VERSION}")
+            # zarr.json's shape is anyone's to edit: bound it, and count the chunk files, before zarr allocates it.
+            if len(array.shape) != 1 or array.shape[0] > MAX_DOCUMENT_BYTES:
+                raise _Damaged(f"its document would be {array.shape} bytes; at most {MAX_DOCUMENT_BYTES}")
+            missing = missing_chunks(survey, GTM_MODELS_GROUP, name, array)
+            if missing:
+                raise _Damaged(f"{missing} of its {array.nchunks} chunks are missing")
             raw = _read_bytes(array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")
@@ -141,9 +147,6 @@ def load_gtm(survey, name: str) -> GtmModel:
 
 
 def _read_bytes(array) -> bytes:
-    # The length comes from zarr.json, which anyone can edit: refuse before allocating it.
-    if len(array.shape) != 1 or array.shape[0] > MAX_DOCUMENT_BYTES:
-        raise _Damaged(f"its document would be {array.shape} bytes; at most {MAX_DOCUMENT_BYTES}")
     try:
         return np.asarray(array[...], dtype=np.uint8).tobytes()
     except (OSError, MemoryError):
