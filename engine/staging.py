@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import zarr
 
 from facies.engine.errors import FaciesError
-from facies.engine.integrity import DamagedArrayError
+from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.locks import ArrayBusyError, acquire_locks, release_locks
 from facies.engine.paths import exists
 from facies.engine.schema import PARTIAL_PREFIX, REPLACED_PREFIX
@@ -117,17 +118,39 @@ def open_member(survey, group: str, name: str, what: str, remedy: str):
                                 f"{remedy}") from None
 
 
-def missing_chunks(survey, group: str, name: str, array) -> int:
-    """How many of the chunks ``array`` (the member ``group/name``) claims have no file on disk.
+class DamagedDocument(Exception):
+    """What is wrong with the bytes of a stored document (a model); its reader adds the name and the remedy."""
 
-    Its ``zarr.json`` may have been edited to claim any length; reading it whole would first allocate that
-    length. Counting the chunk files under ``c/`` is cheap and needs no allocation (zarr's own
-    ``nchunks_initialized`` asks the store about every claimed chunk, which takes minutes for a huge claim).
+
+def document_bytes(survey, group: str, name: str, array) -> bytes:
+    """The bytes of the uint8 document array ``group/name`` (a model), read whole.
+
+    Its ``zarr.json`` may have been edited to claim any length, and reading it whole would first allocate that
+    length: the chunk files under ``c/`` are counted before (zarr's own ``nchunks_initialized`` asks the store
+    about every claimed chunk, which takes minutes for a huge claim). A chunk missing, altered or that its codec
+    cannot decode is damage like any other.
+
+    Raises
+    ------
+    DamagedDocument
+        Chunks missing, a checksum that does not match, bytes that do not decode.
+    OSError, MemoryError
+        The disk's or the machine's, not the document's: the CLI reports them.
     """
     folder = Path(survey.path) / group / name / "c"
     stored = sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".partial")) \
         if folder.is_dir() else 0
-    return max(0, int(array.nchunks) - stored)
+    if int(array.nchunks) > stored:
+        raise DamagedDocument(f"{int(array.nchunks) - stored} of its {array.nchunks} chunks are missing")
+    try:
+        return np.asarray(array[...], dtype=np.uint8).tobytes()
+    except (OSError, MemoryError):
+        raise
+    except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
+        raise DamagedDocument(damage_found(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DamagedDocument(f"its bytes cannot be decoded: {first}") from None
 
 
 def writable_group(survey, group: str) -> zarr.Group:

@@ -31,11 +31,10 @@ import zarr
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH, MAX_NORMALISATION, MAX_TOTAL_NODES,
                                         MAX_TREE_NODES, MAX_TREES, MIN_STD, ForestModel, Normalisation, Tree)
-from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, missing_chunks, open_member, save_whole
+from facies.engine.staging import member_locked, member_names, DamagedDocument, document_bytes, open_member, save_whole
 from facies.engine.store import compressors
 
 #: Keys of one tree in the JSON document, all required.
@@ -46,6 +45,14 @@ LEAF_SUM_TOLERANCE = 1e-6
 
 class _Damaged(Exception):
     """What is wrong with a stored model; :func:`load_model` adds the model's name and the remedy."""
+
+
+def _document(survey, name: str, array) -> bytes:
+    """The model's document bytes (:func:`~facies.engine.staging.document_bytes`); damage as :class:`_Damaged`."""
+    try:
+        return document_bytes(survey, MODELS_GROUP, name, array)
+    except DamagedDocument as exc:
+        raise _Damaged(str(exc)) from None
 
 
 def list_models(survey) -> list[str]:
@@ -138,11 +145,7 @@ def load_model(survey, name: str) -> ForestModel:
                               "train one with 'facies rf train'")
         meta = _checked_marker(array, survey, name)
         try:
-            # zarr.json's shape is anyone's to edit: count the chunk files before zarr allocates the claimed length.
-            missing = missing_chunks(survey, MODELS_GROUP, name, array)
-            if missing:
-                raise _Damaged(f"{missing} of its {array.nchunks} chunks are missing")
-            raw = _read_bytes(array)
+            raw = _document(survey, name, array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")
             fields = check_metadata(meta)
@@ -172,19 +175,6 @@ def _check_outputs(model: ForestModel) -> None:
     problem = output_names_problem(outputs, names["probabilities"], model.facies_names, model.attributes, "prediction")
     if problem:
         raise _Damaged(problem)
-
-
-def _read_bytes(array) -> bytes:
-    """The array's bytes; a chunk missing, altered or that its codec cannot decode is damage like any other."""
-    try:
-        return np.asarray(array[...], dtype=np.uint8).tobytes()
-    except (OSError, MemoryError):  # the disk's or the machine's, not the model's: the CLI reports them
-        raise
-    except DamagedArrayError as exc:  # the store's chunk checks: keep what it found ("chunk 0 is missing")
-        raise _Damaged(damage_found(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - zarr and its codecs raise RuntimeError, ValueError... on garbled chunks
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _Damaged(f"its bytes cannot be decoded: {first}") from None
 
 
 def _checked_marker(array, survey, name: str) -> dict:

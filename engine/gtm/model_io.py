@@ -24,11 +24,10 @@ import zarr
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import MAX_NORMALISATION, MIN_STD
 from facies.engine.gtm.model import DOCUMENT_KEYS, FORMAT, FORMAT_VERSION, GtmModel
-from facies.engine.integrity import DamagedArrayError, damage_found
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, GTM_MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, missing_chunks, open_member, save_whole
+from facies.engine.staging import member_locked, member_names, DamagedDocument, document_bytes, open_member, save_whole
 from facies.engine.store import compressors
 from facies.kernels.gtm import GtmSettings, basis_matrix, latent_grid
 
@@ -52,6 +51,14 @@ PHI_TOLERANCE = 1e-9
 
 class _Damaged(Exception):
     """What is wrong with a stored GTM; :func:`load_gtm` adds the name and the remedy."""
+
+
+def _document(survey, name: str, array) -> bytes:
+    """The model's document bytes (:func:`~facies.engine.staging.document_bytes`); damage as :class:`_Damaged`."""
+    try:
+        return document_bytes(survey, GTM_MODELS_GROUP, name, array)
+    except DamagedDocument as exc:
+        raise _Damaged(str(exc)) from None
 
 
 def list_gtms(survey) -> list[str]:
@@ -132,10 +139,7 @@ def load_gtm(survey, name: str) -> GtmModel:
             # zarr.json's shape is anyone's to edit: bound it, and count the chunk files, before zarr allocates it.
             if len(array.shape) != 1 or array.shape[0] > MAX_DOCUMENT_BYTES:
                 raise _Damaged(f"its document would be {array.shape} bytes; at most {MAX_DOCUMENT_BYTES}")
-            missing = missing_chunks(survey, GTM_MODELS_GROUP, name, array)
-            if missing:
-                raise _Damaged(f"{missing} of its {array.nchunks} chunks are missing")
-            raw = _read_bytes(array)
+            raw = _document(survey, name, array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")
             model = model_from_stored(meta, raw, name)
@@ -144,18 +148,6 @@ def load_gtm(survey, name: str) -> GtmModel:
             raise FaciesError(f"GTM model {name!r} in {survey.path} is damaged ({exc}); "
                               f"{refit_hint(survey, name)}") from None
     return model
-
-
-def _read_bytes(array) -> bytes:
-    try:
-        return np.asarray(array[...], dtype=np.uint8).tobytes()
-    except (OSError, MemoryError):
-        raise
-    except DamagedArrayError as exc:
-        raise _Damaged(damage_found(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - zarr and its codecs raise several types on garbled chunks
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _Damaged(f"its bytes cannot be decoded: {first}") from None
 
 
 def model_from_stored(meta: dict, raw: bytes, name: str) -> GtmModel:
