@@ -78,6 +78,33 @@ def check_new_path(path, what: str, *, hint: str = "choose another path", parent
         raise FaciesError(f"the folder {path.parent} does not exist; create it first or {hint}")
 
 
+def file_head(path, size: int = 4096) -> bytes | None:
+    """The first ``size`` bytes of ``path`` if it is a plain file (not a link) that can be read, else None.
+
+    The commands that replace only files they wrote recognise them by their first bytes (a mark, a header).
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return None
+
+
+def refuse_inside_store(out, what: str) -> None:
+    """Raise FaciesError when ``out`` (a file or folder to be made) would land inside a survey store.
+
+    Links and ``..`` are resolved from the nearest existing ancestor: where the files would really go.
+    ``what`` names them in the message ("pictures", "the report").
+    """
+    store = enclosing_store(nearest_existing(Path(out)))
+    if store is not None:
+        raise FaciesError(f"--out {out} lies inside the survey store {store}; {what} go outside stores: "
+                          "choose another --out")
+
+
 def enclosing_store(folder) -> Path | None:
     """The facies survey store that ``folder`` is, or lies inside, if any (resolved: links followed).
 

@@ -119,7 +119,8 @@ def open_member(survey, group: str, name: str, what: str, remedy: str):
 
 
 class DamagedDocument(Exception):
-    """What is wrong with the bytes of a stored document (a model); its reader adds the name and the remedy."""
+    """What is wrong with a stored document (a model): its bytes or any field of it. The model readers raise it
+    for every damage they find and add the model's name and the remedy."""
 
 
 def document_bytes(survey, group: str, name: str, array) -> bytes:

@@ -34,25 +34,14 @@ from facies.engine.forest.model import (FORMAT, FORMAT_VERSION, LEAF, MAX_DEPTH,
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, DamagedDocument, document_bytes, open_member, save_whole
+from facies.engine.staging import DamagedDocument as _Damaged
+from facies.engine.staging import document_bytes, member_locked, member_names, open_member, save_whole
 from facies.engine.store import compressors
 
 #: Keys of one tree in the JSON document, all required.
 TREE_KEYS = ("children_left", "children_right", "feature", "threshold", "leaf_values")
 #: How far a leaf's probabilities may sum from 1 (scikit-learn's fractions are exact to a few ulps).
 LEAF_SUM_TOLERANCE = 1e-6
-
-
-class _Damaged(Exception):
-    """What is wrong with a stored model; :func:`load_model` adds the model's name and the remedy."""
-
-
-def _document(survey, name: str, array) -> bytes:
-    """The model's document bytes (:func:`~facies.engine.staging.document_bytes`); damage as :class:`_Damaged`."""
-    try:
-        return document_bytes(survey, MODELS_GROUP, name, array)
-    except DamagedDocument as exc:
-        raise _Damaged(str(exc)) from None
 
 
 def list_models(survey) -> list[str]:
@@ -145,7 +134,7 @@ def load_model(survey, name: str) -> ForestModel:
                               "train one with 'facies rf train'")
         meta = _checked_marker(array, survey, name)
         try:
-            raw = _document(survey, name, array)
+            raw = document_bytes(survey, MODELS_GROUP, name, array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")
             fields = check_metadata(meta)

@@ -27,7 +27,8 @@ from facies.engine.gtm.model import DOCUMENT_KEYS, FORMAT, FORMAT_VERSION, GtmMo
 from facies.engine.model_outputs import output_names_problem
 from facies.engine.provenance import jsonable
 from facies.engine.schema import FACIES_KEY, GTM_MODELS_GROUP, check_name
-from facies.engine.staging import member_locked, member_names, DamagedDocument, document_bytes, open_member, save_whole
+from facies.engine.staging import DamagedDocument as _Damaged
+from facies.engine.staging import document_bytes, member_locked, member_names, open_member, save_whole
 from facies.engine.store import compressors
 from facies.kernels.gtm import GtmSettings, basis_matrix, latent_grid
 
@@ -47,18 +48,6 @@ MAX_BETA = 1e12
 SUM_TOLERANCE = 1e-6
 #: How far a stored basis matrix may differ from the one its settings make.
 PHI_TOLERANCE = 1e-9
-
-
-class _Damaged(Exception):
-    """What is wrong with a stored GTM; :func:`load_gtm` adds the name and the remedy."""
-
-
-def _document(survey, name: str, array) -> bytes:
-    """The model's document bytes (:func:`~facies.engine.staging.document_bytes`); damage as :class:`_Damaged`."""
-    try:
-        return document_bytes(survey, GTM_MODELS_GROUP, name, array)
-    except DamagedDocument as exc:
-        raise _Damaged(str(exc)) from None
 
 
 def list_gtms(survey) -> list[str]:
@@ -139,7 +128,7 @@ def load_gtm(survey, name: str) -> GtmModel:
             # zarr.json's shape is anyone's to edit: bound it, and count the chunk files, before zarr allocates it.
             if len(array.shape) != 1 or array.shape[0] > MAX_DOCUMENT_BYTES:
                 raise _Damaged(f"its document would be {array.shape} bytes; at most {MAX_DOCUMENT_BYTES}")
-            raw = _document(survey, name, array)
+            raw = document_bytes(survey, GTM_MODELS_GROUP, name, array)
             if meta.get("sha256") != hashlib.sha256(raw).hexdigest():
                 raise _Damaged("checksum mismatch")
             model = model_from_stored(meta, raw, name)

@@ -27,7 +27,7 @@ from facies.engine.errors import FaciesError
 from facies.engine.gtm.model import GtmModel
 from facies.engine.gtm.model_io import load_gtm
 from facies.engine.gtm.operator import output_names
-from facies.engine.paths import check_new_path, enclosing_store, nearest_existing, written_then_moved
+from facies.engine.paths import check_new_path, file_head, refuse_inside_store, written_then_moved
 
 #: Written into every PNG's metadata (``Title``): how show knows its own pictures.
 MARK = "facies gtm show"
@@ -57,12 +57,8 @@ def output_files(out_dir, model: str) -> dict[str, Path]:
 
 def written_by_show(path: Path) -> bool:
     """Whether ``path`` is a plain file ``facies gtm show`` wrote (its mark in a PNG's text, a CSV's header)."""
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
+    head = file_head(path)
+    if head is None:
         return False
     if path.suffix == ".csv":
         return head.startswith(CSV_HEADER.encode())
@@ -82,10 +78,7 @@ def check_out_folder(out_dir, model: str, *, overwrite: bool) -> dict[str, Path]
     if out.exists() and not out.is_dir():
         raise FaciesError(f"--out {out} is a file; give a folder for the pictures")
     check_new_path(out, "--out folder", hint="choose another --out", parent_must_exist=False)
-    store = enclosing_store(nearest_existing(out))  # links and '..' resolved: where the files would land
-    if store is not None:
-        raise FaciesError(f"--out {out} lies inside the survey store {store}; pictures go outside stores: "
-                          "choose another --out")
+    refuse_inside_store(out, "pictures")
     paths = output_files(out, model)
     for path in paths.values():
         if path.exists() or path.is_symlink():

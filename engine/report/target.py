@@ -13,23 +13,16 @@ import os
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
-from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing
+from facies.engine.paths import check_new_path, exists, file_head, refuse_inside_store
 
 #: The tag that marks a page facies report wrote; it is in the page's first few hundred bytes.
 MARK_TAG = '<meta name="generator" content="facies report">'
-#: How many bytes of a file are read to find the mark.
-_HEAD_BYTES = 4096
 
 
 def written_by_report(path) -> bool:
     """Whether ``path`` is a plain file ``facies report`` wrote (an HTML page with :data:`MARK_TAG` at its top)."""
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError:
+    head = file_head(path)
+    if head is None:
         return False
     return head.lstrip().lower().startswith(b"<!doctype html>") and MARK_TAG.encode() in head
 
@@ -50,10 +43,7 @@ def check_out_file(out, *, overwrite: bool) -> Path:
     if out.is_dir() and not out.is_symlink():
         raise FaciesError(f"--out {out} is a folder; give the path of the HTML file, e.g. --out {out / 'report.html'}")
     check_new_path(out, "report", hint="choose another --out")
-    store = enclosing_store(nearest_existing(out.parent))  # links and '..' resolved: where the page would land
-    if store is not None:
-        raise FaciesError(f"--out {out} lies inside the survey store {store}; the report goes outside stores: "
-                          "choose another --out")
+    refuse_inside_store(out, "reports")
     if exists(out):
         if not written_by_report(out):
             raise FaciesError(f"{out} exists and facies report did not write it; facies replaces only its own "

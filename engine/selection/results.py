@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from facies.engine.errors import FaciesError
-from facies.engine.paths import check_new_path, written_then_moved
+from facies.engine.paths import check_new_path, file_head, written_then_moved
 
 #: The files of a selection, by role; ``summary.json`` is written last and removed first.
 OUTPUT_FILES = {"combinations": "combinations.csv", "summary": "summary.json", "figure": "scores.png"}
@@ -137,12 +137,8 @@ def check_out_folder(out_dir) -> Path:
 
 def written_by_select(path: Path, role: str) -> bool:
     """Whether ``path`` (the file of ``role`` in :data:`OUTPUT_FILES`) looks like one facies select wrote."""
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
+    head = file_head(path)
+    if head is None:
         return False
     if role == "summary":
         try:
