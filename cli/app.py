@@ -15,7 +15,7 @@ from typing import NoReturn
 import typer
 from typer.core import TyperGroup
 
-from facies.cli import bench, doctor, gtm, info, report, rf, segy, synth, training, verify
+from facies.cli import apply, attributes, bench, doctor, gtm, info, report, rf, run, segy, synth, training, verify
 from facies.cli import filter as filter_cli
 from facies.cli import select as select_cmd
 from facies.engine.errors import FaciesError
@@ -89,7 +89,7 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 # One way to register commands: every module of cli/ declares its commands on its own Typer app with
 # @app.command; a module of top-level commands is merged in (no name), a command group gets its name.
-for module in (doctor, info, verify, synth, segy, report, bench):
+for module in (doctor, info, verify, synth, segy, attributes, apply, run, report, bench):
     app.add_typer(module.app)
 app.add_typer(filter_cli.app, name="filter")
 app.add_typer(training.app, name="training")

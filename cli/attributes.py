@@ -1,0 +1,7 @@
+"""`facies attributes` (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer()

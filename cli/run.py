@@ -1,0 +1,7 @@
+"""`facies run` (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer()

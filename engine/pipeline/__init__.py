@@ -1,0 +1,1 @@
+"""``facies run PIPELINE.toml``: a declarative run file and its idempotent stages (docs/pipeline.md)."""

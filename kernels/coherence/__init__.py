@@ -1,0 +1,1 @@
+"""Placeholder: the coherence kernels (being written)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the complex_trace kernels (being written)."""

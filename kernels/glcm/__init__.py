@@ -1,0 +1,1 @@
+"""Placeholder: the glcm kernels (being written)."""

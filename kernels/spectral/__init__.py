@@ -1,0 +1,1 @@
+"""Placeholder: the spectral kernels (being written)."""

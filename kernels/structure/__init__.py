@@ -1,0 +1,1 @@
+"""Placeholder: the structure kernels (being written)."""
