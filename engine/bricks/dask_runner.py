@@ -9,6 +9,9 @@ are marked complete after the whole graph has run. The run holds the output's le
 it cannot race a local run of the same output; it is not resumable brick by brick (re-run it).
 The output checks, locks and creation are the local runner's (:mod:`.outputs`).
 
+An operator with ``whole_traces`` gets its inputs rechunked to whole traces first (one block spans
+the sample axis), so it sees what it sees on a brick.
+
 Clusters: any ``distributed`` scheduler address, or ``"local"`` for a cluster on this machine
 (dask-cuda's ``LocalCUDACluster``, one worker per GPU, with ``dask_gpu``; a plain ``LocalCluster``
 otherwise). On GPUs, start one dask-cuda worker per GPU and pass ``dask_gpu``: the graph stays NumPy
@@ -71,7 +74,10 @@ def dask_chain(chain: Chain, sources: Mapping[str, Any], *, gpu: bool = False) -
             # A lateral (2D) input such as trace_mask gets a trailing axis of 1: Dask aligns the
             # axes of map_overlap's arrays from the right, and would pair it with (crossline, sample).
             lateral.append(array.ndim == 2)
-            args.append(array[:, :, None] if array.ndim == 2 else array)
+            array = array[:, :, None] if array.ndim == 2 else array
+            if op.whole_traces:  # one block holds whole traces: the operator sees the full sample axis
+                array = array.rechunk({2: -1})
+            args.append(array)
         depth = [{axis: 0 if flat and axis == 2 else int(h) for axis, h in enumerate(op.halo)} for flat in lateral]
         have.update(_map_operator(op, args, depth, tuple(lateral), gpu))
     return have

@@ -14,6 +14,11 @@ each output must have the input's shape minus ``2 * halo`` (a "valid" stencil).
 be a lateral 2D array of the store (``trace_mask``): it is cut and padded on the first two axes
 (under "nan" a bool mask arrives as float32 1/0/NaN).
 
+An operator that needs whole traces (a Hilbert transform along time by FFT) sets ``whole_traces``
+and a sample-axis halo of 0: it receives every input over the full sample axis of its lateral
+region (grown by its lateral halo) and returns outputs over the full sample axis; the chain cuts
+them to the brick. Its results are then exact whatever the brick's height.
+
 A :class:`Chain` runs several operators on one brick while it is in memory: it reads each
 store input once over the region all its consumers need, passes intermediates in memory,
 and returns the outputs to write. The same chain runs on a whole volume, on any brick, and on
@@ -69,6 +74,8 @@ class Operator:
     boundary: str = "nan"
     #: Extra bytes of scratch per voxel of the grown input while computing (accumulators).
     scratch_bytes_per_voxel: int = 0
+    #: Inputs and outputs span the whole sample axis (see the module docstring); the sample-axis halo must be 0.
+    whole_traces: bool = False
 
     def compute(self, inputs: Mapping[str, Any], xp) -> dict[str, Any]:
         """Compute the outputs of one brick.
@@ -125,6 +132,8 @@ def check_operator(op: Operator) -> None:
         raise FaciesError(f"{op!r} has halo {op.halo}; it must be 3 non-negative integers")
     if not op.outputs:
         raise FaciesError(f"{op!r} declares no outputs")
+    if op.whole_traces and int(op.halo[2]) != 0:
+        raise FaciesError(f"{op!r} works on whole traces, so its halo along the samples must be 0, not {op.halo[2]}")
 
 
 class RegionPlan(NamedTuple):
@@ -192,10 +201,16 @@ class Chain:
     def total_halo(self) -> tuple[int, ...]:
         """Halo of the chain: the deepest sum of halos from a store input to an output."""
         depth: dict[str, tuple[int, ...]] = {name: (0, 0, 0) for name in self.sources}
+        whole: set[str] = set()  # arrays computed from whole traces: they already span the sample axis
         for op in self.operators:
             inner = tuple(max(depth[i][a] for i in op.inputs) if op.inputs else 0 for a in range(3))
+            from_whole = op.whole_traces or any(name in whole for name in op.inputs)
             for out in op.outputs:
-                depth[out.name] = tuple(d + h for d, h in zip(inner, op.halo))
+                reach = tuple(d + h for d, h in zip(inner, op.halo))
+                if from_whole:  # the full sample axis is read, and no more: as if the halo were the trace length
+                    whole.add(out.name)
+                    reach = (reach[0], reach[1], self.shape[2])
+                depth[out.name] = reach
         return tuple(max(d[a] for d in depth.values()) for a in range(3))
 
     def bytes_per_voxel(self, source_itemsize: Mapping[str, int]) -> float:
@@ -226,6 +241,8 @@ class Chain:
             if region is None:  # nothing wanted depends on this operator
                 continue
             region = clip(region, self.shape)
+            if op.whole_traces:  # computed (and its inputs needed) over the full sample axis
+                region = (region[0], region[1], (0, self.shape[2]))
             op_regions[k] = region
             grown = clip(grow(region, op.halo), self.shape)
             for name in op.inputs:
