@@ -23,7 +23,8 @@ from tests.cuda_harness.build import libasan, sanitizer_environment, sanitizing
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS_TESTS = ["tests/test_cuda_harness.py", "tests/test_cuda_harness_gmm.py", "tests/test_cuda_harness_gtm.py",
-                 "tests/test_cuda_harness_guard.py"]
+                 "tests/test_cuda_harness_coherence.py", "tests/test_cuda_harness_structure.py",
+                 "tests/test_cuda_harness_glcm.py", "tests/test_cuda_harness_guard.py"]
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or libasan() is None or sanitizing(),
                                 reason="needs g++ with libasan (and not already inside the sanitizer mode)")

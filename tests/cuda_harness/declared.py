@@ -16,7 +16,8 @@ from facies.kernels.cuda_build import read_source, source_name, sources
 from tests.cuda_harness.build import kernel_names
 
 #: Sources that exist today: discovery must find at least these (so a guard cannot pass on nothing).
-KNOWN_SOURCES = {"kuwahara/kuwahara.cu", "gmm/gmm.cu", "gtm/gtm.cu"}
+KNOWN_SOURCES = {"kuwahara/kuwahara.cu", "gmm/gmm.cu", "gtm/gtm.cu", "coherence/coherence.cu", "structure/structure.cu",
+                 "glcm/glcm.cu"}
 
 
 def cuda_modules() -> list:
