@@ -80,7 +80,10 @@ def kuwahara(store: Path = STORE,
              suffix: str = typer.Option("_kuw", "--suffix", help="Output name = INPUT + SUFFIX."),
              device: str = DEVICE, brick: str | None = BRICK, memory_fraction: float = MEMORY_FRACTION,
              resume: bool = RESUME, overwrite: bool = OVERWRITE, dask: str | None = DASK,
-             dask_gpu: bool = DASK_GPU) -> None:
+             dask_gpu: bool = DASK_GPU,
+             virtual: bool = typer.Option(False, "--virtual", help="Compute nothing: record the outputs as virtual "
+                                          "arrays, computed where they are read (training, GTM sample, apply).")
+             ) -> None:
     """Adaptive 3D Kuwahara filter (edge-preserving smoothing) of attribute volumes, into INPUT_kuw arrays."""
     if all_ and input:
         raise FaciesError("give either --input NAME (repeatable) or --all, not both")
@@ -91,7 +94,7 @@ def kuwahara(store: Path = STORE,
                           overwrite=overwrite, dask=dask, dask_gpu=dask_gpu)
     with exit_130_when_interrupted():
         result = filter_kuwahara(Survey.open(store), "all" if all_ else list(input), radius_value, mode=mode,
-                                 stat=stat, suffix=suffix, options=options)
+                                 stat=stat, suffix=suffix, options=options, virtual=virtual)
     console.print(result.summary)
 
 

@@ -43,6 +43,8 @@ def info(store: Path = STORE,
                       human_rate(a["disk_bytes"], "B"), *(fmt_number(a.get(k)) for k in ("min", "max", "mean")),
                       a["provenance"] or "")
     console.print(table)
+    for v in rep["virtual"]:
+        console.print(f"{v['name']}: {v['description']}", markup=False)
     for m in rep["gtm_models"]:
         console.print(f"GTM model {m['name']}: {m['grid']} x {m['grid']} nodes on {', '.join(m['attributes'] or [])}; "
                       f"facies {', '.join(m['facies'] or [])} (training {m['training']}, sample {m['sample_size']})")

@@ -5,6 +5,9 @@ Each workflow checks the filter's parameters once, builds the operators
 :func:`~facies.engine.bricks.dispatch.run_operators` (local and resumable, or on Dask, as its
 :class:`~facies.engine.bricks.options.RunOptions` ask). The run times itself: the summaries read the
 elapsed time and the rate from its :class:`~facies.engine.bricks.result.RunResult`.
+
+``filter_kuwahara(..., virtual=True)`` runs nothing: after the same checks it records each output as a
+virtual array (:mod:`facies.engine.virtual`), computed where it is read.
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from facies.engine.bricks.dispatch import run_operators
+from facies.engine.bricks.operator import Chain
 from facies.engine.bricks.options import RunOptions
+from facies.engine.bricks.outputs import check_outputs
 from facies.engine.bricks.result import RunResult
 from facies.engine.errors import FaciesError
 from facies.engine.operators import KuwaharaOperator, KuwaharaSettings, LocalMean, LocalVariance
 from facies.engine.progress import human_rate
+from facies.engine.provenance import make_provenance
 from facies.engine.store import Survey
 
 #: What ``provenance["command"]`` says for the Kuwahara outputs.
 KUWAHARA_COMMAND = "facies filter kuwahara"
+#: The operator name of a Kuwahara virtual array's recipe (:data:`facies.engine.virtual.OPERATORS`).
+KUWAHARA_OPERATOR = "kuwahara"
 
 
 @dataclass
@@ -70,7 +78,8 @@ def resolve_inputs(survey, inputs: Sequence[str] | str, suffix: str) -> list[str
 
 
 def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str = "octant", stat: str = "mean",
-                    suffix: str = "_kuw", use_mask: bool = True, options: RunOptions | None = None) -> KuwaharaResult:
+                    suffix: str = "_kuw", use_mask: bool = True, options: RunOptions | None = None,
+                    virtual: bool = False) -> KuwaharaResult:
     """Kuwahara-filter whole attribute volumes of a survey into ``<input><suffix>`` arrays.
 
     All inputs are filtered in one run: a chain of one
@@ -94,6 +103,8 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
         Leave the dead traces of ``trace_mask`` out of every window.
     options : RunOptions, optional
         Device, brick, memory fraction, resume, overwrite, progress, Dask (default: a local run).
+    virtual : bool
+        Compute nothing: record the outputs as virtual arrays (:func:`declare_kuwahara`), instantly.
 
     Returns
     -------
@@ -102,15 +113,23 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
     Raises
     ------
     FaciesError
-        Unknown inputs, bad radius, mode or statistic, existing outputs without ``overwrite``...
+        Unknown inputs, bad radius, mode or statistic, existing outputs (stored or virtual) without
+        ``overwrite``, ``virtual`` with ``resume`` or Dask...
     """
     if not isinstance(survey, Survey):
         survey = Survey.open(survey)
+    options = options or RunOptions()
+    if virtual and (options.resume or options.dask):
+        flag = "--resume" if options.resume else "--dask"
+        raise FaciesError(f"--virtual records recipes and computes nothing, so {flag} does not apply; run without it")
     names = resolve_inputs(survey, inputs, suffix)
     settings = KuwaharaSettings(radius, mode, stat)  # checked once, for every input
     outputs = {name: f"{name}{suffix}" for name in names}
     operators = [KuwaharaOperator(name, output_name=output, use_mask=use_mask, settings=settings)
                  for name, output in outputs.items()]
+    if virtual:
+        return declare_kuwahara(survey, operators, suffix, overwrite=options.overwrite)
+    check_virtual_outputs(survey, outputs.values(), overwrite=options.overwrite)
     result = run_operators(survey, operators, {out: out for out in outputs.values()}, options,
                            command=KUWAHARA_COMMAND, kind="attribute")
     what = (f"kuwahara {settings.mode} {settings.stat} radius {','.join(map(str, settings.radius))}: "
@@ -124,6 +143,54 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
                    + (f" ({result.bricks_skipped} of {result.bricks_total} bricks resumed)"
                       if result.bricks_skipped else ""))
     return KuwaharaResult(outputs, result.device, result.seconds, computed, summary)
+
+
+def declare_kuwahara(survey: Survey, operators: Sequence[KuwaharaOperator], suffix: str, *,
+                     overwrite: bool = False) -> KuwaharaResult:
+    """Record each operator's output as a virtual array of ``survey`` (its recipe: source, radius, mode, stat).
+
+    The same checks as a run, before anything is recorded: the output names follow the store's rule,
+    are not inputs nor repeated, the windows fit the survey; an existing array of an output's name,
+    stored or virtual, needs ``overwrite``, and a stored one must have been computed by a run (an
+    ingested original never is replaced). A stored array replaced by a recipe is deleted.
+
+    Returns
+    -------
+    KuwaharaResult
+        Device ``"virtual"``, nothing computed.
+    """
+    outputs = {op.output_name: op.output_name for op in operators}
+    check_outputs(survey, Chain(operators, survey.shape), outputs, overwrite=overwrite)
+    check_virtual_outputs(survey, outputs.values(), overwrite=overwrite)
+    for op in operators:
+        parameters = {k: v for k, v in op.parameters().items() if k not in ("input", "output")}
+        radius = ",".join(map(str, op.radius))
+        survey.declare_virtual(
+            op.output_name, source=op.input_name, operator=KUWAHARA_OPERATOR, parameters=parameters,
+            provenance=make_provenance(f"{KUWAHARA_COMMAND} --virtual", {"operator": op.describe()},
+                                       inputs=[op.input_name]),
+            write_with={"command": KUWAHARA_COMMAND,
+                        "arguments": f"--input {op.input_name} --radius {radius} --mode {op.mode} --stat {op.stat} "
+                                     f"--suffix {suffix}"},
+            overwrite=overwrite)
+    first = operators[0]
+    what = (f"kuwahara {first.mode} {first.stat} radius {','.join(map(str, first.radius))}: "
+            + ", ".join(f"{op.input_name} -> {op.output_name}" for op in operators))
+    summary = (f"{what}: virtual (recorded, computed where it is read; run the command without --virtual to "
+               "write the data)")
+    return KuwaharaResult({op.input_name: op.output_name for op in operators}, "virtual", 0.0, 0, summary)
+
+
+def check_virtual_outputs(survey: Survey, names, *, overwrite: bool) -> None:
+    """Raise FaciesError when an output is a virtual array and ``overwrite`` is not given.
+
+    The runs' own checks see stored arrays only; with ``overwrite``, creating the output replaces
+    the recipe by data (:meth:`~facies.engine.store.Survey.create_volume`).
+    """
+    virtual = [name for name in names if survey.is_virtual(name)]
+    if virtual and not overwrite:
+        raise FaciesError(f"output {virtual[0]!r} already exists in {survey.path} as a virtual array; pass --overwrite "
+                          "to replace it")
 
 
 # ---------------------------------------------------------------------- box statistics
@@ -165,5 +232,6 @@ def filter_box(survey, statistic: str, input: str, radius: int = 1, *, output: s
         survey = Survey.open(survey)
     operator_class, infix = _BOX_FILTERS[statistic]
     operator = operator_class(input, statistic, radius=radius, boundary=boundary)
-    return run_operators(survey, [operator], {statistic: output or f"{input}_{infix}_r{radius}"}, options,
-                         command=f"facies filter {statistic}")
+    output = output or f"{input}_{infix}_r{radius}"
+    check_virtual_outputs(survey, [output], overwrite=bool(options and options.overwrite))
+    return run_operators(survey, [operator], {statistic: output}, options, command=f"facies filter {statistic}")

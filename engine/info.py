@@ -11,6 +11,7 @@ from facies.engine.locks import ArrayBusyError
 from facies.engine.gtm.model_io import list_gtms
 from facies.engine.schema import FACIES_KEY, FORMAT_VERSION_FIELD, GTM_MODELS_GROUP
 from facies.engine.store import Survey
+from facies.engine.virtual import virtual_arrays
 
 
 def disk_bytes(path: Path) -> int:
@@ -70,6 +71,9 @@ def describe(survey: Survey, *, stats: bool = True) -> dict:
         "unreadable": survey.unreadable(),
         # GTM models by name (read from their metadata; facies verify checks them whole).
         "gtm_models": _gtm_models(survey),
+        # Virtual arrays: recipes computed where they are read, no data (facies.engine.virtual).
+        "virtual": [{"name": v.name, "source": v.source, "operator": v.operator, "parameters": v.parameters,
+                     "description": f"virtual ({v.describe()})"} for v in virtual_arrays(survey).values()],
     }
     for name in survey.volumes(include_incomplete=True):
         out["arrays"].append(_describe_array(survey, name, stats=stats))

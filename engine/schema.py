@@ -11,6 +11,10 @@ One Zarr v3 group per survey, with MDIO's names (README, "The survey store")::
       gtm_models/<name> generative topographic maps (uint8 arrays holding the model as JSON)
       _runs/            run ledgers (<key>), lock files (<name>.run.lock, _store.run.lock, group.lock)
 
+Virtual arrays (``<filtered>`` declared with ``facies filter kuwahara --virtual``) have no folder: each is a
+recipe (source array, operator, parameters) in the root record's ``virtual`` field (:data:`VIRTUAL_FIELD`),
+and its name is taken as an array's is: a real and a virtual array never share a name.
+
 The root's ``facies`` attribute (:data:`FACIES_KEY`) holds the store's record: format version, sample
 axis, unit and interval, default chunks, compression, integrity facts, what created the store and
 the provenance index (array name -> provenance). Every 3D array's ``facies`` attribute holds its
@@ -110,6 +114,19 @@ CHECKSUM = "crc32c"
 CREATED_FIELD = "created"
 #: The root's index of every 3D array's provenance (name -> record); an array's own provenance record.
 PROVENANCE_FIELD = "provenance"
+#: The root's record of virtual arrays (name -> recipe): 3D arrays computed on the fly from a stored source
+#: array, never written. Absent in stores that never held one; a facies without it simply does not see them.
+VIRTUAL_FIELD = "virtual"
+
+# ------------------------------------------------------------------------------------------ a virtual array's recipe
+#: The stored (real, complete) 3D array the virtual array is computed from.
+SOURCE_FIELD = "source"
+#: The operator that computes it (``"kuwahara"``).
+OPERATOR_FIELD = "operator"
+#: The operator's parameters (JSON), besides its input and output names.
+PARAMETERS_FIELD = "parameters"
+#: How to write it as data: ``{"command": ..., "arguments": ...}``, the store's path going between them.
+WRITE_WITH_FIELD = "write_with"
 
 # ---------------------------------------------------------------------------------------------- an array's record
 #: The array's kind, one of :data:`KINDS`.

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -54,15 +55,16 @@ from facies.engine.provenance import jsonable
 from facies.engine.schema import (
     ALL_CHUNKS_FIELD, ATTRS_LOCK, CDP_X, CDP_Y, CHECKSUM, CHECKSUM_FIELD, CHUNKS_FIELD, COMPLETE_FIELD,
     COMPRESSION_FIELD, COORDINATES_ATTR, CREATED_FIELD, CROSSLINE, FACIES_KEY, FORMAT_VERSION, FORMAT_VERSION_FIELD,
-    INLINE, INTEGRITY_FIELD, KIND_FIELD, KINDS, LATERAL, LONG_NAME_ATTR, MAX_NAME_BYTES, PROVENANCE_FIELD,
-    RESERVED_NAMES, RUNS_GROUP, SAMPLE_AXIS_FIELD, SAMPLE_INTERVAL_FIELD, SAMPLE_UNIT_FIELD, TRACE_MASK, UNITS_ATTR,
-    check_array_name, check_name)
+    INLINE, INTEGRITY_FIELD, KIND_FIELD, KINDS, LATERAL, LONG_NAME_ATTR, MAX_NAME_BYTES, OPERATOR_FIELD,
+    PARAMETERS_FIELD, PROVENANCE_FIELD, RESERVED_NAMES, RUNS_GROUP, SAMPLE_AXIS_FIELD, SAMPLE_INTERVAL_FIELD,
+    SAMPLE_UNIT_FIELD, SOURCE_FIELD, TRACE_MASK, UNITS_ATTR, VIRTUAL_FIELD, WRITE_WITH_FIELD, check_array_name,
+    check_name)
 
 # ATTRS_LOCK, FORMAT_VERSION, KINDS, MAX_NAME_BYTES, check_name and check_array_name are facies.engine.schema's,
 # re-exported for the callers that import them from here.
 __all__ = ["ATTRS_LOCK", "COMPRESSIONS", "DEFAULT_CHUNKS", "FORMAT_VERSION", "KINDS", "MAX_NAME_BYTES", "Survey",
-           "check_array_name", "check_name", "check_replaceable_store", "clip_chunks", "compressors", "is_store",
-           "remove_store"]
+           "VirtualArrayError", "check_array_name", "check_name", "check_replaceable_store", "clip_chunks",
+           "compressors", "describe_recipe", "is_store", "remove_store"]
 
 # Every chunk is written, fill value or not, so that the chunk grid is the record of what a complete
 # array holds and a missing chunk file is damage (facies.engine.integrity). Zarr reads this setting
@@ -93,6 +95,25 @@ def clip_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
     if len(chunks) != len(shape) or any(int(c) < 1 for c in chunks):
         raise FaciesError(f"chunks {tuple(chunks)} must be {len(shape)} positive integers")
     return tuple(max(1, min(int(c), int(s))) for c, s in zip(chunks, shape))
+
+
+class VirtualArrayError(FaciesError):
+    """A command that reads stored arrays was given a virtual one (a recipe, no data)."""
+
+
+def describe_recipe(recipe: Mapping[str, Any]) -> str:
+    """A virtual array's recipe in a few words: ``kuwahara radius 2,2,2 mode octant stat mean use_mask true``."""
+
+    def word(value) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, tuple)):
+            return ",".join(word(v) for v in value)
+        return str(value)
+
+    parameters = recipe.get(PARAMETERS_FIELD)
+    parameters = parameters if isinstance(parameters, Mapping) else {}
+    return " ".join([str(recipe.get(OPERATOR_FIELD)), *(f"{k} {word(v)}" for k, v in parameters.items())])
 
 
 def is_store(path) -> bool:
@@ -304,11 +325,14 @@ class Survey:
         return (INLINE, CROSSLINE, self.meta[SAMPLE_AXIS_FIELD])
 
     # ------------------------------------------------------------------ listing
-    def volumes(self, *, include_incomplete: bool = False, kind: str | None = None) -> list[str]:
-        """Names of the 3D arrays, sorted; only complete ones unless asked.
+    def volumes(self, *, include_incomplete: bool = False, kind: str | None = None,
+                include_virtual: bool = False) -> list[str]:
+        """Names of the 3D arrays, sorted; only complete, stored ones unless asked.
 
         An array whose metadata cannot be read is left out (see :meth:`unreadable`), so one
-        damaged array does not stop the commands that do not read it.
+        damaged array does not stop the commands that do not read it. ``include_virtual`` adds the
+        virtual arrays (:meth:`virtual_recipes`: always complete, of kind ``attribute``), for the
+        commands that compute them where they read them.
         """
         names = []
         for name in self._member_names():
@@ -326,6 +350,8 @@ class Survey:
                 continue
             if include_incomplete or meta.get(COMPLETE_FIELD, False):
                 names.append(name)
+        if include_virtual and kind in (None, "attribute"):
+            names = sorted(names + list(self.virtual_recipes()))
         return names
 
     def unreadable(self) -> dict[str, str]:
@@ -344,24 +370,29 @@ class Survey:
         return sorted(child.name for child in self.path.iterdir()
                       if not child.name.startswith(".") and (child / "zarr.json").is_file())
 
-    def attributes(self) -> list[str]:
-        """Names of the complete attribute volumes (the candidates for classification)."""
-        return self.volumes(kind="attribute")
+    def attributes(self, *, include_virtual: bool = False) -> list[str]:
+        """Names of the complete attribute volumes (the candidates for classification), virtual ones if asked."""
+        return self.volumes(kind="attribute", include_virtual=include_virtual)
 
-    def resolve_attributes(self, names=None) -> list[str]:
+    def resolve_attributes(self, names=None, *, include_virtual: bool = False) -> list[str]:
         """The attribute volumes a command works on: ``names`` checked, or every complete attribute.
 
         Parameters
         ----------
         names : sequence of str, optional
             Attribute names (duplicates dropped, order kept); None means all complete attributes.
+        include_virtual : bool
+            Take virtual arrays too (commands that compute them where they read them); otherwise a
+            virtual name is refused with how to write it.
 
         Raises
         ------
         FaciesError
             For an empty choice, an unknown or incomplete attribute, or a survey with none.
+        VirtualArrayError
+            For a virtual name without ``include_virtual``.
         """
-        available = self.attributes()
+        available = self.attributes(include_virtual=include_virtual)
         if names is None:
             if not available:
                 raise FaciesError(f"survey {self.path} has no complete attribute volume; ingest or make some first")
@@ -370,6 +401,8 @@ class Survey:
         if not names:
             raise FaciesError("no attribute chosen; name at least one (or ask for all of them)")
         unknown = [n for n in names if n not in available]
+        if unknown and self.is_virtual(unknown[0]):
+            raise VirtualArrayError(self.virtual_message(unknown[0]))
         if unknown:
             raise FaciesError(f"unknown attribute {unknown[0]!r}; the survey's attributes are "
                               f"{', '.join(available) or 'none'}")
@@ -380,7 +413,9 @@ class Survey:
         return (self.path / name / "zarr.json").is_file()
 
     def array(self, name: str, *, require_complete: bool = True) -> zarr.Array:
-        """The Zarr array ``name``; a clear error if it is missing, damaged or unfinished."""
+        """The Zarr array ``name``; a clear error if it is missing, virtual, damaged or unfinished."""
+        if not self.has(name) and self.is_virtual(name):
+            raise VirtualArrayError(self.virtual_message(name))
         if not self.has(name):
             have = ", ".join(self.volumes()) or "none"
             raise FaciesError(f"survey {self.path} has no array {name!r} (3D arrays: {have})")
@@ -547,6 +582,11 @@ class Survey:
         check_array_name(name)
         if kind not in KINDS:
             raise FaciesError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if name in self._virtual_on_disk():  # the data takes the recipe's place: never both under one name
+            if not overwrite:
+                raise FaciesError(f"{name!r} is a virtual array of {self.path}; pass --overwrite to replace its "
+                                  "recipe by data, or choose another name")
+            self._remove_recipe(name)
         if self.has(name):
             if not overwrite:
                 raise FaciesError(f"array {name!r} already exists in {self.path}; "
@@ -650,6 +690,130 @@ class Survey:
             return group_meta
 
         self.update_attrs(FACIES_KEY, unindex)
+
+    # ------------------------------------------------------------------ virtual arrays
+    def virtual_recipes(self) -> dict[str, dict]:
+        """Every virtual array's recipe, by name (sorted), as this object read the root record.
+
+        A virtual array is a 3D array computed on the fly, never stored: a recipe in the root
+        record's ``virtual`` field holding its ``source`` (a stored array), ``operator`` and
+        ``parameters``, its ``provenance`` and ``write_with`` (how to write it as data).
+        :mod:`facies.engine.virtual` turns recipes into operators and values. A name that is
+        also a stored array's (a declaration killed halfway) is the stored array's.
+        """
+        record = self.group.attrs.get(FACIES_KEY, {})
+        recipes = record.get(VIRTUAL_FIELD) if isinstance(record, Mapping) else None
+        if not isinstance(recipes, Mapping):
+            return {}
+        return {str(name): copy.deepcopy(dict(recipe)) for name, recipe in sorted(recipes.items())
+                if isinstance(recipe, Mapping) and not self.has(str(name))}
+
+    def is_virtual(self, name: str) -> bool:
+        """Whether ``name`` is a virtual array of the store (:meth:`virtual_recipes`)."""
+        return name in self.virtual_recipes()
+
+    def virtual_message(self, name: str) -> str:
+        """The one line for a command that reads virtual array ``name`` as stored data: what it is, how to write it."""
+        recipe = self.virtual_recipes()[name]
+        write = recipe.get(WRITE_WITH_FIELD)
+        write = write if isinstance(write, Mapping) else {}
+        how = (f"write it first with '{write.get('command')} {shlex.quote(str(self.path))} {write.get('arguments')}"
+               " --overwrite'" if write.get("command") else "write it first with the command that declared it")
+        return (f"array {name!r} in {self.path} is virtual (computed on the fly from {recipe.get(SOURCE_FIELD)!r}: "
+                f"{describe_recipe(recipe)}) and this command reads stored arrays; {how}")
+
+    def declare_virtual(self, name: str, *, source: str, operator: str, parameters: Mapping[str, Any],
+                        provenance: Mapping[str, Any], write_with: Mapping[str, str] | None = None,
+                        overwrite: bool = False) -> None:
+        """Record the virtual array ``name``: computed from stored array ``source`` by ``operator``.
+
+        Nothing is computed or written but the recipe (instant). The name follows the rules of a
+        stored array's and takes its place: an existing stored or virtual array of that name is
+        replaced only with ``overwrite`` (a stored one is deleted). Whether a command may replace
+        that array at all is the command's to check first. Held under the name's exclusive lock,
+        as a run writing it: refused while another command writes or reads it.
+
+        Parameters
+        ----------
+        name : str
+            The virtual array's name.
+        source : str
+            A complete stored 3D array (not virtual, not ``name``).
+        operator : str
+            What computes it (``"kuwahara"``).
+        parameters : mapping
+            The operator's parameters (JSON-able).
+        provenance : mapping
+            From :func:`facies.engine.provenance.make_provenance`.
+        write_with : mapping, optional
+            ``{"command": "facies filter kuwahara", "arguments": "--input ..."}``: how to write it as data
+            (the store's path goes between the two).
+        overwrite : bool
+            Replace an existing stored or virtual array of that name.
+
+        Raises
+        ------
+        FaciesError
+            A bad name, a source that is missing, incomplete, virtual or the name itself, an existing
+            array without ``overwrite``; ArrayBusyError while another command writes or reads ``name``.
+        """
+        check_array_name(name)
+        if source == name:
+            raise FaciesError(f"virtual array {name!r} cannot be computed from itself; choose another name")
+        if self.is_virtual(source):
+            raise FaciesError(f"{source!r} in {self.path} is virtual itself; a virtual array is computed from a "
+                              "stored array: write the source first")
+        self.array(source)  # stored and complete: a clear error otherwise
+        recipe = {SOURCE_FIELD: source, OPERATOR_FIELD: operator, PARAMETERS_FIELD: dict(parameters),
+                  PROVENANCE_FIELD: dict(provenance), WRITE_WITH_FIELD: dict(write_with or {})}
+        with held_locks(self, [name]):  # exclusive, as a run writing the array
+            exists = self.has(name) or name in self._virtual_on_disk()
+            if exists and not overwrite:
+                raise FaciesError(f"array {name!r} already exists in {self.path}; pass --overwrite to replace it")
+
+            def record(group_meta: dict) -> dict:
+                group_meta.get(PROVENANCE_FIELD, {}).pop(name, None)
+                group_meta.setdefault(VIRTUAL_FIELD, {})[name] = recipe
+                return group_meta
+
+            # The recipe first, then the stored array's folder: killed in between, the stored array
+            # is still whole and wins (virtual_recipes), never an index entry without its array.
+            self.update_attrs(FACIES_KEY, record)
+            if self.has(name):
+                del self.group[name]
+
+    def delete_virtual(self, name: str) -> None:
+        """Forget the virtual array ``name`` (its recipe; there is no data), under its exclusive lock.
+
+        Raises
+        ------
+        FaciesError
+            When ``name`` is not a virtual array of the store; ArrayBusyError while another command
+            writes or reads it.
+        """
+        if not self.is_virtual(name):
+            raise FaciesError(f"{name!r} is not a virtual array of {self.path} (virtual arrays: "
+                              f"{', '.join(self.virtual_recipes()) or 'none'})")
+        with held_locks(self, [name]):
+            self._remove_recipe(name)
+
+    def _virtual_on_disk(self) -> set[str]:
+        """Names of the virtual recipes in the root record as it is on disk now (another process may have
+        declared one since this object read it)."""
+        record = store_attributes(self.path) or {}
+        recipes = record.get(VIRTUAL_FIELD)
+        return set(recipes) if isinstance(recipes, Mapping) else set()
+
+    def _remove_recipe(self, name: str) -> None:
+        """Drop the recipe of ``name`` from the root record (the caller holds the name's lock)."""
+
+        def forget(group_meta: dict) -> dict:
+            recipes = group_meta.get(VIRTUAL_FIELD)
+            if isinstance(recipes, dict):
+                recipes.pop(name, None)
+            return group_meta
+
+        self.update_attrs(FACIES_KEY, forget)
 
     def __repr__(self) -> str:
         return f"Survey({str(self.path)!r}, shape={self.shape}, volumes={self.volumes()})"

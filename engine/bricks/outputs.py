@@ -62,6 +62,10 @@ def check_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, resume: b
         raise FaciesError(f"output {sorted(clash)[0]!r} is also an input; choose another --output name")
     if len(set(outputs.values())) != len(outputs):
         raise FaciesError("two outputs would be written to the same array; give them different names")
+    virtual = [name for name in outputs.values() if survey.is_virtual(name)]
+    if virtual and not overwrite:
+        raise FaciesError(f"output {virtual[0]!r} already exists in {survey.path} as a virtual array (a recipe "
+                          "computed where it is read); pass --overwrite to replace it by stored data")
     existing = [name for name in outputs.values() if survey.has(name)]
     for name in existing:
         made_by = _computed_by_a_run(survey, name)

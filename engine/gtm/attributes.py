@@ -4,7 +4,7 @@ In that order: ``--attributes A,B``; ``--selection DIR`` (a ``facies select --ou
 combination of its ``summary.json``); else the best combination the latest ``facies select`` recorded
 in the store (:func:`~facies.engine.selection.record.selected_attributes`). A selected attribute is
 replaced by its Kuwahara-filtered version (``<name>_kuw``) when that is a complete volume of the
-store. Every chosen attribute must be a complete volume.
+store or a virtual array (computed on the fly). Every chosen attribute must be a complete or virtual volume.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def choose_attributes(survey, *, requested=None, selection=None) -> AttributeCho
 
 def _filtered(survey, names: list[str], source: str, reason: str) -> AttributeChoice:
     """``names`` with each replaced by its ``_kuw`` version where that is a complete volume."""
-    complete = set(survey.volumes())
+    complete = set(survey.volumes(include_virtual=True))
     chosen = [f"{n}{FILTERED_SUFFIX}" if not n.endswith(FILTERED_SUFFIX) and f"{n}{FILTERED_SUFFIX}" in complete
               else n for n in names]
     if chosen != names:
@@ -95,14 +95,14 @@ def _filtered(survey, names: list[str], source: str, reason: str) -> AttributeCh
 
 def check_complete(survey, names) -> None:
     """Raise FaciesError unless every name is a complete 3D volume of the survey (missing, incomplete named)."""
-    complete = set(survey.volumes())
-    every = set(survey.volumes(include_incomplete=True))
+    complete = set(survey.volumes(include_virtual=True))  # a virtual array is computed where it is read
+    every = set(survey.volumes(include_incomplete=True, include_virtual=True))
     incomplete = [n for n in names if n in every and n not in complete]
     if incomplete:
         raise FaciesError(f"attribute {incomplete[0]!r} in {survey.path} is incomplete (an interrupted run); "
                           "resume or re-run the command that makes it")
     missing = [n for n in names if n not in complete]
     if missing:
-        have = ", ".join(survey.attributes()) or "none"
+        have = ", ".join(survey.attributes(include_virtual=True)) or "none"
         raise FaciesError(f"survey {survey.path} has no volume {', '.join(repr(m) for m in missing)} "
                           f"(attributes: {have})")

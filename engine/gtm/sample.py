@@ -11,8 +11,10 @@ of the bricks it is read in:
   each of ``quota`` equal runs of its live voxels, in C order) with the counter-based generator
   :mod:`facies.kernels.philox`: key ``(seed, SAMPLE_PURPOSE)``, counter ``(block, stratum, 0, 0)``;
   the draws of a stratum depend on nothing else, and no voxel is drawn twice.
-- **Reading** goes brick by brick (whole chunks, all samples of a set of trace columns): only the
-  bricks' values at the chosen voxels are kept; no whole volume is ever in memory.
+- **Reading** goes region by region (:func:`facies.engine.virtual.values_at`: tiles of whole chunk
+  columns, cut to the chosen voxels' extent): only the values at the chosen voxels are kept; no whole
+  volume is ever in memory. A virtual attribute (:mod:`facies.engine.virtual`) is computed at the chosen
+  voxels only, from their neighbourhoods, equal bit for bit to what writing it would have stored.
 
 Voxels whose attribute values are not all finite are dropped after reading (they cannot be fitted);
 the count is reported.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facies.engine.errors import FaciesError
-from facies.engine.progress import WorkProgress
+from facies.engine.virtual import values_at, virtual_arrays
 from facies.kernels.philox import MASK64, uniforms
 
 #: Second word of the Philox key of the sample's draws (the selection's purposes are 1..3).
@@ -36,8 +38,6 @@ DEFAULT_SAMPLE = 200_000
 #: Most sample voxels: the sample, its standardised copy and the EM's work arrays are held in memory
 #: (20 million voxels of 10 attributes are a few GB); a map is not better for more.
 MAX_SAMPLE = 20_000_000
-#: Voxels read per brick of the sample's reading (whole trace columns of whole chunks), at most.
-BRICK_VOXELS = 1 << 25
 
 
 @dataclass
@@ -131,40 +131,26 @@ def sample_positions(trace_mask: np.ndarray, n_samples: int, chunks, *, size: in
     return out[order]
 
 
-def brick_columns(shape, chunks, n_attributes: int, brick=None) -> tuple[int, int]:
-    """Inline and crossline extent of the reading bricks: whole chunks, all samples.
-
-    ``brick`` (inline, crossline) is rounded up to whole chunks; by default bricks hold about
-    :data:`BRICK_VOXELS` voxels of all attributes together.
-    """
-    ci, cx = int(chunks[0]), int(chunks[1])
-    if brick is not None:
-        return max(ci, -(-int(brick[0]) // ci) * ci), max(cx, -(-int(brick[1]) // cx) * cx)
-    per_column = max(1, ci * cx * int(shape[2]) * max(1, n_attributes))
-    columns = max(1, BRICK_VOXELS // per_column)
-    across = max(1, min(math.ceil(shape[1] / cx), columns))
-    down = max(1, min(math.ceil(shape[0] / ci), columns // across))
-    return down * ci, across * cx
-
-
 def sample_voxels(survey, attributes, *, size: int = DEFAULT_SAMPLE, seed: int = 0, brick=None,
-                  progress: bool | None = None) -> VoxelSample:
-    """Draw the stratified sample of live voxels and read the attributes there, brick by brick.
+                  progress: bool | None = None, device: str = "auto") -> VoxelSample:
+    """Draw the stratified sample of live voxels and read the attributes there, region by region.
 
     Parameters
     ----------
     survey : Survey
     attributes : sequence of str
-        Complete attribute volumes, read under shared locks.
+        Complete attribute volumes, stored or virtual, read under shared locks.
     size : int
         Voxels to draw (all live voxels when the survey has fewer).
     seed : int
         Seed of the draws.
     brick : (int, int), optional
-        Inline and crossline extent of the reading bricks (rounded up to whole chunks); the sample
+        Inline and crossline extent of the reading regions (rounded up to whole chunks); the sample
         does not depend on it.
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
+    device : {"auto", "cpu", "gpu"}
+        Where virtual attributes are computed (as ``facies filter --device``).
 
     Raises
     ------
@@ -179,19 +165,11 @@ def sample_voxels(survey, attributes, *, size: int = DEFAULT_SAMPLE, seed: int =
                                  seed=int(seed))
     live = int(np.asarray(g.trace_mask).sum()) * shape[2]
     values = np.empty((positions.shape[0], len(attributes)), dtype=np.float32)
-    step_il, step_xl = brick_columns(shape, chunks, len(attributes), brick)
-    starts = [(a, b) for a in range(0, shape[0], step_il) for b in range(0, shape[1], step_xl)]
-    with survey.reading(*attributes):
-        arrays = [survey.array(name) for name in attributes]
-        with WorkProgress("sample", len(starts), unit="vox", enabled=progress) as bar:
-            for a, b in starts:
-                inside = np.flatnonzero((positions[:, 0] >= a) & (positions[:, 0] < a + step_il) &
-                                        (positions[:, 1] >= b) & (positions[:, 1] < b + step_xl))
-                if inside.size:
-                    p = positions[inside]
-                    for d, array in enumerate(arrays):
-                        block = np.asarray(array[a:a + step_il, b:b + step_xl, :])
-                        values[inside, d] = block[p[:, 0] - a, p[:, 1] - b, p[:, 2]]
-                bar.advance(1, min(step_il, shape[0] - a) * min(step_xl, shape[1] - b) * shape[2])
+    virtual = virtual_arrays(survey)
+    sources = [virtual[name].source for name in attributes if name in virtual]
+    with survey.reading(*attributes, *sources):  # one state of each, not a run's half-written one
+        for d, name in enumerate(attributes):
+            values[:, d] = values_at(survey, name, positions[:, 0], positions[:, 1], positions[:, 2], device=device,
+                                     brick=brick, progress=progress)
     finite = np.isfinite(values).all(axis=1)
     return VoxelSample(values[finite], positions[finite], int(positions.shape[0]), live)

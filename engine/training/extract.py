@@ -8,7 +8,8 @@ Steps (docs/training.md):
    facies is kept once, for the first polygon that claims it;
 4. drop voxels on dead traces, then read each attribute once per slice that holds polygons, restricted
    to the bounding box of their voxels (only the chunks they touch), and drop voxels where any value is
-   NaN or infinite;
+   NaN or infinite; a virtual attribute (:mod:`facies.engine.virtual`) is computed at exactly those
+   voxels, from their neighbourhoods, as writing it would have stored it;
 5. rows are ordered by facies code, then polygon, then position; the table is saved as ``training/<name>``.
 """
 
@@ -29,6 +30,7 @@ from facies.engine.training.polygons import PlacedPolygon, axis_values, grid_uni
 from facies.engine.training.rasterise import rasterise
 from facies.engine.training.report import facies_warnings
 from facies.engine.training.table import TrainingTable, table_exists
+from facies.engine.virtual import values_at, virtual_arrays
 
 log = logging.getLogger(__name__)
 
@@ -76,35 +78,45 @@ def _voxel_name(g: Geometry, index) -> str:
 
 
 def _read_attributes(survey: Survey, attributes: list[str], placed: list[PlacedPolygon],
-                     voxels: list[np.ndarray]) -> list[np.ndarray]:
+                     voxels: list[np.ndarray], *, device: str = "auto") -> list[np.ndarray]:
     """Values (n_k, n_attributes) float32 of every attribute at each polygon's voxels.
 
     Polygons on the same slice share one read per attribute: the bounding box of all their
-    voxels on that slice (so only the chunks they touch are decoded, and only once).
+    voxels on that slice (so only the chunks they touch are decoded, and only once); a virtual
+    attribute is computed there (:func:`~facies.engine.virtual.values_at`, on ``device``).
     """
     out = [np.zeros((len(idx), len(attributes)), np.float32) for idx in voxels]
     slices = defaultdict(list)
     for k, p in enumerate(placed):
         if len(voxels[k]):
             slices[(p.fixed_axis, p.fixed_index)].append(k)
-    with survey.reading(*attributes):  # one state of each attribute, not a run's half-written one
+    virtual = virtual_arrays(survey)
+    sources = [virtual[a].source for a in attributes if a in virtual]
+    # One state of each attribute (and of each virtual one's source), not a run's half-written one.
+    with survey.reading(*attributes, *sources):
         # Opened (and checked complete) under the locks, once each: every open reads the array's metadata.
-        arrays = [survey.array(a) for a in attributes]
+        arrays = {a: survey.array(a) for a in attributes if a not in virtual}
         for (fixed_axis, fixed_index), members in slices.items():
             idx = np.concatenate([voxels[k] for k in members])
             lo, hi = idx.min(axis=0), idx.max(axis=0)
             region: list[slice | int] = [slice(int(a), int(b) + 1) for a, b in zip(lo, hi)]
             region[fixed_axis] = fixed_index
             ua, va = placed[members[0]].uv_axes
-            for column, array in enumerate(arrays):
-                block = np.asarray(array[tuple(region)])
+            cuts = np.cumsum([len(voxels[k]) for k in members])[:-1]
+            for column, name in enumerate(attributes):
+                if name in virtual:
+                    values = values_at(survey, name, idx[:, 0], idx[:, 1], idx[:, 2], device=device, progress=False)
+                    for k, part in zip(members, np.split(values, cuts)):
+                        out[k][:, column] = part
+                    continue
+                block = np.asarray(arrays[name][tuple(region)])
                 for k in members:
                     out[k][:, column] = block[voxels[k][:, ua] - lo[ua], voxels[k][:, va] - lo[va]]
     return out
 
 
 def extract_training(survey: Survey, polygons_path: str | Path, attributes=None, name: str = "picks", *,
-                     overwrite: bool = False) -> TrainingTable:
+                     overwrite: bool = False, device: str = "auto") -> TrainingTable:
     """Build the training table of a polygon file and store it as ``training/<name>``.
 
     Parameters
@@ -114,11 +126,14 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
     polygons_path : path-like
         ``.json`` or ``.csv`` polygon file, in survey units (docs/training.md).
     attributes : list of str, optional
-        Attribute volumes to read; None reads every complete attribute of the survey.
+        Attribute volumes to read, stored or virtual; None reads every complete attribute of the survey,
+        virtual ones included.
     name : str
         Table name in the store.
     overwrite : bool
         Replace an existing table of that name.
+    device : {"auto", "cpu", "gpu"}
+        Where virtual attributes are computed (as ``facies filter --device``).
 
     Returns
     -------
@@ -140,7 +155,7 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
     if not overwrite and table_exists(survey, name):  # early, before the work; the save checks again under its lock
         raise FaciesError(f"training table {name!r} already exists in {survey.path}; "
                           "pass --overwrite or choose another --name")
-    attributes = survey.resolve_attributes(attributes)
+    attributes = survey.resolve_attributes(attributes, include_virtual=True)
     pfile = read_polygons(polygons_path)
     geometry = survey.geometry
     placed = [place_polygon(p, k, geometry, pfile.facies) for k, p in enumerate(pfile.polygons)]
@@ -162,7 +177,7 @@ def extract_training(survey: Survey, polygons_path: str | Path, attributes=None,
     assert trace_mask is not None  # filled by Geometry.__post_init__
     lives = [trace_mask[idx[:, 0], idx[:, 1]] for idx in claimed]
     live_voxels = [idx[live] for idx, live in zip(claimed, lives)]
-    all_values = _read_attributes(survey, attributes, placed, live_voxels)
+    all_values = _read_attributes(survey, attributes, placed, live_voxels, device=device)
 
     rows, per_polygon = [], []
     for k, (first_claim, live, idx, values) in enumerate(zip(first_claims, lives, live_voxels, all_values)):

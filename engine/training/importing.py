@@ -92,7 +92,7 @@ def check_against_survey(table: TrainingTable, survey: Survey, rows: CsvRows | N
         raise FaciesError(f"{table.source}: the table's sample column is {table.sample_axis} but the survey's "
                           f"sample axis is {g.sample_axis}")
     try:
-        survey.resolve_attributes(table.attribute_names)
+        survey.resolve_attributes(table.attribute_names, include_virtual=True)  # names only: nothing is read
     except FaciesError as exc:
         raise FaciesError(f"{table.source}: {exc}") from None
     if rows is None:
