@@ -150,8 +150,13 @@ def plan_attributes(survey: Survey, source: str, names: Sequence[str] | str | No
             given.setdefault(spec.name, {}).setdefault("window", window)
     sampling = sampling or survey_sampling(survey)
     planned = []
+    sample = None
     for spec in specs:
         params = resolve_parameters(spec, given.get(spec.name, {}))
+        for key, measure in spec.extra.get("fill", {}).items():
+            if params.get(key) is None:  # measured on the source, from the same traces every time (resume agrees)
+                sample = volume_sample(survey, source) if sample is None else sample
+                params[key] = measure(sample)
         if spec.check is not None:
             spec.check(params, sampling)
         planned.append(PlannedAttribute(spec, params, f"{spec.name}{suffix}"))
@@ -159,6 +164,16 @@ def plan_attributes(survey: Survey, source: str, names: Sequence[str] | str | No
     if source in outputs:
         raise FaciesError(f"attribute {source!r} would overwrite its own source; choose another --suffix")
     return planned
+
+
+def volume_sample(survey: Survey, source: str, traces: int = 8) -> np.ndarray:
+    """Whole traces of ``source`` on an evenly spaced ``traces`` x ``traces`` grid of the survey: the values a
+    parameter measured on the volume (a quantisation clip) is taken from. The same traces every time."""
+    n_il, n_xl, _ = survey.shape
+    rows = np.unique(np.linspace(0, n_il - 1, min(traces, n_il)).round().astype(int))
+    cols = np.unique(np.linspace(0, n_xl - 1, min(traces, n_xl)).round().astype(int))
+    return np.stack([survey.read(source, inline=slice(i, i + 1), crossline=slice(j, j + 1))[0, 0]
+                     for i in rows for j in cols])
 
 
 def _unique(operators: list[Operator]) -> list[Operator]:
