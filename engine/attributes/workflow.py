@@ -63,7 +63,7 @@ class AttributesResult:
 def survey_sampling(survey: Survey) -> SurveySampling:
     """The sample interval and unit, and the inline and crossline spacing (metres) where the store has
     bin-centre coordinates (median distance between neighbouring live bins)."""
-    g = survey.geometry()
+    g = survey.geometry
     spacing = []
     for axis in (0, 1):
         x, y = np.diff(g.cdp_x, axis=axis), np.diff(g.cdp_y, axis=axis)
