@@ -194,10 +194,10 @@ def test_a_model_the_gpu_kernel_cannot_hold_is_refused_before_any_output(store, 
     big = replace(model, latent=np.zeros((2000, 2)))  # more nodes than any specialisation's shared memory holds
     monkeypatch.setattr(project_module, "get_backend", lambda device: types.SimpleNamespace(is_gpu=True))
     with pytest.raises(FaciesError, match="GTM model 'gtm': the GPU projection holds at most .* not 2000"):
-        project_module._check_fits_the_gpu(big, RunOptions(device="gpu"))
-    project_module._check_fits_the_gpu(model, RunOptions(device="gpu"))  # the tiny model fits
+        project_module.check_fits_the_gpu(big, RunOptions(device="gpu"))
+    project_module.check_fits_the_gpu(model, RunOptions(device="gpu"))  # the tiny model fits
     monkeypatch.setattr(project_module, "get_backend", lambda device: types.SimpleNamespace(is_gpu=False))
-    project_module._check_fits_the_gpu(big, RunOptions(device="cpu"))  # the CPU holds any model
+    project_module.check_fits_the_gpu(big, RunOptions(device="cpu"))  # the CPU holds any model
 
 
 def test_a_model_that_cannot_be_read_back_is_not_stored(store):

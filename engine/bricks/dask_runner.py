@@ -142,7 +142,7 @@ def local_cluster(options: RunOptions, plain_cluster):
 
 def run_dask(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None,
              options: RunOptions | None = None, *, command: str = "facies.engine.bricks.run_dask",
-             kind: str = "result", connect_timeout: str = "20s") -> RunResult:
+             kind: str | Mapping[str, str] = "result", connect_timeout: str = "20s") -> RunResult:
     """Run ``operators`` over ``survey`` on a Dask cluster and store their outputs.
 
     Parameters

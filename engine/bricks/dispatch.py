@@ -17,7 +17,8 @@ from facies.engine.bricks.run import run_bricks
 
 
 def run_operators(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None,
-                  options: RunOptions | None = None, *, command: str, kind: str = "result") -> RunResult:
+                  options: RunOptions | None = None, *, command: str,
+                  kind: str | Mapping[str, str] = "result") -> RunResult:
     """Run ``operators`` over ``survey`` here (:func:`~facies.engine.bricks.run.run_bricks`) or, when
     ``options.dask`` names a cluster, on Dask (:func:`~facies.engine.bricks.dask_runner.run_dask`).
 

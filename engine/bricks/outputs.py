@@ -202,12 +202,18 @@ def lock_outputs(survey, outputs: Mapping[str, str], grid: tuple[int, ...], para
     return ledger
 
 
-def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: str, provenance: dict) -> dict:
-    """Create every output array anew and incomplete (NaN-filled when float, else 0); store name -> array."""
+def create_outputs(survey, chain: Chain, outputs: Mapping[str, str], *, kind: str | Mapping[str, str],
+                   provenance: dict) -> dict:
+    """Create every output array anew and incomplete (NaN-filled when float, else 0); store name -> array.
+
+    ``kind`` is one kind for every output, or a mapping store name -> kind (outputs it does not name are
+    ``"result"``): ``facies apply --write-filtered`` writes attributes and results in one run.
+    """
     targets = {}
     for name, store_name in outputs.items():
         dtype = chain.produced[name].dtype
-        targets[store_name] = survey.create_volume(store_name, dtype=dtype, kind=kind, provenance=provenance,
+        this_kind = kind if isinstance(kind, str) else kind.get(store_name, "result")
+        targets[store_name] = survey.create_volume(store_name, dtype=dtype, kind=this_kind, provenance=provenance,
                                                    overwrite=True,
                                                    fill_value=float("nan") if dtype.startswith("float") else 0)
     return targets

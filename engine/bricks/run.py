@@ -89,7 +89,8 @@ class BrickSink:
 
 def run_bricks(survey, operators: Sequence[Operator], outputs: Mapping[str, str] | None = None,
                options: RunOptions | None = None, *, command: str = "facies.engine.bricks.run_bricks",
-               kind: str = "result", readers: int = 2, writers: int = 2, lanes: int | None = None) -> RunResult:
+               kind: str | Mapping[str, str] = "result", readers: int = 2, writers: int = 2,
+               lanes: int | None = None) -> RunResult:
     """Run ``operators`` over every brick of ``survey`` on this machine and store their outputs.
 
     Parameters

@@ -76,6 +76,14 @@ class ForestOperator(Operator):
         self._predictors: dict[str, ForestPredictor] = {}
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        """Pickle as the model and engine (Dask ships operators to worker processes): the predictors hold
+        native handles and the lock belongs to one process, so each process builds its own."""
+        return type(self), (self.model,), {"engine": self.engine}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(self.model, engine=state["engine"])  # type: ignore[misc]
+
     def predictor(self, device: str) -> ForestPredictor:
         """The predictor of ``device`` ("cpu" or "gpu"), built once."""
         with self._lock:

@@ -4,12 +4,15 @@
 a :class:`~facies.engine.forest.operator.ForestOperator` through
 :func:`~facies.engine.bricks.run.run_bricks` (ledger, lock, progress bar, ``--resume``), as its
 :class:`~facies.engine.bricks.options.RunOptions` ask. The
-operator reads the store's 2D ``trace_mask`` as a lateral input (dead traces get code 0).
+operator reads the store's 2D ``trace_mask`` as a lateral input (dead traces get code 0). Attributes
+that are virtual arrays are filtered on the fly, in the same chain
+(:func:`facies.engine.apply.chain.model_chain`, which ``facies apply`` builds too).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from facies.engine.bricks.options import RunOptions
@@ -18,14 +21,17 @@ from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.forest.model import ForestModel
 from facies.engine.forest.model_io import load_model
-from facies.engine.forest.operator import ForestOperator, OutputNames, output_names
+from facies.engine.forest.operator import OutputNames, output_names
 
 log = logging.getLogger("facies")
 
 
-def check_attributes(survey, model: ForestModel) -> None:
-    """Raise FaciesError when the survey lacks a complete attribute volume the model was trained on."""
-    have = set(survey.volumes())
+def check_attributes(survey, model: ForestModel, computed: Collection[str] = ()) -> None:
+    """Raise FaciesError when the survey lacks a complete attribute volume the model was trained on.
+
+    ``computed``: the attributes the run's chain computes (virtual arrays, filtered on the fly).
+    """
+    have = set(survey.volumes()) | set(computed)
     missing = [a for a in model.attributes if a not in have]
     if missing:
         raise FaciesError(f"model {model.name!r} was trained on {', '.join(model.attributes)} but survey "
@@ -69,28 +75,38 @@ def predict_survey(survey, model_name: str, *, options: RunOptions | None = None
     Raises
     ------
     FaciesError
-        A missing attribute volume, existing outputs without ``overwrite`` or ``resume``, or
-        ``resume`` over outputs this prediction did not make (see
+        A missing attribute volume (stored, or virtual with its source), existing outputs without
+        ``overwrite`` or ``resume``, or ``resume`` over outputs this prediction did not make (see
         :func:`~facies.engine.bricks.outputs.resume_applies`).
     """
+    # Here: this package imports this module, and the chain module imports this package (the forest's operator).
+    from facies.engine.apply.chain import model_chain  # noqa: PLC0415 - import cycle
+
     model = load_model(survey, model_name)
-    check_attributes(survey, model)
-    operator = ForestOperator(model, engine=engine)
+    chain = model_chain(survey, forest=model, engine=engine)
+    check_attributes(survey, model, chain.computed)
     names = output_names(model)
-    run = run_bricks(survey, [operator], options=options, command="facies rf predict")
-    _describe_outputs(survey, model, names)
+    run = run_bricks(survey, chain.operators, options=options, command="facies rf predict")  # the forest's outputs
+    describe_outputs(survey, model, names)
     return PredictionResult(model, names["classes"], names["probabilities"], names["confidence"], run)
 
 
-def _describe_outputs(survey, model: ForestModel, names: OutputNames) -> None:
-    """Attributes that let a reader decode the outputs without the model (codes, facies, units)."""
+def describe_outputs(survey, model: ForestModel, names: OutputNames, written: Collection[str] | None = None) -> None:
+    """Attributes that let a reader decode the outputs without the model (codes, facies, units).
+
+    ``written``: the arrays the run wrote (default: all of ``names``); the others are left alone.
+    """
+    def describe(name: str, attributes: dict) -> None:
+        if written is None or name in written:
+            survey.set_array_attrs(name, attributes)
+
     legend = {str(c): n for c, n in zip(model.codes, model.facies_names)}
     meanings = " ".join(["no_data", *(n.replace(" ", "_") for n in model.facies_names)])
-    survey.set_array_attrs(names["classes"], {"long_name": f"facies by random forest {model.name}",
-                                              "flag_values": [0, *model.codes], "flag_meanings": meanings,
-                                              "facies_codes": legend, "model": model.name})
+    describe(names["classes"], {"long_name": f"facies by random forest {model.name}",
+                                "flag_values": [0, *model.codes], "flag_meanings": meanings,
+                                "facies_codes": legend, "model": model.name})
     for name, facies in zip(names["probabilities"], model.facies_names):
-        survey.set_array_attrs(name, {"long_name": f"probability of {facies} (random forest {model.name})",
-                                      "facies_name": facies, "model": model.name})
-    survey.set_array_attrs(names["confidence"], {"long_name": f"highest class probability (random forest {model.name})",
-                                                 "model": model.name})
+        describe(name, {"long_name": f"probability of {facies} (random forest {model.name})",
+                        "facies_name": facies, "model": model.name})
+    describe(names["confidence"], {"long_name": f"highest class probability (random forest {model.name})",
+                                   "model": model.name})

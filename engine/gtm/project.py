@@ -4,13 +4,17 @@
 volumes, the model's set), and runs a :class:`~facies.engine.gtm.operator.GtmOperator` through
 :func:`~facies.engine.bricks.run.run_bricks` (ledger, locks, progress bar, ``--resume``,
 ``--overwrite``). The method is one of the operator's parameters: a resume with the other method
-is refused, and the provenance of every output records it.
+is refused, and the provenance of every output records it. Attributes that are virtual arrays are
+filtered on the fly, in the same chain (:func:`facies.engine.apply.chain.model_chain`, which
+``facies apply`` builds too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from facies.engine.apply.chain import model_chain
 from facies.engine.backend import get_backend
 from facies.engine.bricks.options import RunOptions
 from facies.engine.bricks.result import RunResult
@@ -18,7 +22,7 @@ from facies.engine.bricks.run import run_bricks
 from facies.engine.errors import FaciesError
 from facies.engine.gtm.model import METHODS, GtmModel
 from facies.engine.gtm.model_io import load_gtm
-from facies.engine.gtm.operator import GtmOperator, OutputNames
+from facies.engine.gtm.operator import OutputNames, output_names
 
 
 @dataclass
@@ -31,9 +35,12 @@ class ProjectionResult:
     run: RunResult
 
 
-def check_model_attributes(survey, model: GtmModel) -> None:
-    """Raise FaciesError unless every attribute the model was fitted on is a complete volume of the survey."""
-    complete = set(survey.volumes())
+def check_model_attributes(survey, model: GtmModel, computed: Collection[str] = ()) -> None:
+    """Raise FaciesError unless every attribute the model was fitted on is a complete volume of the survey.
+
+    ``computed``: the attributes the run's chain computes (virtual arrays, filtered on the fly).
+    """
+    complete = set(survey.volumes()) | set(computed)
     every = set(survey.volumes(include_incomplete=True))
     missing = [a for a in model.attributes if a not in complete]
     if not missing:
@@ -69,21 +76,22 @@ def project_survey(survey, model_name: str = "gtm", *, method: str = "bhattachar
     if method not in METHODS:
         raise FaciesError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     model = load_gtm(survey, model_name)
-    check_model_attributes(survey, model)
-    _check_fits_the_gpu(model, options or RunOptions())
-    operator = GtmOperator(model, method=method)
+    chain = model_chain(survey, gtm=model, method=method)
+    check_model_attributes(survey, model, chain.computed)
+    check_fits_the_gpu(model, options or RunOptions())
+    names = output_names(model)
     # The NumPy projection is many small products per brick (tiles of a few hundred rows): threaded BLAS
     # only pays for its threads there (4-5x slower with 2 threads than 1, bench/results/gtm_project_cpu.json),
     # and the run's one CPU lane already shares the cores with its reader and writer threads.
     from threadpoolctl import threadpool_limits  # noqa: PLC0415 - scikit-learn's dependency
 
     with threadpool_limits(limits=1, user_api="blas"):
-        run = run_bricks(survey, [operator], options=options, command="facies gtm project")
-    _describe_outputs(survey, model, method, operator.names)
-    return ProjectionResult(model, method, operator.names, run)
+        run = run_bricks(survey, chain.operators, options=options, command="facies gtm project")
+    describe_outputs(survey, model, method, names)
+    return ProjectionResult(model, method, names, run)
 
 
-def _check_fits_the_gpu(model: GtmModel, options: RunOptions) -> None:
+def check_fits_the_gpu(model: GtmModel, options: RunOptions) -> None:
     """Refuse, before any output exists, a model the GPU kernel cannot hold (nodes, attributes or facies)."""
     if options.dask is not None or not get_backend(options.device).is_gpu:
         return
@@ -95,19 +103,29 @@ def _check_fits_the_gpu(model: GtmModel, options: RunOptions) -> None:
         raise FaciesError(f"GTM model {model.name!r}: {exc}") from None
 
 
-def _describe_outputs(survey, model: GtmModel, method: str, names: OutputNames) -> None:
-    """Attributes that let a reader decode the outputs without the model (codes, facies, method)."""
+
+
+def describe_outputs(survey, model: GtmModel, method: str, names: OutputNames,
+                     written: Collection[str] | None = None) -> None:
+    """Attributes that let a reader decode the outputs without the model (codes, facies, method).
+
+    ``written``: the arrays the run wrote (default: all of ``names``); the others are left alone.
+    """
+    def describe(name: str, attributes: dict) -> None:
+        if written is None or name in written:
+            survey.set_array_attrs(name, attributes)
+
     legend = {str(c): n for c, n in zip(model.codes, model.facies_names)}
     meanings = " ".join(["no_data", *(n.replace(" ", "_") for n in model.facies_names)])
     common = {"model": model.name, "method": method}
-    survey.set_array_attrs(names["classes"], {"long_name": f"facies by GTM {model.name} ({method})",
-                                              "flag_values": [0, *model.codes], "flag_meanings": meanings,
-                                              "facies_codes": legend, **common})
+    describe(names["classes"], {"long_name": f"facies by GTM {model.name} ({method})",
+                                "flag_values": [0, *model.codes], "flag_meanings": meanings,
+                                "facies_codes": legend, **common})
     for name, facies in zip(names["probabilities"], model.facies_names):
-        survey.set_array_attrs(name, {"long_name": f"probability of {facies} (GTM {model.name}, {method})",
-                                      "facies_name": facies, **common})
-    survey.set_array_attrs(names["confidence"], {"long_name": f"highest facies probability (GTM {model.name}, "
-                                                              f"{method})", **common})
+        describe(name, {"long_name": f"probability of {facies} (GTM {model.name}, {method})",
+                        "facies_name": facies, **common})
+    describe(names["confidence"], {"long_name": f"highest facies probability (GTM {model.name}, {method})",
+                                   **common})
     for axis, name in enumerate(names["latent"], start=1):
-        survey.set_array_attrs(name, {"long_name": f"latent coordinate u{axis} on the map of GTM {model.name} "
-                                                   "(-1..1; NaN = no data)", **common})
+        describe(name, {"long_name": f"latent coordinate u{axis} on the map of GTM {model.name} "
+                                     "(-1..1; NaN = no data)", **common})
