@@ -64,9 +64,10 @@ def survey_sampling(survey: Survey) -> SurveySampling:
     """The sample interval and unit, and the inline and crossline spacing (metres) where the store has
     bin-centre coordinates (median distance between neighbouring live bins)."""
     g = survey.geometry
+    cdp_x, cdp_y = np.asarray(g.cdp_x, dtype=np.float64), np.asarray(g.cdp_y, dtype=np.float64)  # NaN: no trace
     spacing = []
     for axis in (0, 1):
-        x, y = np.diff(g.cdp_x, axis=axis), np.diff(g.cdp_y, axis=axis)
+        x, y = np.diff(cdp_x, axis=axis), np.diff(cdp_y, axis=axis)
         d = np.hypot(x, y)
         d = d[np.isfinite(d) & (d > 0)]
         spacing.append(float(np.median(d)) if d.size else None)
