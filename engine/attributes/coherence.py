@@ -1,4 +1,4 @@
-"""Coherence attributes: semblance and eigenstructure, plain or dip-steered (docs/attributes_structure.md).
+"""Coherence attributes: semblance and eigenstructure, plain or dip-steered (docs/attributes.md).
 
 :class:`CoherenceOperator` wraps :func:`facies.kernels.coherence.semblance` and
 :func:`~facies.kernels.coherence.eigenstructure`. The dip-steered attributes read the inline and

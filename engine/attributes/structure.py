@@ -1,4 +1,4 @@
-"""Structure attributes: reflector dips and chaos from the gradient structure tensor (docs/attributes_structure.md).
+"""Structure attributes: reflector dips and chaos from the gradient structure tensor (docs/attributes.md).
 
 :class:`StructureTensorOperator` computes the shared intermediate, the inline and crossline dips and the
 chaos of one source array for one pair of sigmas, under names made from the source and the sigmas

@@ -4,7 +4,7 @@ Public entry points :func:`semblance` and :func:`eigenstructure`; they check the
 dispatch on the array type (:func:`facies.kernels.array_module.implementation`): a CuPy array runs
 ``_cuda.py`` (the fused semblance kernels of ``coherence.cu``; eigenstructure by CuPy and cuSOLVER),
 anything else ``_numpy.py``. Windows, halo and steering: :mod:`.windows`; the window samples shared by
-both backends: :mod:`.traces`. See docs/attributes_structure.md.
+both backends: :mod:`.traces`. See docs/attributes.md.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@
 // Why one fused kernel: the window's samples (81 for 3x3x9) are read from L1/L2 by neighbouring
 // threads and summed in registers; the same semblance composed from CuPy array operations is ~50
 // full-volume float64 passes unsteered, and ~800 with a gather and an interpolation per window sample
-// when steered (docs/attributes_structure.md).
+// when steered (docs/attributes.md).
 
 typedef COH_T coh_t;
 typedef long long i64;

@@ -4,7 +4,7 @@ co-occurrence matrix of a window around every voxel.
 Public entry point :func:`glcm_texture`; it checks its arguments and dispatches on the array type
 (:func:`facies.kernels.array_module.implementation`): a CuPy array runs the fused CUDA kernel (``_cuda.py``,
 which loads ``glcm.cu`` beside it), anything else the NumPy backend (``_numpy.py``). The definition both
-follow, bit for bit, is in :mod:`facies.kernels.glcm.definition`. See docs/attributes_texture.md.
+follow, bit for bit, is in :mod:`facies.kernels.glcm.definition`. See docs/attributes.md.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Public entry points: :func:`structure_tensor` (the six smoothed gradient product
 (:func:`facies.kernels.array_module.implementation`): a CuPy array runs ``_cuda.py`` (CuPy's
 ``correlate1d`` and the ``structure_eigen`` kernel of ``structure.cu``), anything else ``_numpy.py``.
 Filter weights and the halo: :mod:`.filters`; the eigen-analysis: :mod:`.eigen`. See
-docs/attributes_structure.md.
+docs/attributes.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Dips and chaos from the structure tensor: closed-form eigen-analysis of a symmetric 3x3 matrix per voxel.
 
 The NumPy backend computes it here, vectorised over voxels: about three times quicker than
-``numpy.linalg.eigh`` on the stacked 3x3 matrices (measured, docs/attributes_structure.md), and the same
+``numpy.linalg.eigh`` on the stacked 3x3 matrices (measured, docs/attributes.md), and the same
 formulas as the CUDA kernel ``structure_eigen`` in ``structure.cu``, which the CPU harness compares with
 this. In float64:
 
