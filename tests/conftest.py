@@ -11,6 +11,16 @@ import pytest
 from tests.cuda_harness.plugin import check_marked_kernels_ran, cuda_cpu, harness  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The forest's compiled CPU kernel is cached per user (engine/forest/cpu_cache.py); tests keep theirs in one
+# folder of the session instead of the user's ~/.cache (a test that sets FACIES_CACHE_DIR itself still wins).
+if "FACIES_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["FACIES_CACHE_DIR"] = tempfile.mkdtemp(prefix="facies-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["FACIES_CACHE_DIR"], ignore_errors=True)
 SHARED_DATA = Path(os.environ.get("FACIES_TEST_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -2,7 +2,8 @@
 
 - :mod:`.train`: stratified cross-validation of tree counts, refit, report (scikit-learn);
 - :mod:`.model` and :mod:`.model_io`: the forest as validated tree arrays (JSON) in ``models/<name>`` (never a pickle);
-- :mod:`.predict`: probabilities of blocks of voxels with nvForest (GPU or CPU) or treelite;
+- :mod:`.predict`: probabilities of blocks of voxels: nvForest on the GPU, facies' own tree-at-a-time walk
+  on the CPU (:mod:`.cpu_predict`), or treelite;
 - :mod:`.operator` and :mod:`.predict_survey`: the brick-engine operator and the resumable survey run;
 - :mod:`.report` and :mod:`.figures`: CSV tables and the PNG of a training report.
 

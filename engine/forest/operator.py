@@ -46,7 +46,7 @@ class ForestOperator(Operator):
     Parameters
     ----------
     model : ForestModel
-    engine : {"auto", "nvforest", "treelite"}
+    engine : {"auto", "compiled", "numpy", "nvforest", "treelite"}
         Inference engine (see :class:`~facies.engine.forest.predict.ForestPredictor`).
 
     The predictor for each device is built on first use, once, so the operator can be made on

@@ -65,7 +65,7 @@ def predict_survey(survey, model_name: str, *, options: RunOptions | None = None
         an interrupted prediction of the same model (outputs made by another model of that name,
         retrained since, are refused unless ``overwrite`` is given too); ``overwrite`` replaces
         earlier outputs of this model. A local run: its Dask options must be unset.
-    engine : {"auto", "nvforest", "treelite"}
+    engine : {"auto", "compiled", "numpy", "nvforest", "treelite"}
         Inference engine on the CPU (the GPU always uses nvForest).
 
     Returns
