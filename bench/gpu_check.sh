@@ -18,6 +18,8 @@
 #   selection  bench_selection.py on the GPU at N = 9 attributes only (N = 12, 14: their own calls, GPU_ATTRIBUTES)
 #   forest     bench_forest.py with 20 M GPU rows
 #   bricks     bench_bricks.py on a 1 GB survey
+#   attributes bench_attributes_texture.py (the fused GLCM kernel against CuPy array code) and facies attributes --all
+#   survey     bench_survey.py at 2 GB on the GPU: fused apply against the staged commands
 # Each step runs under `timeout ${STEP_SECONDS:-500}` and writes $OUT/step_<name>.json (status, seconds, log tail).
 set -uo pipefail
 site=${FACIES_SITE:-/tmp/site}
@@ -61,6 +63,13 @@ step_selection() {
 }
 step_forest() { python3 bench/bench_forest.py --rows 200000 --gpu-rows 20000000; }
 step_bricks() { python3 bench/bench_bricks.py --gb 1; }
+step_attributes() {
+  python3 bench/bench_attributes_texture.py --gpu-shape 128 128 256
+  python3 -m facies.cli.app synth "$out/attr.zarr" --size small --overwrite
+  time python3 -m facies.cli.app attributes "$out/attr.zarr" --all --suffix _gpu --device gpu
+  rm -rf "$out/attr.zarr"
+}
+step_survey() { python3 bench/bench_survey.py --sizes 2 --device gpu --out bench/results/survey_gpu.json; }
 
 run_step() {
   local name=$1 start end status
@@ -82,8 +91,8 @@ PY
 }
 
 steps=("$@")
-[ "${#steps[@]}" -eq 0 ] && { sed -n '2,22p' "$0"; exit 2; }
-[ "${steps[0]}" = all ] && steps=(setup parity bench kuwahara gtm selection forest bricks)
+[ "${#steps[@]}" -eq 0 ] && { sed -n '2,24p' "$0"; exit 2; }
+[ "${steps[0]}" = all ] && steps=(setup parity bench kuwahara gtm selection forest bricks attributes survey)
 failed=0
 for name in "${steps[@]}"; do
   declare -F "step_$name" > /dev/null || { echo "error: unknown step $name"; exit 2; }
