@@ -1,31 +1,66 @@
 """Candidate attribute volumes computed from the synthetic amplitude, brick by brick.
 
-Each attribute is a function of the amplitude in a window around the voxel: whole traces
-along time (Hilbert transform, time windows) and at most :data:`HALO` traces laterally. The
-generator reads (computes) a brick with that lateral halo and keeps the interior, so a brick
-equals the same region of a whole-volume run. Only filters whose output depends on the
-window alone are used (``ndimage.correlate1d`` with explicit weights, never running sums
-such as ``uniform_filter``, whose rounding depends on where a line starts).
+Seven of the ten are computed by the operators of ``facies attributes`` (:mod:`facies.engine.attributes`),
+run by brick-engine :class:`~facies.engine.bricks.operator.Chain` s over the survey's ``amplitude`` and
+``trace_mask`` (:data:`FROM_OPERATORS` names the attribute and the parameters of each); dip deviation
+adds the generator's own :class:`~facies.engine.synth.dip_deviation.DipDeviation` to the structure
+family's dips. A chain cuts every operator's region from global voxel indices and applies each
+operator's boundary rule at the survey's edges, so a brick's values are those that
+``facies attributes STORE -a NAME -p ...`` writes from the same amplitude with the same parameters, at
+the survey's edges too (tests/test_synth_attributes.py compares them). The other three are synthetic by
+design: reflection strength (the operators' envelope with 3% noise) and two pure-noise fields, functions
+of global voxel indices.
 
-The roles (informative, redundant, pure noise) are the known right answer for attribute
-selection; docs/synthetic.md explains each one.
+The generator (:mod:`facies.engine.synth.generate`) computes a brick's amplitude with a lateral halo of
+:data:`HALO` traces (whole traces along time) and asks for the brick's interior. The roles (informative,
+redundant, pure noise) are the known right answer for attribute selection; docs/synthetic.md explains each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
+from facies.engine.attributes.parameters import resolve_parameters
+from facies.engine.attributes.registry import attribute_spec
+from facies.engine.attributes.spec import SurveySampling
+from facies.engine.attributes.structure import structure_operators
+from facies.engine.bricks.operator import Chain, Operator
+from facies.engine.bricks.plan import Region, clip, grow, region_slices
+from facies.engine.synth.dip_deviation import DipDeviation
 from facies.engine.synth.hashing import normal, stream_key
+from facies.engine.synth.seismic import MAX_VOXELS_AT_ONCE
 
-#: Lateral halo (traces) that every attribute below fits in (dip deviation needs 6).
-HALO = 6
+#: The amplitude and trace mask arrays the operators read (the store's names).
+SOURCE, TRACE_MASK = "amplitude", "trace_mask"
+#: Synthetic attribute -> (``facies attributes`` attribute, its parameters that differ from the defaults).
+FROM_OPERATORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "envelope": ("envelope", {}),
+    "instantaneous_frequency": ("instantaneous_frequency", {"smoothing": 9}),
+    # A 5 Hz grid: 16 frequencies instead of 38, half the time, the same separation (tiny survey).
+    "spectral_bandwidth": ("spectral_bandwidth", {"frequency_step": 5.0}),
+    "similarity": ("semblance", {"window": (3, 3, 7)}),
+    "rms_amplitude": ("rms_amplitude", {"window": (3, 3, 9)}),
+    # A fixed clip (about 3x the background's RMS amplitude), the same in every survey; time-slice pairs only,
+    # so that the contrast is lateral: the vertical contrast of every reflection would swamp the MTD's. 8 levels
+    # separate the facies as well as 16 (tiny survey) at a fifth of the time.
+    "texture_contrast": ("glcm_contrast", {"levels": 8, "clip": 3.0, "window": (3, 3, 7), "directions": "lateral"}),
+}
+#: The structure tensor under dip deviation (small Gaussians: the dip of each reflection, not of a package),
+#: and the deviation's dip clip (samples per trace), regional box and smoothing box (half-widths).
+DIP_SIGMAS = {"derivative_sigma": 0.6, "sigma": 0.6}
+DIP_CLIP = 1.5
+DIP_REGIONAL = (3, 3, 3)
+DIP_SMOOTHING = (1, 1, 2)
+#: The synthetic attributes the operators compute, one chain each.
+CHAIN_OUTPUTS = (*FROM_OPERATORS, "dip_deviation")
 _NOISE_A_STREAM, _NOISE_B_STREAM, _STRENGTH_STREAM = 30, 31, 32
-#: Amplitude clip used to quantise for the GLCM-like contrast (about 3x the background RMS).
-_CONTRAST_CLIP = 3.0
-_CONTRAST_LEVELS = 16
+#: Lateral and time half-widths of the noise fields' Gaussian smoothing (their correlation length).
+_NOISE_RADIUS, _NOISE_TIME_RADIUS = 3, 6
 
 
 @dataclass(frozen=True)
@@ -40,13 +75,16 @@ class AttributeSpec:
 
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("envelope", "instantaneous amplitude (Hilbert envelope)", "amplitude", "informative"),
-    AttributeSpec("instantaneous_frequency", "envelope-weighted instantaneous frequency", "Hz", "informative"),
-    AttributeSpec("spectral_bandwidth", "standard deviation of the local spectrum (time-domain moments)", "Hz",
+    AttributeSpec("instantaneous_frequency", "envelope-weighted instantaneous frequency over 9 samples", "Hz",
+                  "informative"),
+    AttributeSpec("spectral_bandwidth", "standard deviation of the Gaussian-window local spectrum", "Hz",
                   "informative"),
     AttributeSpec("similarity", "semblance over 3x3 traces and 7 samples", "1", "informative"),
     AttributeSpec("rms_amplitude", "RMS amplitude over 3x3 traces and 9 samples", "amplitude", "redundant"),
-    AttributeSpec("texture_contrast", "GLCM-like lateral contrast of 16-level amplitude", "levels^2", "informative"),
-    AttributeSpec("dip_deviation", "deviation of local dip from the regional dip", "ms/trace", "informative"),
+    AttributeSpec("texture_contrast", "GLCM contrast of 8-level amplitude, time-slice pairs, 3x3x7 window",
+                  "levels^2", "informative"),
+    AttributeSpec("dip_deviation", "deviation of the structure-tensor dip from the regional dip", "ms/trace",
+                  "informative"),
     AttributeSpec("reflection_strength", "rescaled envelope with 3% multiplicative noise", "amplitude", "redundant"),
     AttributeSpec("noise_a", "smoothed log-normal random field", "1", "noise"),
     AttributeSpec("noise_b", "smoothed logistic random field in (0, 1)", "1", "noise"),
@@ -54,19 +92,59 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
 ATTRIBUTE_NAMES = tuple(spec.name for spec in ATTRIBUTES)
 
 
-def _box(values, radii):
-    """Mean over a box of half-widths ``radii`` (one per axis), window-local (reflect at the edges)."""
-    out = values
-    for axis, radius in enumerate(radii):
-        if radius:
-            weights = np.full(2 * radius + 1, 1.0 / (2 * radius + 1))
-            out = ndimage.correlate1d(out, weights, axis=axis, mode="reflect")
-    return out
+def operator_parameters(name: str, dt_ms: float) -> tuple[str, dict[str, Any]]:
+    """The ``facies attributes`` attribute behind synthetic attribute ``name`` and every parameter of it, checked."""
+    attribute, given = FROM_OPERATORS[name]
+    spec = attribute_spec(attribute)
+    params = resolve_parameters(spec, given)
+    if spec.check is not None:
+        spec.check(params, SurveySampling(dt_ms))
+    return attribute, params
 
 
-def _time_smooth(values, length=9):
-    weights = np.hanning(length + 2)[1:-1]
-    return ndimage.correlate1d(values, weights / weights.sum(), axis=2, mode="reflect")
+def attribute_operators(name: str, dt_ms: float) -> list[Operator]:
+    """The operators that compute synthetic attribute ``name`` of :data:`CHAIN_OUTPUTS`, output named ``name``."""
+    if name == "dip_deviation":
+        tensor = structure_operators(SOURCE, DIP_SIGMAS)
+        return [tensor, DipDeviation(tensor.names["inline_dip"], tensor.names["crossline_dip"], name, clip=DIP_CLIP,
+                                     regional=DIP_REGIONAL, smoothing=DIP_SMOOTHING, sample_interval_ms=dt_ms)]
+    attribute, params = operator_parameters(name, dt_ms)
+    return attribute_spec(attribute).build(SOURCE, name, params, SurveySampling(dt_ms))
+
+
+@cache
+def attribute_chains(survey_shape: tuple[int, int, int], dt_ms: float) -> tuple[Chain, ...]:
+    """One chain per attribute of :data:`CHAIN_OUTPUTS`, on a survey of ``survey_shape`` (they hold no state).
+
+    Run one after another, not as one chain: a chain keeps every intermediate of its operators until it
+    returns (the GLCM's four measures, the structure tensor's dips and chaos, ...), so separate chains
+    bound a brick's memory by the largest attribute's instead of the sum. No intermediate is shared
+    between these attributes, so nothing is computed twice.
+    """
+    return tuple(Chain(attribute_operators(name, dt_ms), survey_shape) for name in CHAIN_OUTPUTS)
+
+
+def _lateral_halo() -> int:
+    """Traces the chains reach around a voxel, laterally (the sample axis is read whole)."""
+    big = 10**6
+    return max(max(Chain(attribute_operators(name, 4.0), (big, big, big)).total_halo()[:2])
+               for name in CHAIN_OUTPUTS)
+
+
+#: Lateral halo (traces) of a brick: the chains' widest (dip deviation's: 4 for the tensor, 3 + 1 for its
+#: boxes). At most the smallest survey's 8 traces (:data:`~facies.engine.synth.layout.MIN_SHAPE`): a chain
+#: refuses a halo wider than the survey.
+HALO = _lateral_halo()
+
+
+def piece_rows(n_xl: int, n_samples: int) -> int:
+    """Inlines of a piece of a brick ``n_xl`` crosslines wide on which the attribute chains run at once.
+
+    About :data:`~facies.engine.synth.seismic.MAX_VOXELS_AT_ONCE` voxels (the spectral grid alone takes
+    about 150 bytes per voxel), and at least ``2 * HALO`` inlines, so that the halo each piece recomputes
+    stays a fraction of it.
+    """
+    return max(2 * HALO, MAX_VOXELS_AT_ONCE // max(1, n_xl * n_samples))
 
 
 def _gaussian_noise(seed, stream, il, xl, survey_shape):
@@ -78,7 +156,7 @@ def _gaussian_noise(seed, stream, il, xl, survey_shape):
     field = normal(stream_key(seed, stream), (i * n_xl + j) * n_s + k).astype(np.float32)
     norm = 1.0
     for axis, sigma in ((0, 1.0), (1, 1.0), (2, 2.0)):
-        radius = HALO // 2 if axis < 2 else 6
+        radius = _NOISE_RADIUS if axis < 2 else _NOISE_TIME_RADIUS
         x = np.arange(-radius, radius + 1)
         weights = np.exp(-0.5 * (x / sigma) ** 2)
         weights /= weights.sum()
@@ -87,94 +165,58 @@ def _gaussian_noise(seed, stream, il, xl, survey_shape):
     return field / np.float32(norm)
 
 
-def _lateral_diff(values, axis):
-    """Forward difference along a lateral axis, 0 on the last line (window-local)."""
-    out = np.zeros_like(values)
-    src = [slice(None)] * 3
-    dst = [slice(None)] * 3
-    src[axis], dst[axis] = slice(1, None), slice(None, -1)
-    out[tuple(dst)] = values[tuple(src)] - values[tuple(dst)]
-    return out
+def _noise(seed: int, stream: int, out_region: Region, survey_shape) -> np.ndarray:
+    """:func:`_gaussian_noise` over ``out_region``: computed with its halo (mirrored at the survey's edges), cut."""
+    grown = clip(grow(out_region, (_NOISE_RADIUS, _NOISE_RADIUS)), tuple(survey_shape[:2]))
+    il, xl = region_slices(grown)
+    field = _gaussian_noise(seed, stream, il, xl, survey_shape)
+    return field[region_slices(out_region, origin=(il.start, xl.start))]
 
 
-def compute_attributes(amplitude: np.ndarray, *, il: slice, xl: slice, survey_shape, seed: int,
-                       dt_ms: float) -> dict[str, np.ndarray]:
-    """Every attribute of :data:`ATTRIBUTES` on one region (float32, same shape as ``amplitude``).
+def compute_attributes(amplitude: np.ndarray, trace_mask: np.ndarray, *, region: Region, out_region: Region,
+                       survey_shape, seed: int, dt_ms: float) -> dict[str, np.ndarray]:
+    """Every attribute of :data:`ATTRIBUTES` on one lateral region (float32, whole traces).
 
     Parameters
     ----------
     amplitude : ndarray of float32, shape (ni, nj, n_s)
-        Amplitude of the region, whole traces.
-    il, xl : slice
-        The region's global index ranges (the noise attributes are functions of global indices).
+        Amplitude of ``region``, whole traces (zeros on dead traces, as the store holds them).
+    trace_mask : ndarray of bool, shape (ni, nj)
+        Live traces of ``region``.
+    region : ((i0, i1), (j0, j1))
+        Global inline and crossline index ranges of ``amplitude``: at least ``out_region`` grown by
+        :data:`HALO` traces and clipped to the survey.
+    out_region : ((i0, i1), (j0, j1))
+        The lateral region to compute.
     survey_shape : tuple of 3 int
     seed : int
     dt_ms : float
-        Sample interval, for frequencies in Hz.
+        Sample interval, for frequencies in Hz and dips in ms per trace.
 
     Returns
     -------
     dict
-        Name -> float32 array. Values within :data:`HALO` traces of a region side that is not
-        a survey edge are not final: the caller keeps the interior.
+        Name -> float32 array of ``out_region``'s traces, whole traces, in :data:`ATTRIBUTE_NAMES` order.
     """
-    a = amplitude.astype(np.float32, copy=False)
-    dt = dt_ms * 1e-3
-    out: dict[str, np.ndarray] = {}
+    shape = tuple(int(n) for n in survey_shape)
+    samples = ((0, shape[2]),)
+    sources = {SOURCE: (amplitude, tuple(region) + samples), TRACE_MASK: (trace_mask, tuple(region))}
+    (i0, i1), (j0, j1) = out_region
+    out: dict[str, np.ndarray] = {name: np.empty((i1 - i0, j1 - j0, shape[2]), dtype=np.float32)
+                                  for name in CHAIN_OUTPUTS}
+    # Pieces of whole inlines bound the operators' temporaries; a chain's values do not depend on where a
+    # piece starts.
+    rows = piece_rows(j1 - j0, shape[2])
+    for start in range(i0, i1, rows):
+        piece = ((start, min(i1, start + rows)), (j0, j1)) + samples
+        for name, chain in zip(CHAIN_OUTPUTS, attribute_chains(shape, float(dt_ms))):
+            used = {source: sources[source] for source in chain.sources}
+            out[name][start - i0:piece[0][1] - i0] = chain.run(piece, used, np, [name])[name]
 
-    analytic = signal.hilbert(a, axis=2)
-    h = analytic.imag.astype(np.float32)
-    del analytic
-    env2 = a * a + h * h
-    envelope = np.sqrt(env2)
-    out["envelope"] = envelope
-
-    # Instantaneous frequency (Taner et al. 1979), weighted by envelope squared over a short time
-    # window: the unweighted one spikes where the envelope nearly vanishes.
-    da, dh = np.gradient(a, axis=2), np.gradient(h, axis=2)
-    weight = _time_smooth(env2) + np.float32(1e-6)
-    inst = (a * dh - h * da) / np.float32(2 * np.pi * dt)
-    out["instantaneous_frequency"] = np.clip(_time_smooth(inst) / weight, 0.0, 0.5 / dt).astype(np.float32)
-    del inst
-    # Spectral bandwidth: standard deviation of the local spectrum from time-domain moments,
-    # sigma^2 = <f^2> - <f>^2 with <f^2> = S|z'|^2 / (4 pi^2 S|z|^2), in the same weighted window.
-    second = _time_smooth(da * da + dh * dh) / weight / np.float32((2 * np.pi * dt) ** 2)
-    first = out["instantaneous_frequency"]
-    out["spectral_bandwidth"] = np.sqrt(np.clip(second - first * first, 0.0, None)).astype(np.float32)
-    del dh, second, weight  # da is the time gradient the dip below needs
-
-    # Semblance: energy of the stacked 3x3 traces over the summed energy, in a 7-sample window.
-    # The 3x3-trace mean energy serves it and the RMS amplitude (_box filters axis by axis).
-    energy = _box(a * a, (1, 1, 0))
-    stack = _box(a, (1, 1, 0))
-    out["similarity"] = _box(stack * stack, (0, 0, 3)) / (_box(energy, (0, 0, 3)) + np.float32(1e-9))
-    del stack
-
-    out["rms_amplitude"] = np.sqrt(_box(energy, (0, 0, 4))).astype(np.float32)
-    del energy
-
-    levels = np.clip(np.floor((a / _CONTRAST_CLIP + 1.0) * 0.5 * _CONTRAST_LEVELS), 0, _CONTRAST_LEVELS - 1)
-    contrast = 0.5 * (_lateral_diff(levels, 0) ** 2 + _lateral_diff(levels, 1) ** 2)
-    out["texture_contrast"] = _box(contrast.astype(np.float32), (1, 1, 3)).astype(np.float32)
-    del levels, contrast
-
-    # Local dip from the gradient structure tensor (least-squares slope of the events, samples per
-    # trace), against the regional dip (a 7x7-trace mean): large in chaotic and rotated reflections.
-    gi, gj, gt = np.gradient(a, axis=0), np.gradient(a, axis=1), da
-    tt = _box(gt * gt, (1, 1, 3)) + np.float32(1e-6)
-    dip_i = np.clip(-_box(gi * gt, (1, 1, 3)) / tt, -3.0, 3.0)
-    dip_j = np.clip(-_box(gj * gt, (1, 1, 3)) / tt, -3.0, 3.0)
-    del gi, gj, gt, da, tt
-    dev = np.hypot(dip_i - _box(dip_i, (3, 3, 3)), dip_j - _box(dip_j, (3, 3, 3)))
-    out["dip_deviation"] = (_box(dev, (1, 1, 2)) * np.float32(dt_ms)).astype(np.float32)
-    del dip_i, dip_j, dev
-
-    # Redundant by construction: envelope times a constant, with 3% multiplicative noise.
-    wobble = _gaussian_noise(seed, _STRENGTH_STREAM, il, xl, survey_shape)
-    out["reflection_strength"] = (2.5 * envelope * (1.0 + 0.03 * wobble)).astype(np.float32)
-
+    # Redundant by construction: the envelope times a constant, with 3% multiplicative noise.
+    wobble = _noise(seed, _STRENGTH_STREAM, out_region, shape)
+    out["reflection_strength"] = 2.5 * out["envelope"] * (1.0 + 0.03 * wobble)
     # Pure noise with the look of real attributes: a positive skewed one and a bounded one.
-    out["noise_a"] = (0.8 * np.exp(0.45 * _gaussian_noise(seed, _NOISE_A_STREAM, il, xl, survey_shape)))
-    noise_b = _gaussian_noise(seed, _NOISE_B_STREAM, il, xl, survey_shape)
-    out["noise_b"] = (1.0 / (1.0 + np.exp(-(1.4 + 0.7 * noise_b)))).astype(np.float32)
+    out["noise_a"] = 0.8 * np.exp(0.45 * _noise(seed, _NOISE_A_STREAM, out_region, shape))
+    out["noise_b"] = 1.0 / (1.0 + np.exp(-(1.4 + 0.7 * _noise(seed, _NOISE_B_STREAM, out_region, shape))))
     return {name: out[name].astype(np.float32, copy=False) for name in ATTRIBUTE_NAMES}

@@ -38,7 +38,7 @@ from facies.engine.synth.seismic import region_labels_and_amplitude
 log = logging.getLogger(__name__)
 
 #: Version of the model: bump when the values change, so provenance tells surveys apart.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 _COMMAND = "facies synth"
 #: The survey's 3D arrays, in the order they are made.
 VOLUMES = ("truth", "amplitude", *ATTRIBUTE_NAMES)
@@ -91,10 +91,12 @@ class _BrickWriter:
         inner = region_slices(brick.region, origin=(big_il.start, big_xl.start))
         live = labels[inner][..., :1] != 0  # (ni, nj, 1): dead traces are 0 on every sample
         volumes = {"truth": labels[inner], "amplitude": amplitude[inner]}
-        attrs = compute_attributes(amplitude, il=big_il, xl=big_xl, survey_shape=shape,
-                                   seed=self.model.seed, dt_ms=self.dt_ms)
-        for name, values in attrs.items():
-            volumes[name] = np.where(live, values[inner], np.float32(0))
+        attrs = compute_attributes(amplitude, self.model.trace_mask[big_il, big_xl], region=outer,
+                                   out_region=brick.region, survey_shape=shape, seed=self.model.seed,
+                                   dt_ms=self.dt_ms)
+        del amplitude
+        for name in list(attrs):  # popped: each attribute's array goes once its masked copy is made
+            volumes[name] = np.where(live, attrs.pop(name), np.float32(0))
         for name, values in volumes.items():
             self.arrays[name][il, xl, :] = values
         return _slice_counts(labels[inner], il, xl, shape)

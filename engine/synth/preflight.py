@@ -31,16 +31,22 @@ from facies.engine.errors import FaciesError
 from facies.engine.paths import check_new_path, enclosing_store, exists, nearest_existing
 from facies.engine.segy.export import facies_segy_text
 from facies.engine.store import DEFAULT_CHUNKS, check_replaceable_store, is_store
-from facies.engine.synth.attributes import ATTRIBUTE_NAMES, HALO
+from facies.engine.synth.attributes import ATTRIBUTE_NAMES, HALO, piece_rows
 from facies.engine.synth.polygons import is_synth_polygons
 from facies.engine.synth.seismic import MAX_VOXELS_AT_ONCE
 
-#: Measured peak memory of a run, beyond the interpreter and its libraries (docs/synthetic.md):
-#: bytes per voxel of a brick (halo included) while its amplitude and ten attributes are computed
-#: and written (86 measured on 64 x 64 x 2000 and x 4000 bricks)...
+#: Peak memory of a run, beyond the interpreter and its libraries (docs/synthetic.md: 0.85 and 1.5 GB measured
+#: for 64 x 64 x 2000 and x 4000, one brick each; this estimate is 20-45% above the runs measured). A brick
+#: thread peaks either while its amplitude is made or its volumes are written: bytes per voxel of the brick
+#: (halo included) plus bytes per voxel of the earth model's block of whole traces (at most
+#: MAX_VOXELS_AT_ONCE voxels)...
 BRICK_BYTES_PER_VOXEL = 90
-#: ... per voxel of the earth model's block of whole traces (at least MAX_VOXELS_AT_ONCE voxels)...
 MODEL_BYTES_PER_VOXEL = 64
+#: ... or while the attribute operators run on a piece of it: bytes per voxel of the brick (its amplitude,
+#: labels and the seven operator outputs) plus bytes per voxel of the piece with its halo (150 measured for
+#: the spectral grid, the largest; pieces: :func:`~facies.engine.synth.attributes.piece_rows`)...
+ATTRIBUTE_BRICK_BYTES_PER_VOXEL = 40
+PIECE_BYTES_PER_VOXEL = 150
 #: ... per trace of the lateral arrays (coordinates, trace mask, the polygons' time slices; 98 measured)...
 LATERAL_BYTES_PER_TRACE = 100
 #: ... per point of the polygons' inline and crossline slices...
@@ -87,9 +93,9 @@ def memory_plan(shape: Sequence[int], chunks: Sequence[int], workers: int, avail
     """Estimate a run's peak memory and fit the brick threads into ``available`` bytes.
 
     The survey is written in bricks of one chunk laterally and all samples, each computed with a
-    halo of :data:`~facies.engine.synth.attributes.HALO` traces, so memory grows with the chunks,
-    the number of samples and the threads, and with the lateral size (coordinates, trace mask,
-    polygon slices), not with the whole volume.
+    halo of :data:`~facies.engine.synth.attributes.HALO` traces (its attributes in pieces of a few
+    inlines), so memory grows with the chunks, the number of samples and the threads, and with the
+    lateral size (coordinates, trace mask, polygon slices), not with the whole volume.
 
     Parameters
     ----------
@@ -116,7 +122,9 @@ def memory_plan(shape: Sequence[int], chunks: Sequence[int], workers: int, avail
     brick = brick_il * brick_xl * n_s
     rows = max(1, MAX_VOXELS_AT_ONCE // (brick_xl * n_s))
     block = min(brick_il, rows) * brick_xl * n_s
-    per_worker = BRICK_BYTES_PER_VOXEL * brick + MODEL_BYTES_PER_VOXEL * block
+    piece = min(brick_il, piece_rows(min(int(chunks[1]), n_xl), n_s) + 2 * HALO) * brick_xl * n_s
+    per_worker = max(BRICK_BYTES_PER_VOXEL * brick + MODEL_BYTES_PER_VOXEL * block,
+                     ATTRIBUTE_BRICK_BYTES_PER_VOXEL * brick + PIECE_BYTES_PER_VOXEL * piece)
     lateral = LATERAL_BYTES_PER_TRACE * n_il * n_xl
     shared = FIXED_BYTES + lateral + SLICE_BYTES_PER_POINT * max(n_il, n_xl) * n_s
     fit = (available - shared) // per_worker
