@@ -85,6 +85,10 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v",
     # When a chunk read fails (a damaged chunk), Zarr's other reads of the same call are cancelled and
     # asyncio reports each as "Task was destroyed but it is pending!": noise after the one-line error.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # Dask's scheduler, nanny and workers log their life at INFO through the root logger set up above:
+    # thirty lines around every --dask local run. Shown with -v only.
+    for name in ("distributed", "dask"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 # One way to register commands: every module of cli/ declares its commands on its own Typer app with

@@ -45,7 +45,7 @@ def attributes(
         window: str | None = typer.Option(None, "--window", help="The window of every requested attribute that has "
                                           "one: N or IL,XL,S (traces, traces, samples)."),
         param: list[str] | None = typer.Option(None, "--param", "-p", help="ATTRIBUTE.PARAMETER=VALUE (repeatable), "
-                                               "e.g. -p coherence.window=3,3,9."),
+                                               "e.g. -p semblance.window=3,3,9."),
         suffix: str = typer.Option("", "--suffix", help="Output name = attribute name + SUFFIX."),
         list_: bool = typer.Option(False, "--list", help="List the attributes, their definitions, parameters and "
                                    "halos, and exit."),
@@ -69,8 +69,12 @@ def attributes(
     parameters = parse_assignments(param)
     requested = "all" if all_ else list(names or [])
     sampling = survey_sampling(survey)
-    for planned in plan_attributes(survey, source, requested, parameters=parameters, window=window,
-                                   suffix=suffix, sampling=sampling):
+    plan = plan_attributes(survey, source, requested, parameters=parameters, window=window, suffix=suffix,
+                           sampling=sampling)
+    left_out = [name for name in all_specs() if all_ and name not in {p.spec.name for p in plan}]
+    if left_out:
+        console.print(f"left out on this {sampling.sample_unit} axis (they need a time axis): {', '.join(left_out)}")
+    for planned in plan:
         described = []
         for p in planned.spec.parameters:
             value = planned.parameters[p.name]

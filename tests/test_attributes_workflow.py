@@ -75,9 +75,9 @@ def test_parameters_take_the_type_of_their_default():
 
 
 def test_assignments_are_attribute_dot_parameter_equals_value():
-    assert parse_assignments(["coherence.window=3,3,9", "envelope.a=1"]) == {
-        "coherence": {"window": "3,3,9"}, "envelope": {"a": "1"}}
-    for bad in ("coherence=3", "window=3", ".window=3", "coherence.=3"):
+    assert parse_assignments(["semblance.window=3,3,9", "envelope.a=1"]) == {
+        "semblance": {"window": "3,3,9"}, "envelope": {"a": "1"}}
+    for bad in ("semblance=3", "window=3", ".window=3", "semblance.=3"):
         with pytest.raises(FaciesError, match="must be ATTRIBUTE.PARAMETER=VALUE"):
             parse_assignments([bad])
 
@@ -201,3 +201,25 @@ def test_cli_existing_output_needs_overwrite(tmp_path):
     assert run_cli("attributes", store, "-a", "envelope", "--device", "cpu").exit_code == 0
     one_line_error(run_cli("attributes", store, "-a", "envelope", "--device", "cpu"), "envelope")
     assert run_cli("attributes", store, "-a", "envelope", "--device", "cpu", "--overwrite").exit_code == 0
+
+
+def test_all_on_a_depth_survey_leaves_out_the_frequency_attributes(tmp_path):
+    from facies.engine.attributes.workflow import plan_attributes
+    from facies.engine.geometry import Geometry
+
+    geometry = Geometry(inlines=np.arange(4), crosslines=np.arange(4), samples=np.arange(16, dtype=np.float32) * 5,
+                        sample_axis="depth", sample_unit="m")
+    survey = Survey.create(tmp_path / "d.zarr", geometry)
+    survey.add_volume("amplitude", np.ones((4, 4, 16), np.float32), provenance={"command": "test"})
+    planned = {p.spec.name for p in plan_attributes(survey, "amplitude", "all")}
+    assert {"envelope", "semblance", "glcm_contrast", "inline_dip"} <= planned
+    assert not {"instantaneous_frequency", "peak_frequency", "spec_20hz"} & planned
+    with pytest.raises(FaciesError, match="needs a time axis"):
+        plan_attributes(survey, "amplitude", ["instantaneous_frequency"])
+
+
+def test_dask_and_distributed_logs_are_quiet_without_verbose():
+    import logging
+
+    assert run_cli("attributes", "--list").exit_code == 0
+    assert logging.getLogger("distributed").level == logging.WARNING

@@ -93,7 +93,7 @@ def resolve_parameters(spec: AttributeSpec, given: Mapping[str, Any]) -> dict[st
 
 
 def parse_assignments(texts: list[str] | None) -> dict[str, dict[str, str]]:
-    """``["coherence.window=3,3,9", "envelope.x=1"]`` -> ``{"coherence": {"window": "3,3,9"}, ...}``.
+    """``["semblance.window=3,3,9", "envelope.x=1"]`` -> ``{"semblance": {"window": "3,3,9"}, ...}``.
 
     Raises
     ------
@@ -106,6 +106,6 @@ def parse_assignments(texts: list[str] | None) -> dict[str, dict[str, str]]:
         name, dot, parameter = key.strip().partition(".")
         if not sep or not dot or not name or not parameter:
             raise FaciesError(f"--param {text!r} must be ATTRIBUTE.PARAMETER=VALUE, "
-                              "e.g. --param coherence.window=3,3,9")
+                              "e.g. --param semblance.window=3,3,9")
         out.setdefault(name, {})[parameter.strip()] = value
     return out

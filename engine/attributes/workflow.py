@@ -120,7 +120,7 @@ def plan_attributes(survey: Survey, source: str, names: Sequence[str] | str | No
     source : str
         The input volume (amplitude).
     names : "all", sequence of str, or None
-        Attribute names; "all" or None: every attribute.
+        Attribute names; "all" or None: every attribute (on a depth survey, every one that needs no time axis).
     parameters : mapping of attribute -> mapping of parameter -> value, optional
         Values given by the user (text or typed); the rest keep their defaults.
     window : optional
@@ -150,6 +150,8 @@ def plan_attributes(survey: Survey, source: str, names: Sequence[str] | str | No
         for spec in having:
             given.setdefault(spec.name, {}).setdefault("window", window)
     sampling = sampling or survey_sampling(survey)
+    if names in (None, "all") and sampling.sample_unit != "ms":
+        specs = [spec for spec in specs if _valid_on_this_axis(spec, sampling)]
     planned = []
     sample = None
     for spec in specs:
@@ -165,6 +167,18 @@ def plan_attributes(survey: Survey, source: str, names: Sequence[str] | str | No
     if source in outputs:
         raise FaciesError(f"attribute {source!r} would overwrite its own source; choose another --suffix")
     return planned
+
+
+def _valid_on_this_axis(spec: AttributeSpec, sampling: SurveySampling) -> bool:
+    """Whether ``spec`` with its defaults can run on a depth survey (frequencies in Hz need a time axis): --all
+    leaves out the attributes that cannot, instead of stopping at the first of them."""
+    if spec.check is None:
+        return True
+    try:
+        spec.check(spec.defaults(), sampling)
+    except FaciesError:
+        return False
+    return True
 
 
 def volume_sample(survey: Survey, source: str, traces: int = 8) -> np.ndarray:

@@ -191,7 +191,7 @@ class Chain:
             if halo > size:
                 raise FaciesError(f"the operators reach {halo} voxels around each voxel along "
                                   f"{('inline', 'crossline', 'sample')[axis]}, more than the survey's {size}: "
-                                  "choose a smaller radius")
+                                  "choose a smaller radius or window")
 
     @property
     def output_names(self) -> tuple[str, ...]:
