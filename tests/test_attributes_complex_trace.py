@@ -211,3 +211,42 @@ def test_cupy_equals_numpy():
     half = chain.run(((0, 4), (0, 7), (0, 301)), {"a": (xg[:4], ((0, 4), (0, 7), (0, 301)))}, cp, tuple(SPEC))
     for name in SPEC:
         assert cp.array_equal(half[name], whole[name][:4], equal_nan=True), name
+
+
+def test_infinite_samples_follow_the_nan_rule_without_warnings():
+    import warnings
+
+    x = seismic_volume((5, 4, 64))
+    y = x.copy()
+    where = np.flatnonzero(np.isnan(y))
+    y.flat[where[0::2]], y.flat[where[1::2]] = np.inf, -np.inf
+    assert np.isinf(y).sum() == np.isnan(x).sum() > 64
+    chain = chain_of(SPECS, x.shape, SAMPLING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from products with inf
+        want = chain.run_whole({"a": x}, wanted=tuple(SPEC))
+        got = chain.run_whole({"a": y}, wanted=tuple(SPEC))
+        np.testing.assert_array_equal(ct.quadrature(y), ct.quadrature(x))
+        everywhere = np.full((1, 2, 40), -np.inf, np.float32)
+        h = ct.quadrature(everywhere)
+        dead = [ct.instantaneous_frequency(everywhere), ct.envelope(everywhere, h), ct.apparent_polarity(everywhere, h),
+                ct.instantaneous_phase(everywhere, h), ct.cosine_of_phase(everywhere, h)]
+    for name in SPEC:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)  # NaN where NaN, same bits elsewhere
+        assert np.array_equal(np.isnan(got[name]), np.isnan(x)), name
+    assert np.all(h == 0) and all(np.all(np.isnan(values)) for values in dead)
+
+
+def test_smoothing_is_bounded_by_the_trace_length():
+    spec = SPEC["instantaneous_frequency"]
+    short = SurveySampling(DT_MS, "ms", samples=64)
+    with pytest.raises(FaciesError, match=r"instantaneous_frequency.smoothing = 9999 must be at most the trace "
+                                          r"length, 64 samples") as info:
+        spec.check({"smoothing": 9999}, short)
+    assert "\n" not in str(info.value)
+    spec.check({"smoothing": 63}, short)
+    with pytest.raises(FaciesError, match=r"sweetness.smoothing = 65 must be at most the trace length, 64 samples"):
+        SPEC["sweetness"].check({"smoothing": 65, "frequency_floor": 5.0}, short)
+    with pytest.raises(FaciesError, match=r"instantaneous_frequency.smoothing = 1003 must be at most 1001 samples"):
+        spec.check({"smoothing": 1003}, SAMPLING)  # trace length unknown: a fixed bound
+    spec.check({"smoothing": 1001}, SAMPLING)

@@ -304,3 +304,25 @@ def test_cupy_equals_numpy_bit_for_bit():
                                 pair_count((5, 5, 9), offsets))
     array[:, ~cp.isfinite(cp.asarray(x))] = cp.nan
     np.testing.assert_array_equal(cp.asnumpy(array), glcm_texture(x, value_range=(-2, 2)))
+
+
+def test_bad_parameters_name_attribute_and_parameter_once():
+    defaults = {**spec("entropy").defaults(), "clip": 2.0}
+    for change, message in [
+            ({"levels": 99}, "glcm_contrast.levels = 99 must be an integer from 2 to 32"),
+            ({"distance": 0}, "glcm_contrast.distance = 0 must be an integer >= 1"),
+            ({"distance": 2.5}, "glcm_contrast.distance = 2.5 must be an integer >= 1"),
+            ({"window": (2, 5, 5)}, "glcm_contrast.window = (2, 5, 5) must be 3 odd sizes >= 1 (inline traces, "
+                                    "crossline traces, samples)"),
+            ({"window": (1, 1, 1)}, "glcm_contrast.window = (1, 1, 1): no offset fits inside it at distance 1; "
+                                    "use a larger window or a shorter distance"),
+            ({"window": (11, 11, 61)}, f"glcm_contrast.window = (11, 11, 61) holds 83280 pairs over 13 offsets, "
+                                       f"more than {MAX_PAIRS}: use a smaller window or fewer directions"),
+            ({"directions": "up"}, "glcm_contrast.directions = 'up' must be one of all, lateral, axes"),
+            ({"clip": -1.0}, "glcm_contrast.clip = -1.0 must be a positive amplitude (levels span -clip..clip)"),
+            ({"clip": "x"}, "glcm_contrast.clip = 'x' must be a positive amplitude (levels span -clip..clip)")]:
+        with pytest.raises(FaciesError) as info:
+            spec("contrast").check({**defaults, **change}, SAMPLING)
+        assert str(info.value) == message
+    with pytest.raises(FaciesError, match=r"^glcm_energy\.levels = 1 "):
+        spec("energy").check({**defaults, "levels": 1}, SAMPLING)

@@ -3,6 +3,9 @@ wavelet, bandwidth of a tone, NaN rules, bricks == whole volume."""
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from tests.trace_attribute_helpers import (DT_MS, assert_bricks_equal_whole, chain_of, fake_cupy,  # noqa: F401
@@ -154,3 +157,67 @@ def test_cupy_equals_numpy():
                      tuple(SPEC))
     for name in SPEC:
         assert cp.array_equal(half[name], gpu[name][:4], equal_nan=True), name
+
+
+def _with_infinities(x):
+    """``x`` with its NaN samples replaced by +inf and -inf alternately (the same places, another non-finite)."""
+    y = x.copy()
+    where = np.flatnonzero(np.isnan(y))
+    y.flat[where[0::2]] = np.inf
+    y.flat[where[1::2]] = -np.inf
+    return y
+
+
+def test_infinite_samples_follow_the_nan_rule_without_warnings():
+    x = seismic_volume((5, 4, 64))
+    y = _with_infinities(x)
+    assert np.isinf(y).sum() == np.isnan(x).sum() > 64
+    chain = chain_of(SPECS, x.shape, SAMPLING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from products with inf
+        want = chain.run_whole({"a": x}, wanted=tuple(SPEC))
+        got = chain.run_whole({"a": y}, wanted=tuple(SPEC))
+        everywhere = np.full((1, 2, 40), np.inf, np.float32)
+        peak, bandwidth = sp.peak_and_bandwidth(everywhere, low=0.02, high=0.3, step=0.01, sigma=4)
+        (magnitude,) = sp.magnitudes(everywhere, [0.1], sigma=4)
+    for name in SPEC:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)  # NaN where NaN, same bits elsewhere
+        assert np.array_equal(np.isnan(got[name]), np.isnan(x)), name
+    assert np.all(np.isnan(peak)) and np.all(np.isnan(bandwidth)) and np.all(np.isnan(magnitude))
+
+
+def test_unbounded_parameters_are_one_line_errors():
+    short = SurveySampling(DT_MS, "ms", samples=64)
+    for name in ("spec_10hz", "peak_frequency"):
+        spec = SPEC[name]
+        for sigma in (1e30, 1e6, 1001.0):
+            message = re.escape(f"{name}.sigma = {sigma!r} must be at most 1000 samples")
+            with pytest.raises(FaciesError, match=message) as info:
+                spec.check({**spec.defaults(), "sigma": sigma}, SAMPLING)
+            assert "\n" not in str(info.value)
+        with pytest.raises(FaciesError, match=rf"{name}.sigma = 65.0 must be at most the trace length, 64 samples"):
+            spec.check({**spec.defaults(), "sigma": 65.0}, short)
+        spec.check({**spec.defaults(), "sigma": 64.0}, short)
+        spec.check({**spec.defaults(), "sigma": 1000.0}, SAMPLING)
+    peak = SPEC["spectral_bandwidth"]
+    with pytest.raises(FaciesError, match=r"spectral_bandwidth: min_frequency 5 Hz to max_frequency 80 Hz by "
+                                          r"frequency_step 1e-09 Hz gives 75000000001 frequencies, more than 1000"):
+        peak.check({**peak.defaults(), "frequency_step": 1e-9}, SAMPLING)
+    peak.check({**peak.defaults(), "frequency_step": 75.0 / 999}, SAMPLING)  # exactly 1000 frequencies
+    with pytest.raises(ValueError, match="more than 1000"):
+        sp.peak_and_bandwidth(np.zeros((1, 8)), low=0.01, high=0.3, step=1e-9)
+
+
+def test_fast_length_is_the_next_7_smooth_number_and_does_not_loop():
+    def smooth(m):
+        for p in (2, 3, 5, 7):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    expected = [m for m in range(1, 3000) if smooth(m)]
+    for n in range(1, 2900):
+        assert sp.fast_length(n) == next(m for m in expected if m >= n)
+    huge = sp.fast_length(10 ** 30)  # the old m += 1 search would run for ages
+    assert huge >= 10 ** 30 and smooth(huge) and huge < 10 ** 30 * 1.01
+    assert sp.padded_length(64, 1e30) >= 6e30

@@ -10,7 +10,8 @@ the workflow runs each once however many attributes need it:
 - ``_<source>-frequency-s<smoothing>``: the instantaneous frequency in Hz
   (:class:`InstantaneousFrequency`), for ``instantaneous_frequency`` and ``sweetness``.
 
-NaN samples (dead traces) count as 0 for the transforms and give NaN. The numerics are
+NaN and infinite samples (dead traces, gaps, corrupt values) count as 0 for the transforms and
+give NaN. The numerics are
 :mod:`facies.kernels.complex_trace`'s, on NumPy or CuPy.
 """
 
@@ -20,13 +21,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from facies.engine.attributes.spec import AttributeSpec, Parameter, SurveySampling
-from facies.engine.attributes.trace_axis import check_odd, nyquist_hz, sample_seconds
+from facies.engine.attributes.trace_axis import check_odd, check_within_trace, nyquist_hz, sample_seconds
 from facies.engine.bricks.operator import Operator, Output
 from facies.engine.errors import FaciesError
 from facies.engine.operators.copy import Copy
 from facies.kernels import complex_trace as kernels
 
 FAMILY = "complex-trace"
+#: The longest ``smoothing`` accepted when the trace length is unknown (samples; otherwise the trace length).
+MAX_SMOOTHING = 1001
 TANER = "Taner, Koehler and Sheriff (1979), Complex seismic trace analysis, Geophysics 44(6), 1041-1063"
 
 
@@ -170,6 +173,7 @@ _FLOOR = Parameter("frequency_floor", 5.0, "Hz", "sweetness divides by sqrt(max(
 def _check_smoothing(attribute: str, params: Mapping[str, Any], sampling: SurveySampling) -> None:
     sample_seconds(sampling, attribute)
     check_odd(params["smoothing"], f"{attribute}.smoothing", "samples")
+    check_within_trace(params["smoothing"], f"{attribute}.smoothing", sampling, unknown_limit=MAX_SMOOTHING)
 
 
 def _check_sweetness(params: Mapping[str, Any], sampling: SurveySampling) -> None:

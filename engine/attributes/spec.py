@@ -28,12 +28,16 @@ class SurveySampling:
     inline_spacing, crossline_spacing : float or None
         Distance between neighbouring inlines and crosslines in metres, when the store knows the
         bin-centre coordinates; None otherwise.
+    samples : int or None
+        Samples per trace (the survey's last axis), which bounds parameters in samples (a window
+        longer than the trace); None when unknown (the checks then use fixed bounds).
     """
 
     sample_interval: float
     sample_unit: str = "ms"
     inline_spacing: float | None = None
     crossline_spacing: float | None = None
+    samples: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 The local spectrum is the short-time Fourier transform with a Gaussian window of ``sigma``
 samples (standard deviation), untruncated, computed by FFT over whole traces
 (``Operator.whole_traces``, so any brick gives the whole-volume bits); samples beyond a trace's
-ends and NaN samples count as 0. Magnitudes are normalised so that a cosine of amplitude ``A``
-at ``f`` Hz has magnitude ``A`` at ``f``. The numerics are :mod:`facies.kernels.spectral`'s.
+ends and NaN or infinite samples count as 0 (and give NaN). Magnitudes are normalised so that a
+cosine of amplitude ``A`` at ``f`` Hz has magnitude ``A`` at ``f``. The numerics are :mod:`facies.kernels.spectral`'s.
 
 - ``spec_10hz`` ... ``spec_40hz``: the magnitude at 10, 20, 30 and 40 Hz (one array each).
 - ``peak_frequency`` and ``spectral_bandwidth``: from the power spectrum sampled from
@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from facies.engine.attributes.spec import AttributeSpec, Parameter, SurveySampling
-from facies.engine.attributes.trace_axis import check_frequency, hertz_label, nyquist_hz, sample_seconds
+from facies.engine.attributes.trace_axis import (check_frequency, check_within_trace, hertz_label, nyquist_hz,
+                                                 sample_seconds)
 from facies.engine.bricks.operator import Operator, Output
 from facies.engine.errors import FaciesError
 from facies.engine.operators.copy import Copy
@@ -29,6 +30,8 @@ from facies.kernels import spectral as kernels
 FAMILY = "spectral"
 #: The frequencies with an attribute of their own (``spec_<f>hz``).
 FREQUENCIES = (10.0, 20.0, 30.0, 40.0)
+#: The widest ``sigma`` accepted when the trace length is unknown (samples; otherwise the trace length).
+MAX_SIGMA = 1000.0
 PARTYKA = ("Partyka, Gridley and Lopez (1999), Interpretational applications of spectral decomposition in "
            "reservoir characterization, The Leading Edge 18(3), 353-360")
 
@@ -119,17 +122,19 @@ _GRID = (Parameter("min_frequency", 5.0, "Hz", "lowest frequency of the local sp
          Parameter("frequency_step", 2.0, "Hz", "spacing of the local spectrum's frequencies"))
 
 
-def _check_sigma(attribute: str, params: Mapping[str, Any]) -> None:
+def _check_sigma(attribute: str, params: Mapping[str, Any], sampling: SurveySampling) -> None:
     sigma = params["sigma"]
     if not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma >= 1):
         raise FaciesError(f"{attribute}.sigma = {sigma!r} must be at least 1 sample")
+    # The trace is padded by 6 sigma for the FFT: an unbounded sigma would exhaust memory.
+    check_within_trace(sigma, f"{attribute}.sigma", sampling, unknown_limit=MAX_SIGMA)
 
 
 def _magnitude_spec(frequency: float) -> AttributeSpec:
     name = f"spec_{hertz_label(frequency)}hz"
 
     def check(params: Mapping[str, Any], sampling: SurveySampling) -> None:
-        _check_sigma(name, params)
+        _check_sigma(name, params, sampling)
         nyquist = nyquist_hz(sampling, name)
         if frequency > nyquist:
             raise FaciesError(f"{name} is above the survey's Nyquist frequency, {nyquist:g} Hz: choose another "
@@ -146,7 +151,7 @@ def _magnitude_spec(frequency: float) -> AttributeSpec:
 
 def _check_grid(attribute: str):
     def check(params: Mapping[str, Any], sampling: SurveySampling) -> None:
-        _check_sigma(attribute, params)
+        _check_sigma(attribute, params, sampling)
         nyquist = nyquist_hz(sampling, attribute)
         low, high, step = params["min_frequency"], params["max_frequency"], params["frequency_step"]
         check_frequency(low, f"{attribute}.min_frequency", nyquist)
@@ -155,10 +160,13 @@ def _check_grid(attribute: str):
         high = min(high, nyquist)
         if not (isinstance(step, int | float) and math.isfinite(step) and step > 0):
             raise FaciesError(f"{attribute}.frequency_step = {step!r} Hz must be above 0")
+        grid = f"{attribute}: min_frequency {low:g} Hz to max_frequency {high:g} Hz by frequency_step {step:g} Hz"
         if (high - low) / step < 2 - 1e-6:
-            raise FaciesError(f"{attribute}: min_frequency {low:g} Hz to max_frequency {high:g} Hz by "
-                              f"frequency_step {step:g} Hz gives fewer than 3 frequencies; widen the range or "
-                              "shorten the step")
+            raise FaciesError(f"{grid} gives fewer than 3 frequencies; widen the range or shorten the step")
+        count = kernels.grid_count(low, high, step)
+        if count > kernels.MAX_FREQUENCIES:  # one inverse FFT each
+            raise FaciesError(f"{grid} gives {count} frequencies, more than {kernels.MAX_FREQUENCIES}; lengthen the "
+                              "step or narrow the range")
     return check
 
 

@@ -29,8 +29,8 @@ from facies.engine.errors import FaciesError
 from facies.engine.operators.copy import Copy
 from facies.engine.schema import TRACE_MASK
 from facies.kernels.glcm import MEASURES, glcm_texture
-from facies.kernels.glcm.definition import (DIRECTIONS, check_levels, check_pairs, glcm_halo, normalise_offsets,
-                                            normalise_window, offsets_for)
+from facies.kernels.glcm.definition import (DIRECTIONS, MAX_LEVELS, MAX_PAIRS, MIN_LEVELS, check_levels, glcm_halo,
+                                            normalise_offsets, normalise_window, offsets_for, pair_count)
 
 FAMILY = "texture"
 REFERENCE = ("Haralick, Shanmugam and Dinstein 1973, Textural features for image classification, IEEE Trans. SMC "
@@ -124,29 +124,46 @@ def measure_clip(sample) -> float:
     return clip
 
 
-def check_texture(params: Mapping[str, Any], sampling: SurveySampling) -> None:
-    """Raise FaciesError (one line naming the parameter) for values the GLCM cannot use."""
+def check_texture(params: Mapping[str, Any], sampling: SurveySampling, *, attribute: str = "glcm") -> None:
+    """Raise FaciesError, one line naming ``attribute.parameter`` (as ``--param`` takes it), for unusable values.
+
+    The kernel's own checks decide; the messages are written here so that each names the parameter once.
+    """
+    levels, window, directions, distance = params["levels"], params["window"], params["directions"], params["distance"]
     try:
-        check_levels(params["levels"])
-    except ValueError as exc:
-        raise FaciesError(f"levels: {exc}") from None
+        check_levels(levels)
+    except ValueError:
+        raise FaciesError(f"{attribute}.levels = {levels!r} must be an integer from {MIN_LEVELS} to "
+                          f"{MAX_LEVELS}") from None
     try:
-        window = normalise_window(params["window"])
-    except ValueError as exc:
-        raise FaciesError(f"window: {exc}") from None
-    if params["directions"] not in DIRECTIONS:
-        raise FaciesError(f"directions must be one of {', '.join(DIRECTIONS)}, got {params['directions']!r}")
+        window = normalise_window(window)
+    except ValueError:
+        raise FaciesError(f"{attribute}.window = {window!r} must be 3 odd sizes >= 1 (inline traces, crossline "
+                          "traces, samples)") from None
+    if directions not in DIRECTIONS:
+        raise FaciesError(f"{attribute}.directions = {directions!r} must be one of {', '.join(DIRECTIONS)}")
     try:
-        offsets = normalise_offsets(offsets_for(params["directions"], params["distance"]))
-    except ValueError as exc:
-        raise FaciesError(f"distance: {exc}") from None
-    try:
-        check_pairs(window, offsets)
-    except ValueError as exc:
-        raise FaciesError(f"window: {exc}") from None
+        offsets = normalise_offsets(offsets_for(directions, distance))
+    except ValueError:
+        raise FaciesError(f"{attribute}.distance = {distance!r} must be an integer >= 1") from None
+    pairs = pair_count(window, offsets)
+    if pairs == 0:
+        raise FaciesError(f"{attribute}.window = {window!r}: no offset fits inside it at distance {distance}; use a "
+                          "larger window or a shorter distance")
+    if pairs > MAX_PAIRS:
+        raise FaciesError(f"{attribute}.window = {window!r} holds {pairs} pairs over {len(offsets)} offsets, more than "
+                          f"{MAX_PAIRS}: use a smaller window or fewer directions")
     clip = params.get("clip")
-    if clip is not None and not (math.isfinite(float(clip)) and float(clip) > 0):
-        raise FaciesError(f"clip must be a positive amplitude (levels span -clip..clip), got {clip!r}")
+    if clip is not None and not (isinstance(clip, int | float) and not isinstance(clip, bool) and math.isfinite(clip)
+                                 and clip > 0):
+        raise FaciesError(f"{attribute}.clip = {clip!r} must be a positive amplitude (levels span -clip..clip)")
+
+
+def _checker(attribute: str):
+    def check(params: Mapping[str, Any], sampling: SurveySampling) -> None:
+        check_texture(params, sampling, attribute=attribute)
+
+    return check
 
 
 def _builder(measure: str):
@@ -182,6 +199,6 @@ _DEFINITIONS = {
 }
 
 SPECS: tuple[AttributeSpec, ...] = tuple(
-    AttributeSpec(f"glcm_{m}", FAMILY, _DEFINITIONS[m][0], REFERENCE, PARAMETERS, _builder(m), check_texture,
+    AttributeSpec(f"glcm_{m}", FAMILY, _DEFINITIONS[m][0], REFERENCE, PARAMETERS, _builder(m), _checker(f"glcm_{m}"),
                   _DEFINITIONS[m][1], extra={"fill": {"clip": measure_clip}})
     for m in MEASURES)

@@ -41,6 +41,19 @@ def check_odd(value, where: str, unit: str) -> None:
         raise FaciesError(f"{where} = {value!r} must be an odd number of {unit} >= 1 (a window centred on the voxel)")
 
 
+def check_within_trace(value, where: str, sampling: SurveySampling, *, unknown_limit: float) -> None:
+    """Raise if a length in samples exceeds the trace, or ``unknown_limit`` when the trace length is unknown.
+
+    The bound keeps an absurd value from hanging a run or exhausting memory: the transforms pad
+    and loop in proportion to these lengths.
+    """
+    if sampling.samples is not None:
+        if value > sampling.samples:
+            raise FaciesError(f"{where} = {value!r} must be at most the trace length, {sampling.samples} samples")
+    elif value > unknown_limit:
+        raise FaciesError(f"{where} = {value!r} must be at most {unknown_limit:g} samples")
+
+
 def check_frequency(value, where: str, nyquist: float) -> None:
     """Raise unless ``value`` is a frequency in (0, Nyquist] Hz."""
     if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= nyquist):

@@ -71,7 +71,7 @@ def survey_sampling(survey: Survey) -> SurveySampling:
         d = np.hypot(x, y)
         d = d[np.isfinite(d) & (d > 0)]
         spacing.append(float(np.median(d)) if d.size else None)
-    return SurveySampling(g.sample_interval, g.sample_unit, spacing[0], spacing[1])
+    return SurveySampling(g.sample_interval, g.sample_unit, spacing[0], spacing[1], samples=int(survey.shape[2]))
 
 
 def physical(value: Any, unit: str, sampling: SurveySampling) -> str:

@@ -8,9 +8,10 @@ type (:func:`facies.kernels.array_module.implementation`): a CuPy array runs ``_
 :func:`cosine_of_phase`, :func:`sweetness`) take the trace and its quadrature and work on either
 array type directly.
 
-NaN samples (dead traces, gaps) count as 0 for the transform, and every attribute is NaN where
-the trace is NaN (the quadrature trace itself, an intermediate, has no NaN). Everything is
-computed in single precision for float32 traces and in double precision otherwise.
+NaN and infinite samples (dead traces, gaps, corrupt values) count as 0 for the transform, and
+every attribute is NaN where the trace is NaN or infinite (the quadrature trace itself, an
+intermediate, has no NaN). Everything is computed in single precision for float32 traces and in
+double precision otherwise.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ def quadrature(x):
     Parameters
     ----------
     x : ndarray or cupy.ndarray, shape (..., n_samples)
-        Real traces along the last axis; NaN samples count as 0.
+        Real traces along the last axis; NaN and infinite samples count as 0.
 
     Returns
     -------
     array
-        ``Im(scipy.signal.hilbert(x, axis=-1))`` of the trace with NaN samples set to 0 (float32 for
+        ``Im(scipy.signal.hilbert(x, axis=-1))`` of the trace with NaN and infinite samples set to 0 (float32 for
         float32 input, else float64). It has no NaN: the envelope lobes of
         :func:`apparent_polarity` run through a NaN sample as through any other, and every
-        attribute of ``(x, h)`` is NaN where ``x`` is.
+        attribute of ``(x, h)`` is NaN where ``x`` is NaN or infinite.
     """
     return implementation(__name__, x).quadrature(x)
 
@@ -62,7 +63,7 @@ def instantaneous_frequency(x, *, smoothing: int = 5):
     Returns
     -------
     array
-        Cycles per sample (multiply by the sampling frequency for Hz), NaN where ``x`` is NaN.
+        Cycles per sample (multiply by the sampling frequency for Hz), NaN where ``x`` is NaN or infinite.
         Values below 0 or above 0.5 can occur where interfering events make the phase run
         backwards; they are not clipped.
     """
@@ -105,7 +106,7 @@ def apparent_polarity(x, h):
     trace's first sample); a trough is a sample lower than the one before and not higher than the
     one after. Every sample of a lobe gets ``sign(x[p]) * envelope[p]``, ``p`` the lobe's envelope
     peak; if the peak value is reached at several samples, a non-negative trace value at any of
-    them makes it positive. NaN samples count as 0 and give NaN.
+    them makes it positive. NaN and infinite samples count as 0 and give NaN.
 
     Parameters
     ----------

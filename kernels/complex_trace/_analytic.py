@@ -6,8 +6,8 @@ imports either. Traces run along the last axis and are transformed whole: each t
 depends on that trace alone (the FFT of a trace is the same whatever else is in the batch), so
 a brick of whole traces gives the same bits as the whole volume.
 
-NaN samples (dead traces, gaps) are 0 for the transform, and every output is NaN where its input
-sample is NaN.
+NaN and infinite samples (dead traces, gaps, corrupt values) are 0 for the transform (one inf would
+make a whole trace's spectrum NaN), and every output is NaN where its input sample is NaN or infinite.
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ def real_dtype(x, xp):
 
 
 def zero_nan(x, xp):
-    """``x`` as floats with NaN replaced by 0 (the samples the transform sees)."""
+    """``x`` as floats with NaN and +-inf replaced by 0 (the samples the transform sees)."""
     x = x.astype(real_dtype(x, xp), copy=False)
-    return xp.where(xp.isnan(x), x.dtype.type(0), x)
+    return xp.where(xp.isfinite(x), x, x.dtype.type(0))
+
+
+def nan_infinite(x, xp):
+    """``x`` with +-inf replaced by NaN, so that the point-wise attributes follow the NaN rule there."""
+    return xp.where(xp.isinf(x), x.dtype.type(xp.nan), x)
 
 
 def analytic_parts(x0, xp, fft, *, derivatives: bool):
@@ -84,7 +89,7 @@ def instantaneous_frequency(x, xp, fft, *, smoothing: int):
     positive = denominator > 0
     one = denominator.dtype.type(1)
     frequency = numerator / (denominator.dtype.type(2 * math.pi) * xp.where(positive, denominator, one))
-    return xp.where(xp.isnan(x), x0.dtype.type(xp.nan), xp.where(positive, frequency, x0.dtype.type(0)))
+    return xp.where(xp.isfinite(x), xp.where(positive, frequency, x0.dtype.type(0)), x0.dtype.type(xp.nan))
 
 
 def lobe_starts(envelope, xp):
@@ -116,21 +121,23 @@ def apparent_polarity(x, h, xp, lobe_max):
     # equal to the lobe's peak when the peak sits on a non-negative sample (ties: positive).
     positive = lobe_max(xp.where(x0 >= 0, envelope, envelope.dtype.type(-1)).ravel(), starts)
     polarity = xp.where(positive >= peak, peak, -peak).reshape(envelope.shape)
-    return xp.where(xp.isnan(x), xp.nan, polarity).astype(x0.dtype)
+    return xp.where(xp.isfinite(x), polarity, xp.nan).astype(x0.dtype)
 
 
 def envelope(x, h, xp):
-    """``sqrt(x^2 + h^2)``, NaN where ``x`` is NaN."""
-    return xp.hypot(x, h)
+    """``sqrt(x^2 + h^2)``, NaN where ``x`` is NaN or infinite."""
+    return xp.hypot(nan_infinite(x, xp), h)
 
 
 def instantaneous_phase(x, h, xp):
-    """``atan2(h, x)`` in degrees, in (-180, 180]; 0 where the envelope is 0."""
+    """``atan2(h, x)`` in degrees, in (-180, 180]; 0 where the envelope is 0, NaN where ``x`` is not finite."""
+    x = nan_infinite(x, xp)
     return xp.degrees(xp.arctan2(h, x + x.dtype.type(0)))  # + 0 turns -0.0 into 0.0: atan2(0, -0.0) is 180
 
 
 def cosine_of_phase(x, h, xp):
     """``x / envelope``; 1 where the envelope is 0 (the cosine of the phase 0 that atan2 gives there)."""
+    x = nan_infinite(x, xp)
     amplitude = xp.hypot(x, h)
     zero = amplitude == 0
     return xp.where(zero, amplitude.dtype.type(1), x / xp.where(zero, amplitude.dtype.type(1), amplitude))
@@ -138,5 +145,5 @@ def cosine_of_phase(x, h, xp):
 
 def sweetness(x, h, frequency, floor: float, xp):
     """``envelope / sqrt(max(frequency, floor))`` (``frequency`` and ``floor`` in the same unit)."""
-    amplitude = xp.hypot(x, h)
+    amplitude = xp.hypot(nan_infinite(x, xp), h)
     return amplitude / xp.sqrt(xp.maximum(frequency, amplitude.dtype.type(floor)))

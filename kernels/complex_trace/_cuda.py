@@ -21,7 +21,7 @@ def _modules():
 
 
 def quadrature(x):
-    """The Hilbert transform of every trace (last axis), NaN samples taken as 0 (the result has no NaN)."""
+    """The Hilbert transform of every trace (last axis), NaN and infinite samples taken as 0 (no NaN in the result)."""
     cp, fft = _modules()
     (h,) = _analytic.analytic_parts(_analytic.zero_nan(x, cp), cp, fft, derivatives=False)
     return h

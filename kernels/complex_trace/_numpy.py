@@ -13,7 +13,7 @@ from facies.kernels.complex_trace import _analytic
 
 
 def quadrature(x):
-    """The Hilbert transform of every trace (last axis), NaN samples taken as 0 (the result has no NaN)."""
+    """The Hilbert transform of every trace (last axis), NaN and infinite samples taken as 0 (no NaN in the result)."""
     (h,) = _analytic.analytic_parts(_analytic.zero_nan(x, np), np, scipy.fft, derivatives=False)
     return h
 

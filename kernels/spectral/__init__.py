@@ -6,7 +6,7 @@ definition and the normalisation: a cosine of amplitude ``A`` at ``f`` has magni
 a CuPy array runs ``_cuda.py`` (cuFFT), anything else ``_numpy.py`` (``scipy.fft``); both run
 ``_gabor.py``. Frequencies are in cycles per sample (Hz times the sample interval in seconds).
 
-NaN samples count as 0 and give NaN. Results are float32 for float32 traces, else float64.
+NaN and infinite samples count as 0 and give NaN. Results are float32 for float32 traces, else float64.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import math
 from facies.kernels.array_module import implementation
 from facies.kernels.spectral._gabor import fast_length, padded_length
 
-__all__ = ["fast_length", "magnitudes", "padded_length", "peak_and_bandwidth"]
+__all__ = ["MAX_FREQUENCIES", "fast_length", "grid_count", "magnitudes", "padded_length", "peak_and_bandwidth"]
+
+#: The most grid frequencies :func:`peak_and_bandwidth` takes (each costs one inverse FFT of every trace).
+MAX_FREQUENCIES = 1000
 
 
 def _check_sigma(sigma: float) -> float:
@@ -31,6 +34,11 @@ def _check_frequency(f: float, what: str) -> float:
     if not (math.isfinite(f) and 0.0 < f <= 0.5):
         raise ValueError(f"{what} must be in (0, 0.5] cycles per sample (up to Nyquist), got {f}")
     return f
+
+
+def grid_count(low: float, high: float, step: float) -> int:
+    """Number of frequencies ``low, low + step, ...`` up to ``high`` (inclusive, to within a millionth of a step)."""
+    return int(math.floor((high - low) / step + 1e-6)) + 1
 
 
 def magnitudes(x, frequencies, *, sigma: float = 10.0) -> list:
@@ -48,7 +56,7 @@ def magnitudes(x, frequencies, *, sigma: float = 10.0) -> list:
     Returns
     -------
     list of arrays
-        One per frequency, of ``x``'s shape; NaN where ``x`` is NaN.
+        One per frequency, of ``x``'s shape; NaN where ``x`` is NaN or infinite.
     """
     sigma = _check_sigma(sigma)
     frequencies = [_check_frequency(f, "each frequency") for f in frequencies]
@@ -73,7 +81,12 @@ def peak_and_bandwidth(x, *, low: float, high: float, step: float, sigma: float 
     Returns
     -------
     tuple of 2 arrays
-        ``(peak, bandwidth)`` in cycles per sample, NaN where ``x`` is NaN.
+        ``(peak, bandwidth)`` in cycles per sample, NaN where ``x`` is NaN or infinite.
+
+    Raises
+    ------
+    ValueError
+        A bad grid, or one of more than :data:`MAX_FREQUENCIES` frequencies.
     """
     sigma = _check_sigma(sigma)
     low, high = _check_frequency(low, "low"), _check_frequency(high, "high")
@@ -82,7 +95,10 @@ def peak_and_bandwidth(x, *, low: float, high: float, step: float, sigma: float 
         raise ValueError(f"step must be > 0, got {step}")
     if high <= low:
         raise ValueError(f"high ({high}) must be above low ({low})")
-    count = int(math.floor((high - low) / step + 1e-6)) + 1
+    count = grid_count(low, high, step)
     if count < 3:
         raise ValueError(f"the grid from {low} to {high} by {step} has {count} frequencies; it needs at least 3")
+    if count > MAX_FREQUENCIES:
+        raise ValueError(f"the grid from {low} to {high} by {step} has {count} frequencies, more than "
+                         f"{MAX_FREQUENCIES}; lengthen the step")
     return implementation(__name__, x).peak_and_bandwidth(x, low, step, count, sigma)
