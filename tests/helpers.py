@@ -88,3 +88,11 @@ def one_line_error(result, *fragments) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: Python keeps SIGINT ignored when it starts with
+    it ignored (as a shell's background job does), and the child would then never see the test's Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

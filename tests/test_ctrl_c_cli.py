@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from facies.cli.app import app
 from facies.engine import Survey
 from facies.engine.ledger import RUNS_GROUP
-from tests.helpers import writable_copy
+from tests.helpers import default_sigint, writable_copy
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
 
@@ -79,7 +79,7 @@ def interrupt(args: list[str], store: Path) -> tuple[int, str, str]:
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
     code = "import sys; from facies.cli.app import main; sys.argv[0] = 'facies'; main()"
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=default_sigint)
     deadline = time.monotonic() + DEADLINE_S
     try:
         while recorded_bricks(store) < RECORDED_BEFORE_SIGINT:
