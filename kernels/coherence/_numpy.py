@@ -15,11 +15,10 @@ voxel's operations, so any region (a brick) equals the same voxels of the whole 
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from facies.kernels.threads import run_pieces
 from facies.kernels.array_module import quiet
 from facies.kernels.box_stats import sliding_sums
 from facies.kernels.coherence.traces import eigenstructure_tile, read_block, semblance_tile, steering
@@ -84,12 +83,5 @@ def _by_tiles(volume, window, dips, max_dip, out, region, workers, compute, kind
         value[bad] = np.nan
         out[tuple(slice(a, b) for a, b in tile)] = value
 
-    parts = tiles(shape, TILE_VOXELS[kind]) if all(shape) else []
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers == 1 or len(parts) <= 1:
-        for part in parts:
-            run(part)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, parts))
+    run_pieces(run, tiles(shape, TILE_VOXELS[kind]) if all(shape) else [], workers)
     return out

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
+from facies.kernels.threads import default_workers, run_pieces
 from facies.kernels.array_module import array_module, quiet
 from facies.kernels.glcm.definition import (FIXED_SCALE, code_levels, code_table, entropy_table, glcm_halo,
                                             homogeneity_weights, n_codes)
@@ -150,7 +149,7 @@ def texture(volume: np.ndarray, levels: int, low: float, scale: float, window, o
     if math.prod(shape) == 0:
         return out
     radius = glcm_halo(window)
-    workers = workers or min(os.cpu_count() or 1, 8)
+    workers = default_workers(workers)
     tile = tuple(min(t, n) for t, n in zip(TILE, shape))
     origin = tuple(a for a, _ in out_region)
 
@@ -170,11 +169,5 @@ def texture(volume: np.ndarray, levels: int, low: float, scale: float, window, o
         values[:, centre < 0] = np.nan
         out[(slice(None), *(slice(a - o, b - o) for (a, b), o in zip(part, origin)))] = values
 
-    starts = list(itertools.product(*(range(0, m, t) for m, t in zip(shape, tile))))
-    if workers == 1 or len(starts) == 1:
-        for start in starts:
-            run(start)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, starts))
+    run_pieces(run, itertools.product(*(range(0, m, t) for m, t in zip(shape, tile))), workers)
     return out

@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from facies.kernels.threads import default_workers, run_pieces
 from facies.kernels.box_stats import sliding_sums
 from facies.kernels.kuwahara.windows import (axis_offsets, box_shape, kuwahara_halo, normalise_region, valid_voxels,
                                              window_offsets)
@@ -69,7 +68,7 @@ def filter_volume(volume: np.ndarray, radius: tuple[int, int, int], mode: str, s
     if math.prod(shape) == 0:
         return out
     halo = kuwahara_halo(radius, mode)
-    workers = workers or min(os.cpu_count() or 1, 8)
+    workers = default_workers(workers)
     tile = tile_shape(shape, halo, workers)
     origin = tuple(a for a, _ in region)
 
@@ -82,13 +81,7 @@ def filter_volume(volume: np.ndarray, radius: tuple[int, int, int], mode: str, s
                      region=tuple((a - r, b - r) for (a, b), (r, _) in zip(part, read)),
                      out=out[tuple(slice(a - o, b - o) for (a, b), o in zip(part, origin))])
 
-    starts = list(itertools.product(*(range(0, m, t) for m, t in zip(shape, tile))))
-    if workers == 1 or len(starts) == 1:
-        for start in starts:
-            run(start)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, starts))
+    run_pieces(run, itertools.product(*(range(0, m, t) for m, t in zip(shape, tile))), workers)
     return out
 
 

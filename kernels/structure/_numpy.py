@@ -9,12 +9,11 @@ Slabs split the work, never a voxel's operations: any split gives the same value
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.ndimage as ndi
 
+from facies.kernels.threads import run_pieces
 from facies.kernels.structure import eigen
 from facies.kernels.structure.filters import tensor_block
 
@@ -39,12 +38,5 @@ def tensor_attributes(tensor: np.ndarray, workers: int | None = None) -> tuple[n
         for out, value in zip(outs, eigen.tensor_attributes(flat[:, part], np)):
             out[part] = value
 
-    starts = range(0, n, SLAB_VOXELS)
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers == 1 or len(starts) <= 1:
-        for start in starts:
-            run(start)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, starts))
+    run_pieces(run, range(0, n, SLAB_VOXELS), workers)
     return tuple(out.reshape(shape) for out in outs)  # type: ignore[return-value]
