@@ -140,9 +140,9 @@ def _builder(kind: str):
 
 
 _DEFINITIONS = {
-    "inline_dip": ("reflector dip along the inline axis, samples of time per inline step: -v_il / v_t of the "
+    "inline_dip": ("reflector dip along the inline axis, samples (time or depth) per inline step: -v_il / v_t of the "
                    "dominant eigenvector v of the gradient structure tensor", "samples/trace"),
-    "crossline_dip": ("reflector dip along the crossline axis, samples of time per crossline step: -v_xl / v_t "
+    "crossline_dip": ("reflector dip along the crossline axis, samples (time or depth) per crossline step: -v_xl / v_t "
                       "of the dominant eigenvector v of the gradient structure tensor", "samples/trace"),
     "dip_magnitude": ("true dip, sqrt(inline_dip^2 + crossline_dip^2), from the gradient structure tensor",
                       "samples/trace"),
