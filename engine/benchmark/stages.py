@@ -174,8 +174,8 @@ def forest_rows(n: int, n_attributes: int, seed: int) -> tuple[np.ndarray, np.nd
 
 def measure_forest(rows: int, baseline_rows: int, n_attributes: int, trees: int, max_depth: int, train_rows: int,
                    repeat: int, backend: Backend, transfer: float | None) -> StageResult:
-    """Class probabilities of a stored forest (facies' predictor: nvForest on the GPU, its own compiled tree walk on the CPU), against
-    scikit-learn's ``predict_proba`` of the same trees with all cores."""
+    """Class probabilities of a stored forest (facies' predictor: nvForest on the GPU, its own compiled tree walk
+    on the CPU), against scikit-learn's ``predict_proba`` of the same trees with all cores."""
     from facies.engine.forest.model import ForestModel, trees_from_sklearn  # noqa: PLC0415 - scikit-learn, treelite
     from facies.engine.forest.predict import ForestPredictor  # noqa: PLC0415
     from facies.engine.forest.train import make_classifier  # noqa: PLC0415
