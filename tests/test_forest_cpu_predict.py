@@ -369,3 +369,23 @@ def test_temporary_files_of_killed_processes_are_removed_after_a_day(fresh_cache
     os.utime(old, (two_days_ago, two_days_ago))
     assert cpu_native.load_kernel() is not None
     assert not old.exists() and recent.exists()
+
+
+def test_stale_cleanup_removes_only_facies_temporaries(tmp_path):
+    """A killed build's old temporaries go; a user's own dot-files in the same folder stay, however old."""
+    import os
+
+    from facies.engine.forest.cpu_cache import STALE_SECONDS, remove_stale
+
+    old = 0.0
+    mine = [tmp_path / ".build-x.so", tmp_path / ".record-y.tmp", tmp_path / ".load-z.so"]
+    theirs = [tmp_path / ".bashrc", tmp_path / ".config-notes"]
+    fresh = tmp_path / ".build-new.so"
+    for path in [*mine, *theirs, fresh]:
+        path.write_text("x")
+    for path in [*mine, *theirs]:
+        os.utime(path, (old, old))
+    assert STALE_SECONDS > 0
+    remove_stale(tmp_path)
+    assert not any(p.exists() for p in mine)
+    assert all(p.exists() for p in theirs) and fresh.exists()

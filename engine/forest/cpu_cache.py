@@ -95,10 +95,15 @@ def publish(folder: Path, key: str, built: Path, details: dict) -> bytes:
     return data
 
 
+#: Prefixes of the temporary files facies writes in the cache folder (a build, a record, a private copy to load).
+TEMPORARY_PREFIXES = (".build-", ".record-", ".load-")
+
+
 def remove_stale(folder: Path) -> None:
-    """Remove the temporary files a killed process left in ``folder`` (names starting with a dot, a day old)."""
+    """Remove the temporary files a killed process left in ``folder``: facies's own (:data:`TEMPORARY_PREFIXES`),
+    a day old. Nothing else is touched, even when ``FACIES_CACHE_DIR`` points at a folder that holds other files."""
     now = time.time()
-    for path in folder.glob(".*"):
+    for path in (p for prefix in TEMPORARY_PREFIXES for p in folder.glob(f"{prefix}*")):
         with contextlib.suppress(OSError):
             if path.is_file() and now - path.lstat().st_mtime > STALE_SECONDS:
                 path.unlink()
