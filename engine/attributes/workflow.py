@@ -93,7 +93,7 @@ def physical(value: Any, unit: str, sampling: SurveySampling) -> str:
             spacing = sampling.inline_spacing if len(parts) == 0 else sampling.crossline_spacing
             if spacing is None:
                 return ""
-            parts.append(f"{v * spacing:g} m")
+            parts.append(f"{v * spacing:.4g} m")
         else:
             return ""
     return " x ".join(parts)
