@@ -23,6 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from facies.engine.benchmark.machine import load_average
+
 #: How long an interrupted step may take to stop cleanly (let in-flight writes finish) before it is killed.
 STOP_SECONDS = 120
 
@@ -79,9 +81,6 @@ def main(argv: list[str]) -> None:
     else:
         raise SystemExit(f"unknown step {what!r}")
 
-
-def load_average() -> list[float]:
-    return list(os.getloadavg())
 
 
 def run_step(label: str, what: str, args: list[str], workdir: Path) -> dict:

@@ -129,7 +129,6 @@ def filter_kuwahara(survey, inputs: Sequence[str] | str, radius=2, *, mode: str 
                  for name, output in outputs.items()]
     if virtual:
         return declare_kuwahara(survey, operators, suffix, overwrite=options.overwrite)
-    check_virtual_outputs(survey, outputs.values(), overwrite=options.overwrite)
     result = run_operators(survey, operators, {out: out for out in outputs.values()}, options,
                            command=KUWAHARA_COMMAND, kind="attribute")
     what = (f"kuwahara {settings.mode} {settings.stat} radius {','.join(map(str, settings.radius))}: "
@@ -161,7 +160,6 @@ def declare_kuwahara(survey: Survey, operators: Sequence[KuwaharaOperator], suff
     """
     outputs = {op.output_name: op.output_name for op in operators}
     check_outputs(survey, Chain(operators, survey.shape), outputs, overwrite=overwrite)
-    check_virtual_outputs(survey, outputs.values(), overwrite=overwrite)
     for op in operators:
         parameters = {k: v for k, v in op.parameters().items() if k not in ("input", "output")}
         radius = ",".join(map(str, op.radius))
@@ -179,18 +177,6 @@ def declare_kuwahara(survey: Survey, operators: Sequence[KuwaharaOperator], suff
     summary = (f"{what}: virtual (recorded, computed where it is read; run the command without --virtual to "
                "write the data)")
     return KuwaharaResult({op.input_name: op.output_name for op in operators}, "virtual", 0.0, 0, summary)
-
-
-def check_virtual_outputs(survey: Survey, names, *, overwrite: bool) -> None:
-    """Raise FaciesError when an output is a virtual array and ``overwrite`` is not given.
-
-    The runs' own checks see stored arrays only; with ``overwrite``, creating the output replaces
-    the recipe by data (:meth:`~facies.engine.store.Survey.create_volume`).
-    """
-    virtual = [name for name in names if survey.is_virtual(name)]
-    if virtual and not overwrite:
-        raise FaciesError(f"output {virtual[0]!r} already exists in {survey.path} as a virtual array; pass --overwrite "
-                          "to replace it")
 
 
 # ---------------------------------------------------------------------- box statistics
@@ -233,5 +219,4 @@ def filter_box(survey, statistic: str, input: str, radius: int = 1, *, output: s
     operator_class, infix = _BOX_FILTERS[statistic]
     operator = operator_class(input, statistic, radius=radius, boundary=boundary)
     output = output or f"{input}_{infix}_r{radius}"
-    check_virtual_outputs(survey, [output], overwrite=bool(options and options.overwrite))
     return run_operators(survey, [operator], {statistic: output}, options, command=f"facies filter {statistic}")

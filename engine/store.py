@@ -710,7 +710,10 @@ class Survey:
 
     def is_virtual(self, name: str) -> bool:
         """Whether ``name`` is a virtual array of the store (:meth:`virtual_recipes`)."""
-        return name in self.virtual_recipes()
+        record = self.group.attrs.get(FACIES_KEY, {})
+        recipes = record.get(VIRTUAL_FIELD) if isinstance(record, Mapping) else None
+        # as virtual_recipes() decides, without copying every recipe: this sits on every array() of a missing name
+        return isinstance(recipes, Mapping) and isinstance(recipes.get(name), Mapping) and not self.has(name)
 
     def virtual_message(self, name: str) -> str:
         """The one line for a command that reads virtual array ``name`` as stored data: what it is, how to write it."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facies.engine.backend import Backend, get_backend
-from facies.engine.bricks.operator import Operator
+from facies.engine.bricks.operator import Operator, pad_boundary
 from facies.engine.errors import FaciesError
 from facies.engine.operators import KuwaharaOperator, KuwaharaSettings
 from facies.engine.progress import WorkProgress
@@ -246,9 +246,7 @@ class _Gatherer:
         live = np.asarray(self.survey.geometry.trace_mask, dtype=bool)
         with WorkProgress(what, len(self.groups), unit="vox", enabled=progress) as bar:
             for group, lo, data, pad in self.regions():
-                # The "nan" boundary: NaN outside the survey, non-float inputs as float32 (pad_boundary).
-                dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
-                grown = np.pad(data.astype(dtype, copy=False), pad, mode="constant", constant_values=np.nan)
+                grown = pad_boundary(data, pad, "nan", np)  # NaN outside the survey, as on a brick
                 mask = _lateral_region(live, lo[:2], grown.shape[:2])
                 if not stack_cubes(group.size, math.prod(cube), grown.size):
                     # Dense voxels (a polygon's slice, a sample denser than 1 in a cube): the whole region is

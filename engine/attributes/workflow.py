@@ -24,7 +24,6 @@ from facies.engine.bricks.dispatch import run_operators
 from facies.engine.bricks.operator import Chain, Operator
 from facies.engine.bricks.options import RunOptions
 from facies.engine.errors import FaciesError
-from facies.engine.filtering import check_virtual_outputs
 from facies.engine.progress import human_rate
 from facies.engine.store import Survey
 
@@ -236,7 +235,6 @@ def compute_attributes(survey, source: str = "amplitude", names: Sequence[str] |
         operators.extend(p.spec.build(source, p.output, p.parameters, sampling))
     operators = _unique(operators)
     outputs = {p.output: p.output for p in planned}
-    check_virtual_outputs(survey, outputs.values(), overwrite=options.overwrite)
     result = run_operators(survey, operators, outputs, options, command=COMMAND, kind="attribute")
     for p in planned:
         survey.set_array_attrs(p.output, {

@@ -204,12 +204,15 @@ def _compile(command: list[str], folder: Path | None, key: str, identity: str) -
         handle, name = tempfile.mkstemp(dir=folder or scratch, prefix=".build-", suffix=".so")
         os.close(handle)
         target = Path(name)
+        published = False
         try:
             subprocess.run([*command, *FLAGS, "-o", str(target), str(source)], capture_output=True, text=True,
                            timeout=COMPILE_TIMEOUT, check=True)
             if folder is None:
                 return target.read_bytes()
-            return cpu_cache.publish(folder, key, target, {"compiler": identity, "flags": list(FLAGS)})
+            data = cpu_cache.publish(folder, key, target, {"compiler": identity, "flags": list(FLAGS)})
+            published = True  # the build's name is free now: another process's mkstemp may take it
+            return data
         except subprocess.CalledProcessError as exc:
             first = (exc.stderr or exc.stdout or "").strip().splitlines()
             log.warning("the C compiler %s fails on the forest kernel (%s): forest prediction on the CPU walks "
@@ -218,7 +221,8 @@ def _compile(command: list[str], folder: Path | None, key: str, identity: str) -
             log.warning("the forest kernel cannot be compiled (%s): forest prediction on the CPU walks the trees "
                         "in NumPy", exc)
         finally:
-            target.unlink(missing_ok=True)
+            if not published:
+                target.unlink(missing_ok=True)
     return None
 
 
