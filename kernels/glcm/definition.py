@@ -56,8 +56,6 @@ MAX_PAIRS = 65535
 MAX_OFFSETS = 64
 #: Fixed-point unit of the homogeneity weights and the entropy table: 2^-32.
 FIXED_SCALE = float(2**32)
-#: The level of an invalid voxel in the uint8 level arrays of the GPU backend.
-INVALID_LEVEL = 255
 
 
 def check_levels(levels) -> int:

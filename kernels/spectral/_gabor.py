@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+from facies.kernels.complex_trace._analytic import zero_nan
+
 
 def fast_length(n: int) -> int:
     """Smallest ``m >= n`` with no prime factor above 7 (fast for pocketfft and cuFFT alike).
@@ -57,9 +59,7 @@ def padded_length(n: int, sigma: float) -> int:
 
 def trace_spectrum(x, sigma: float, xp, fft):
     """Finite float copy of ``x`` (NaN and +-inf -> 0) zero-padded and transformed: ``(spectrum, n_fft)``."""
-    real = xp.float32 if x.dtype == xp.float32 else xp.float64
-    x = x.astype(real, copy=False)
-    x0 = xp.where(xp.isfinite(x), x, x.dtype.type(0))  # one inf would make the whole spectrum NaN
+    x0 = zero_nan(x, xp)  # one inf would make the whole spectrum NaN
     n_fft = padded_length(x.shape[-1], sigma)
     return fft.fft(x0, n=n_fft, axis=-1), n_fft
 
